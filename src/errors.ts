@@ -1,0 +1,47 @@
+/**
+ * Every error bosun reports to a user carries a stable `code`, so scripts can match on it
+ * and operators can search for it. Messages are written for people; no stack traces for
+ * bad input.
+ */
+export type ErrorCode =
+  | 'BOSUN_BAD_JSON'
+  | 'BOSUN_BAD_ENCODING'
+  | 'BOSUN_BAD_MESSAGE'
+  | 'BOSUN_MISSING_FIELD'
+  | 'BOSUN_UNKNOWN_METHOD'
+  | 'BOSUN_MESSAGE_TOO_LARGE'
+  | 'BOSUN_PATH_OUTSIDE_ROOT'
+  | 'BOSUN_STORE_CLOSED'
+  | 'BOSUN_STORE_WRITE_FAILED'
+  | 'BOSUN_NODE_STOPPING'
+  | 'BOSUN_METHOD_TIMEOUT'
+  | 'BOSUN_METHOD_FAILED'
+  | 'BOSUN_INTERRUPTED'
+  | 'BOSUN_DEAD_LETTER'
+  | 'BOSUN_BAD_CONFIG'
+  | 'BOSUN_TRANSPORT'
+  | 'BOSUN_SUP_MAX_INTENSITY'
+  | 'BOSUN_SUP_BAD_SPEC'
+  | 'BOSUN_DAEMON_UNREACHABLE';
+
+export class BosunError extends Error {
+  override readonly name = 'BosunError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Normalises anything thrown into a `{code, message}` pair fit for a user. */
+export function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof BosunError) return err.toJSON();
+  if (err instanceof Error) return { code: (err as { code?: string }).code ?? 'BOSUN_INTERNAL', message: err.message };
+  return { code: 'BOSUN_INTERNAL', message: String(err) };
+}

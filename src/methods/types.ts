@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import type { Message } from '../message.ts';
+
+/**
+ * A request method: the code a node runs when a message for that method reaches it.
+ * Ordering comes from the name: `REQ…` methods run one at a time in stream order,
+ * `REQn…` methods run concurrently.
+ */
+export interface MethodSpec {
+  name: string;
+  /** A one-line description for `bosun methods` and the README. */
+  summary: string;
+  /**
+   * Safe to run again after a crash interrupted it. Non-idempotent runs that a crash
+   * interrupted are reported as interrupted, never re-run.
+   */
+  idempotent?: boolean;
+  /** Whether the method's result is sent back as a reply (default true). */
+  replies?: boolean;
+  handler(ctx: MethodContext): Promise<MethodResult>;
+}
+
+export interface MethodResult {
+  /** The reply's data; nothing is sent when undefined. */
+  output?: string;
+}
+
+export interface MethodContext {
+  /** This node's name. */
+  node: string;
+  /** The central node's name. */
+  central: string;
+  message: Message;
+  /** `<data-dir>/files`: the root every file method is confined to. */
+  filesDir: string;
+  /** Aborted at `methodTimeout` and at shutdown; a handler stops its work when it fires. */
+  signal: AbortSignal;
+  log: Logger;
+  /** Central only: records a node's last contact (REQHello). */
+  recordHello?(node: string, at: number, data: string | undefined): Promise<void>;
+}

@@ -1,0 +1,43 @@
+/**
+ * The store every node keeps its durable state in: one ordered key space of string keys
+ * and JSON values, split into sublevels by key prefix (see `keys.ts`).
+ *
+ * Implementations: `LevelStore` (LevelDB, one per node) and `MemoryStore` (tests; it can
+ * simulate a crash or power loss). Both pass `test/store.conformance.test.ts`.
+ */
+export type StoreStatus = 'opening' | 'open' | 'closing' | 'closed';
+
+export type StoreOp =
+  | { type: 'put'; key: string; value: unknown }
+  | { type: 'del'; key: string };
+
+export interface RangeOptions {
+  gt?: string;
+  gte?: string;
+  lt?: string;
+  lte?: string;
+  limit?: number;
+  reverse?: boolean;
+}
+
+export interface Store {
+  readonly status: StoreStatus;
+  open(): Promise<void>;
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /**
+   * Group commit: every `write` issued in the same tick goes into one atomic batch,
+   * written with `sync` when the store was opened so. Resolves once that batch is durable;
+   * rejects with `BOSUN_STORE_WRITE_FAILED` if the batch failed (nothing of it applied).
+   * Operations apply in call order, so a later put of the same key wins.
+   */
+  write(ops: StoreOp[]): Promise<void>;
+  /** Entries in key order (or reverse), bounded as in abstract-level's iterator options. */
+  range<T = unknown>(options: RangeOptions): Promise<Array<[string, T]>>;
+  /** Waits for pending writes, then closes. Further calls reject with `BOSUN_STORE_CLOSED`. */
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** fsync each group-committed batch (default true). */
+  sync?: boolean;
+}

@@ -1,0 +1,88 @@
+/**
+ * OTP supervision, in TypeScript. The rules follow Erlang/OTP's `supervisor` module
+ * exactly: strategies, restart types, shutdown timeouts, restart intensity over a
+ * sliding period, and escalation by a supervisor failing itself.
+ */
+import type { Clock } from '../src/clock.ts';
+
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'simple_one_for_one';
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+export type Shutdown = number | 'brutal_kill' | 'infinity';
+
+/**
+ * Why a child ended. `normal` and `shutdown` are clean exits (a transient child is not
+ * restarted after them); `error` carries the failure; `killed` is a brutal kill.
+ */
+export type ExitReason =
+  | { kind: 'normal' }
+  | { kind: 'shutdown'; detail?: unknown }
+  | { kind: 'error'; error: unknown }
+  | { kind: 'killed' };
+
+/** One node of the live tree, as the debug socket shows it. */
+export interface TreeNode {
+  id: string;
+  kind: 'supervisor' | 'worker';
+  /** The machine state, for an actor; `running`/`restarting`/`stopped` otherwise. */
+  state: string;
+  restarts: number;
+  children: TreeNode[];
+  /** Anything else worth showing (mailbox length, stream position …). */
+  info?: Record<string, unknown>;
+}
+
+/** A started child, as its supervisor sees it. */
+export interface ChildHandle {
+  /** Asks the child to stop; resolves when it has. */
+  stop(): Promise<void>;
+  /** Stops it at once, without cleanup. */
+  kill(): void;
+  /** Registers the single exit listener; called once, whatever the reason. */
+  onExit(listener: (reason: ExitReason) => void): void;
+  describe?(): Omit<TreeNode, 'id' | 'restarts' | 'kind'>;
+}
+
+export interface ChildSpec {
+  id: string;
+  start: () => ChildHandle | Promise<ChildHandle>;
+  /** Default `permanent`. */
+  restart?: RestartType;
+  /** Default 5000 ms for a worker, `infinity` for a supervisor. */
+  shutdown?: Shutdown;
+  /** Default `worker`. */
+  type?: 'worker' | 'supervisor';
+  significant?: boolean;
+}
+
+export interface SupervisorFlags {
+  /** Default `one_for_one`. */
+  strategy?: Strategy;
+  /** Restarts allowed within `periodSeconds` (default 1). */
+  intensity?: number;
+  /** Default 5. */
+  periodSeconds?: number;
+  autoShutdown?: 'never' | 'any_significant' | 'all_significant';
+}
+
+/** What the error kernel is told. */
+export interface ErrorReport {
+  /** Path in the tree, e.g. `bosun/inbound/REQCliCommand`. */
+  source: string;
+  severity: 'info' | 'warning' | 'error' | 'fatal';
+  code: string;
+  message: string;
+  error?: unknown;
+  /** What the supervision tree did about it. */
+  action?: 'restarted' | 'escalated' | 'ignored' | 'reported';
+}
+
+export interface ErrorSink {
+  report(report: ErrorReport): void;
+}
+
+export interface SupervisorOptions extends SupervisorFlags {
+  id: string;
+  children?: ChildSpec[];
+  clock?: Clock;
+  errors?: ErrorSink;
+}
