@@ -1,0 +1,49 @@
+import { assign, fromPromise, setup } from 'xstate';
+
+/**
+ * One run of a method handler. The handler itself is injected (`provide({ actors })`):
+ * the machine only knows that a run can succeed, fail, or be cut off by its
+ * `methodTimeout`. Stopping the invoked actor aborts its signal, which is how a timed-out
+ * handler learns to kill what it started.
+ */
+export interface ExecutionInput {
+  method: string;
+  /** Milliseconds; undefined for no limit. */
+  timeoutMs?: number;
+}
+
+export interface ExecutionContext extends ExecutionInput {
+  output?: string;
+  error?: unknown;
+}
+
+export type ExecutionEvent = { type: 'TIMEOUT' };
+
+export const executionMachine = setup({
+  types: {
+    input: {} as ExecutionInput,
+    context: {} as ExecutionContext,
+    events: {} as ExecutionEvent,
+  },
+  actors: {
+    handler: fromPromise<{ output?: string }, ExecutionInput>(async () => ({})),
+  },
+}).createMachine({
+  id: 'execution',
+  context: ({ input }) => ({ ...input }),
+  initial: 'running',
+  states: {
+    running: {
+      invoke: {
+        src: 'handler',
+        input: ({ context }) => ({ method: context.method, timeoutMs: context.timeoutMs }),
+        onDone: { target: 'succeeded', actions: assign({ output: ({ event }) => event.output.output }) },
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => event.error }) },
+      },
+      on: { TIMEOUT: 'timedOut' },
+    },
+    succeeded: { type: 'final' },
+    failed: { type: 'final' },
+    timedOut: { type: 'final' },
+  },
+});

@@ -1,0 +1,381 @@
+import { createActor, type Actor } from 'xstate';
+import { stepMessage, type MessageState } from '../../actors/messageMachine.ts';
+import { subjectMachine } from '../../actors/subjectMachine.ts';
+import type { Clock, TimerHandle } from '../clock.ts';
+import { isOrderedMethod, type Message } from '../message.ts';
+import { deadKey, metaKey, outKey, parseSeq, prefixRange } from '../store/keys.ts';
+import type { Store, StoreOp } from '../store/types.ts';
+import type { DurableTimers } from './DurableTimers.ts';
+import { dataSubject, encodeFrame, parseStreamId, type StreamId } from './frames.ts';
+
+/** What the outbox holds for one sequence number. */
+export interface OutboxRecord {
+  message?: Message;
+  /** Sends counted before the last restart. */
+  attempts?: number;
+  /** A dead-lettered message of an ordered stream: only its place is sent. */
+  skip?: true;
+}
+
+interface WindowRecord {
+  seq: number;
+  message: Message | undefined;
+  state: MessageState;
+  attempts: number;
+  retries: number;
+  ackTimeoutMs: number;
+  retryWaitMs: number;
+  sentAt: number;
+  frame?: Uint8Array;
+}
+
+export interface SenderDeps {
+  store: Store;
+  clock: Clock;
+  timers: DurableTimers;
+  publish(subject: string, payload: Uint8Array): void;
+  windowSize: number;
+  /** Messages whose ACK arrived. */
+  onAcked(messages: Message[]): void;
+  /** A message that ran out of retries, now in the dead-letter store. */
+  onDead(message: Message, attempts: number): void;
+  /** A store write that failed off the accept path. */
+  onError(error: unknown): void;
+}
+
+/**
+ * The outbound side of one stream. Accepted messages are rows in the outbox; only the
+ * window (at most `windowSize` records) is in memory, so a million messages queued for
+ * an offline node cost disk, not heap. Ordered streams resend go-back-N from the oldest
+ * unacknowledged record; unordered streams resend each record on its own.
+ */
+export class SubjectSender {
+  readonly stream: string;
+  readonly ids: StreamId;
+  readonly ordered: boolean;
+  readonly actor: Actor<typeof subjectMachine>;
+  #window = new Map<number, WindowRecord>();
+  /** Next sequence number to hand out. */
+  #nextSeq = 1;
+  /** Highest seq whose outbox write has settled (committed or failed); writes settle in order. */
+  #settledUpTo = 0;
+  /** Highest seq taken into the window (or known to be a hole). */
+  #loadedUpTo = 0;
+  #ackedUpTo = 0;
+  #refilling = false;
+  /** Records added in state `sending`, not yet sent. */
+  #toSend: WindowRecord[] = [];
+  #ackTimer: TimerHandle | undefined;
+  #ackTimerDue = Infinity;
+  #stopped = false;
+  #deadLetters = 0;
+
+  private constructor(
+    stream: string,
+    private readonly deps: SenderDeps,
+  ) {
+    this.stream = stream;
+    this.ids = parseStreamId(stream)!;
+    this.ordered = isOrderedMethod(this.ids.method);
+    this.actor = createActor(
+      subjectMachine.provide({
+        actions: {
+          pump: () => this.#pump(),
+          expire: () => this.#expire(),
+          armRetry: () => this.#armRetry(),
+          cancelRetry: () => this.#cancelRetry(),
+          resend: () => this.#resend(),
+        },
+        guards: {
+          windowEmpty: () => this.#window.size === 0 && this.#loadedUpTo >= this.#settledUpTo,
+          anyWaiting: () => this.#anyIn('retryWait'),
+        },
+      }),
+    );
+  }
+
+  /** Restores a stream from the store: sequence position, window, and a pending retry. */
+  static async open(stream: string, deps: SenderDeps, retryDueAt?: number): Promise<SubjectSender> {
+    const sender = new SubjectSender(stream, deps);
+    const meta = await deps.store.get<{ ackedUpTo: number }>(metaKey('send', stream));
+    const last = await deps.store.range<OutboxRecord>({ ...prefixRange(`out!${stream}`), reverse: true, limit: 1 });
+    sender.#ackedUpTo = meta?.ackedUpTo ?? 0;
+    sender.#loadedUpTo = sender.ordered ? sender.#ackedUpTo : 0;
+    sender.#settledUpTo = Math.max(sender.#ackedUpTo, last.length ? parseSeq(last[0]![0]) : 0);
+    sender.#nextSeq = sender.#settledUpTo + 1;
+    sender.actor.start();
+    if (retryDueAt !== undefined) {
+      await sender.#refill(false);
+      for (const r of sender.#window.values()) r.state = 'retryWait';
+      sender.#toSend = [];
+      sender.#armRetryAt(retryDueAt, false);
+    }
+    sender.actor.send({ type: 'ENQUEUED' });
+    return sender;
+  }
+
+  /** Hands out the next sequence number; the caller writes the outbox row. */
+  allocate(): number {
+    return this.#nextSeq++;
+  }
+
+  /** The outbox row for an accepted message. */
+  outboxOp(seq: number, message: Message): StoreOp {
+    return { type: 'put', key: outKey(this.stream, seq), value: { message } satisfies OutboxRecord };
+  }
+
+  /**
+   * The outbox writes for `seqs` have committed (in order). Messages that fit the window
+   * go out straight from memory; the rest wait in the store.
+   */
+  committed(entries: Array<{ seq: number; message: Message }>): void {
+    for (const { seq, message } of entries) {
+      this.#settledUpTo = Math.max(this.#settledUpTo, seq);
+      if (seq === this.#loadedUpTo + 1 && this.#window.size < this.deps.windowSize && !this.#refilling) {
+        this.#loadedUpTo = seq;
+        this.#add(this.#record(seq, message, 0));
+      }
+    }
+    this.actor.send({ type: 'ENQUEUED' });
+  }
+
+  /** The outbox writes for `seqs` failed: those sequence numbers become holes. */
+  failed(seqs: number[]): void {
+    for (const seq of seqs) this.#settledUpTo = Math.max(this.#settledUpTo, seq);
+    this.actor.send({ type: 'ENQUEUED' });
+  }
+
+  onAck(upTo: number | undefined, seqs: number[] | undefined): void {
+    const acked: Message[] = [];
+    const ops: StoreOp[] = [];
+    if (this.ordered && upTo !== undefined) {
+      for (const [seq, r] of this.#window) {
+        if (seq > upTo) break;
+        this.#window.delete(seq);
+        ops.push({ type: 'del', key: outKey(this.stream, seq) });
+        if (r.message) acked.push(r.message);
+      }
+      if (upTo > this.#ackedUpTo) {
+        this.#ackedUpTo = upTo;
+        ops.push({ type: 'put', key: metaKey('send', this.stream), value: { ackedUpTo: upTo } });
+      }
+    } else if (seqs) {
+      for (const seq of seqs) {
+        const r = this.#window.get(seq);
+        if (!r) continue;
+        this.#window.delete(seq);
+        ops.push({ type: 'del', key: outKey(this.stream, seq) });
+        if (r.message) acked.push(r.message);
+      }
+    }
+    if (ops.length === 0) return;
+    this.deps.store.write(ops).catch((e) => this.deps.onError(e));
+    if (acked.length) this.deps.onAcked(acked);
+    this.actor.send({ type: 'ACKED' });
+  }
+
+  /** The transport reconnected, or the receiver announced it is back. */
+  nudge(kind: 'CONNECTED' | 'RESUME'): void {
+    this.actor.send({ type: kind });
+  }
+
+  get info(): Record<string, unknown> {
+    return {
+      ordered: this.ordered,
+      inFlight: this.#window.size,
+      queued: Math.max(0, this.#settledUpTo - this.#loadedUpTo),
+      nextSeq: this.#nextSeq,
+      ackedUpTo: this.ordered ? this.#ackedUpTo : undefined,
+      deadLetters: this.#deadLetters,
+    };
+  }
+
+  get stateValue(): string {
+    return String(this.actor.getSnapshot().value);
+  }
+
+  /** True when nothing is queued or in flight. */
+  get drained(): boolean {
+    return this.#window.size === 0 && this.#loadedUpTo >= this.#settledUpTo && this.#settledUpTo === this.#nextSeq - 1;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#ackTimer?.cancel();
+    this.deps.timers.cancel(this.#retryTimerId);
+    this.actor.stop();
+  }
+
+  #record(seq: number, message: Message | undefined, attempts: number): WindowRecord {
+    return {
+      seq,
+      message,
+      state: 'sending',
+      attempts,
+      retries: message ? message.retries : -1,
+      ackTimeoutMs: (message?.ACKTimeout ?? 5) * 1000,
+      retryWaitMs: (message?.retryWait ?? 1) * 1000,
+      sentAt: 0,
+    };
+  }
+
+  #pump(): void {
+    if (this.#stopped) return;
+    const toSend = this.#toSend;
+    this.#toSend = [];
+    for (const r of toSend) if (r.state === 'sending' && this.#window.get(r.seq) === r) this.#send(r);
+    if (this.#window.size < this.deps.windowSize && this.#loadedUpTo < this.#settledUpTo && !this.#refilling) {
+      void this.#refill(true);
+    }
+  }
+
+  /** Loads the next part of the outbox into the window; ordered streams turn holes into skips. */
+  async #refill(send: boolean): Promise<void> {
+    this.#refilling = true;
+    try {
+      const room = this.deps.windowSize - this.#window.size;
+      const upTo = this.#settledUpTo;
+      const rows = await this.deps.store.range<OutboxRecord>({
+        gt: outKey(this.stream, this.#loadedUpTo),
+        lte: outKey(this.stream, upTo),
+        limit: room,
+      });
+      let expected = this.#loadedUpTo + 1;
+      for (const [key, row] of rows) {
+        const seq = parseSeq(key);
+        if (this.ordered) {
+          for (; expected < seq && this.#window.size < this.deps.windowSize; expected++) {
+            this.#add(this.#record(expected, undefined, 0));
+          }
+          if (this.#window.size >= this.deps.windowSize) break;
+        }
+        this.#add(this.#record(seq, row.skip ? undefined : row.message, row.attempts ?? 0));
+        expected = seq + 1;
+        this.#loadedUpTo = seq;
+      }
+      if (this.ordered) {
+        // Holes after the last row (writes that failed) up to what has settled.
+        for (; expected <= upTo && this.#window.size < this.deps.windowSize; expected++) {
+          this.#add(this.#record(expected, undefined, 0));
+        }
+        this.#loadedUpTo = Math.max(this.#loadedUpTo, expected - 1);
+      } else if (rows.length < room) {
+        this.#loadedUpTo = Math.max(this.#loadedUpTo, upTo);
+      }
+    } catch (e) {
+      this.deps.onError(e);
+    } finally {
+      this.#refilling = false;
+    }
+    if (send && !this.#stopped) this.actor.send({ type: 'ENQUEUED' });
+  }
+
+  #add(r: WindowRecord): void {
+    this.#window.set(r.seq, r);
+    this.#toSend.push(r);
+  }
+
+  #send(r: WindowRecord): void {
+    const next = stepMessage(r, { type: 'SENT' });
+    r.state = next.state;
+    r.attempts = next.attempts;
+    r.sentAt = this.deps.clock.now();
+    r.frame ??= encodeFrame(
+      r.message
+        ? { v: 1, type: 'data', stream: this.stream, seq: r.seq, message: r.message }
+        : { v: 1, type: 'skip', stream: this.stream, seq: r.seq },
+    );
+    this.deps.publish(dataSubject(this.ids), r.frame);
+    this.#armAckTimer(r.sentAt + r.ackTimeoutMs);
+  }
+
+  #armAckTimer(due: number): void {
+    if (this.#ackTimer && this.#ackTimerDue <= due) return;
+    this.#ackTimer?.cancel();
+    this.#ackTimerDue = due;
+    this.#ackTimer = this.deps.clock.setTimer(due - this.deps.clock.now(), () => {
+      this.#ackTimer = undefined;
+      this.#ackTimerDue = Infinity;
+      if (!this.#stopped) this.actor.send({ type: 'ACK_TIMEOUT' });
+    });
+  }
+
+  /** Runs every record whose ACK is overdue through the message machine. */
+  #expire(): void {
+    const now = this.deps.clock.now();
+    let nextDue = Infinity;
+    const ops: StoreOp[] = [];
+    for (const r of this.#window.values()) {
+      if (r.state !== 'awaitingAck') continue;
+      const due = r.sentAt + r.ackTimeoutMs;
+      if (due > now) {
+        nextDue = Math.min(nextDue, due);
+        continue;
+      }
+      const next = stepMessage(r, { type: 'ACK_TIMEOUT' });
+      r.state = next.state;
+      if (next.state === 'dead') this.#deadLetter(r, ops);
+      else if (r.message && r.retries >= 0) {
+        // Remember the attempts so a restart does not hand out fresh retries.
+        ops.push({ type: 'put', key: outKey(this.stream, r.seq), value: { message: r.message, attempts: r.attempts } });
+      }
+    }
+    if (ops.length) this.deps.store.write(ops).catch((e) => this.deps.onError(e));
+    if (nextDue !== Infinity) this.#armAckTimer(nextDue);
+  }
+
+  #deadLetter(r: WindowRecord, ops: StoreOp[]): void {
+    const message = r.message!;
+    this.#deadLetters++;
+    ops.push({ type: 'put', key: deadKey(this.stream, r.seq), value: { message, attempts: r.attempts, at: this.deps.clock.now() } });
+    if (this.ordered) {
+      // The receiver applies strictly in order: send the place, without the message.
+      const skip = this.#record(r.seq, undefined, 0);
+      skip.state = 'retryWait';
+      this.#window.set(r.seq, skip);
+      ops.push({ type: 'put', key: outKey(this.stream, r.seq), value: { skip: true } satisfies OutboxRecord });
+    } else {
+      this.#window.delete(r.seq);
+      ops.push({ type: 'del', key: outKey(this.stream, r.seq) });
+    }
+    this.deps.onDead(message, r.attempts);
+  }
+
+  get #retryTimerId(): string {
+    return `retry~${this.stream}`;
+  }
+
+  #armRetry(): void {
+    // A deadline restored at start-up stands; a fresh wait is armed otherwise.
+    if (this.deps.timers.has(this.#retryTimerId)) return;
+    let wait = 0;
+    for (const r of this.#window.values()) if (r.state === 'retryWait') wait = Math.max(wait, r.retryWaitMs);
+    this.#armRetryAt(this.deps.clock.now() + wait, true);
+  }
+
+  #armRetryAt(dueAt: number, persist: boolean): void {
+    const record = { id: this.#retryTimerId, event: 'RETRY_DUE', dueAt };
+    const fire = () => {
+      if (!this.#stopped) this.actor.send({ type: 'RETRY_DUE' });
+    };
+    if (!persist) return this.deps.timers.rearm(record, fire);
+    this.deps.store.write(this.deps.timers.arm(record, fire)).catch((e) => this.deps.onError(e));
+  }
+
+  #cancelRetry(): void {
+    const ops = this.deps.timers.cancel(this.#retryTimerId);
+    if (ops.length) this.deps.store.write(ops).catch((e) => this.deps.onError(e));
+  }
+
+  #resend(): void {
+    for (const r of this.#window.values()) {
+      if (r.state === 'retryWait') r.state = stepMessage(r, { type: 'RETRY_DUE' }).state;
+      this.#send(r);
+    }
+  }
+
+  #anyIn(state: MessageState): boolean {
+    for (const r of this.#window.values()) if (r.state === state) return true;
+    return false;
+  }
+}

@@ -1,0 +1,193 @@
+import { createActor, fromPromise, type Actor } from 'xstate';
+import type { Logger } from 'pino';
+import { executionMachine } from '../../actors/executionMachine.ts';
+import { subscriberMachine } from '../../actors/subscriberMachine.ts';
+import type { Clock } from '../clock.ts';
+import { BosunError, describeError } from '../errors.ts';
+import { isOrderedMethod } from '../message.ts';
+import type { MethodContext, MethodSpec } from '../methods/types.ts';
+import { execKey, inKey } from '../store/keys.ts';
+import type { Store, StoreOp } from '../store/types.ts';
+import type { InboxEntry } from './SubjectReceiver.ts';
+
+/** How a run ended, for the reply and the error kernel. */
+export type Outcome =
+  | { ok: true; output?: string }
+  | { ok: false; code: string; message: string; output?: string };
+
+export interface SubscriberDeps {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  /** Builds the handler context (everything but the message and signal). */
+  context(entry: InboxEntry, signal: AbortSignal): MethodContext;
+  /**
+   * The run is over: returns the store operations that record it (the reply's outbox row,
+   * for instance) and a callback for once they are durable.
+   */
+  finish(entry: InboxEntry, outcome: Outcome, spec: MethodSpec | undefined): { ops: StoreOp[]; done(ok: boolean): void };
+  onError(error: unknown): void;
+  concurrency: number;
+}
+
+/**
+ * The subscriber of one method on the receiving node: it runs inbox entries through the
+ * method's handler, ordered methods one at a time, and records each run durably: a
+ * `started` record before a non-idempotent handler runs, so that a crash mid-run is
+ * reported as interrupted and never silently re-run.
+ */
+export class Subscriber {
+  readonly method: string;
+  readonly ordered: boolean;
+  readonly actor: Actor<typeof subscriberMachine>;
+  #queue: InboxEntry[] = [];
+  #head = 0;
+  #running = 0;
+  #runs = new Set<Actor<typeof executionMachine>>();
+  #done = 0;
+  #failed = 0;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(
+    method: string,
+    readonly spec: MethodSpec | undefined,
+    private readonly deps: SubscriberDeps,
+  ) {
+    this.method = method;
+    this.ordered = isOrderedMethod(method);
+    // Runs start outside the machine's action: an action must not create actors itself.
+    this.actor = createActor(subscriberMachine.provide({ actions: { runNext: () => queueMicrotask(() => this.#runNext()) } }));
+    this.actor.start();
+  }
+
+  enqueue(entries: InboxEntry[]): void {
+    for (const e of entries) this.#queue.push(e);
+    this.actor.send({ type: 'WORK' });
+  }
+
+  /** Reports an entry whose run a crash cut short, without running it again. */
+  interrupted(entry: InboxEntry): Promise<void> {
+    return this.#finish(entry, {
+      ok: false,
+      code: 'BOSUN_INTERRUPTED',
+      message: `${entry.message.method} ${entry.message.id} was running when the node stopped; it was not run again`,
+    });
+  }
+
+  get info(): Record<string, unknown> {
+    return { queued: this.#queue.length - this.#head, running: this.#running, done: this.#done, failed: this.#failed };
+  }
+
+  get runs(): ReadonlySet<Actor<typeof executionMachine>> {
+    return this.#runs;
+  }
+
+  /** Stops taking work and waits for the runs in progress (up to `graceMs`). */
+  async drain(graceMs: number): Promise<void> {
+    this.actor.send({ type: 'DRAIN' });
+    if (this.#running === 0) return;
+    await Promise.race([
+      new Promise<void>((resolve) => this.#idleWaiters.push(resolve)),
+      new Promise<void>((resolve) => this.deps.clock.setTimer(graceMs, resolve)),
+    ]);
+  }
+
+  #runNext(): void {
+    const limit = this.ordered ? 1 : this.deps.concurrency;
+    while (this.#running < limit && this.#head < this.#queue.length) {
+      const entry = this.#queue[this.#head++]!;
+      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#head);
+        this.#head = 0;
+      }
+      this.#running++;
+      void this.#run(entry).then(() => {
+        this.#running--;
+        if (this.actor.getSnapshot().value === 'busy' && this.#head < this.#queue.length) this.#runNext();
+        else if (this.#running === 0) {
+          this.actor.send({ type: 'IDLE' });
+          for (const w of this.#idleWaiters.splice(0)) w();
+        }
+      });
+    }
+  }
+
+  async #run(entry: InboxEntry): Promise<void> {
+    const spec = this.spec;
+    if (!spec) {
+      return this.#finish(entry, {
+        ok: false,
+        code: 'BOSUN_UNKNOWN_METHOD',
+        message: `node ${entry.message.toNode} does not serve method ${entry.message.method}`,
+      });
+    }
+    try {
+      if (!spec.idempotent) {
+        await this.deps.store.write([{ type: 'put', key: execKey(entry.stream, entry.seq), value: { startedAt: this.deps.clock.now() } }]);
+      }
+    } catch (e) {
+      // Without a durable `started` record the run would not be safe: leave the entry in
+      // the inbox for the next start and report.
+      this.deps.onError(e);
+      return;
+    }
+    const outcome = await this.#execute(entry, spec);
+    await this.#finish(entry, outcome, spec);
+  }
+
+  #execute(entry: InboxEntry, spec: MethodSpec): Promise<Outcome> {
+    const m = entry.message;
+    const timeoutMs = m.methodTimeout > 0 ? m.methodTimeout * 1000 : undefined;
+    const run = createActor(
+      executionMachine.provide({
+        actors: {
+          handler: fromPromise(async ({ signal }) => spec.handler(this.deps.context(entry, signal))),
+        },
+      }),
+      { input: { method: m.method, ...(timeoutMs !== undefined ? { timeoutMs } : {}) } },
+    );
+    this.#runs.add(run);
+    return new Promise<Outcome>((resolve) => {
+      const timer = timeoutMs !== undefined ? this.deps.clock.setTimer(timeoutMs, () => run.send({ type: 'TIMEOUT' })) : undefined;
+      run.subscribe({
+        next: (s) => {
+          if (s.status !== 'done') return;
+          timer?.cancel();
+          this.#runs.delete(run);
+          if (s.value === 'succeeded') resolve({ ok: true, ...(s.context.output !== undefined ? { output: s.context.output } : {}) });
+          else if (s.value === 'timedOut') {
+            resolve({ ok: false, code: 'BOSUN_METHOD_TIMEOUT', message: `${m.method} did not finish within methodTimeout ${m.methodTimeout}s; it was stopped` });
+          } else {
+            const err = s.context.error;
+            const d = describeError(err instanceof BosunError || err instanceof Error ? err : new Error(String(err)));
+            resolve({ ok: false, code: d.code, message: d.message });
+          }
+        },
+        error: (e) => {
+          timer?.cancel();
+          this.#runs.delete(run);
+          resolve({ ok: false, code: 'BOSUN_METHOD_FAILED', message: describeError(e).message });
+        },
+      });
+      run.start();
+    });
+  }
+
+  async #finish(entry: InboxEntry, outcome: Outcome, spec?: MethodSpec): Promise<void> {
+    if (outcome.ok) this.#done++;
+    else this.#failed++;
+    const { ops, done } = this.deps.finish(entry, outcome, spec);
+    ops.push({ type: 'del', key: inKey(entry.stream, entry.seq) });
+    if (!spec?.idempotent) ops.push({ type: 'del', key: execKey(entry.stream, entry.seq) });
+    const write = this.deps.store.write(ops).then(
+      () => done(true),
+      (e) => {
+        done(false);
+        this.deps.onError(e);
+      },
+    );
+    // An idempotent run may be repeated after a crash, so the next run need not wait for
+    // this record to be durable.
+    if (!spec?.idempotent) await write;
+  }
+}

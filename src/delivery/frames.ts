@@ -1,0 +1,92 @@
+import type { Message } from '../message.ts';
+
+/**
+ * What travels between nodes. Every frame carries a version and named fields, never
+ * positional encoding, so a field can be added without breaking older nodes.
+ *
+ * A stream is one (fromNode, toNode, method); `seq` numbers its messages from 1.
+ */
+export const FRAME_VERSION = 1;
+
+export type Frame =
+  /** One message of a stream. */
+  | { v: 1; type: 'data'; stream: string; seq: number; message: Message }
+  /** The message at `seq` was dead-lettered by its sender: the receiver moves past it. */
+  | { v: 1; type: 'skip'; stream: string; seq: number }
+  /**
+   * "Durably received". Ordered streams ACK cumulatively (`upTo`); unordered streams
+   * name the sequence numbers they hold (`seqs`).
+   */
+  | { v: 1; type: 'ack'; stream: string; upTo?: number; seqs?: number[] }
+  /** Sent by a node that just started to the senders it knows: resend now, I am back. */
+  | { v: 1; type: 'resume'; stream: string };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeFrame(frame: Frame): Uint8Array {
+  return encoder.encode(JSON.stringify(frame));
+}
+
+/** Returns undefined for anything that is not a well-formed frame of a known version. */
+export function decodeFrame(payload: Uint8Array): Frame | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(payload));
+  } catch {
+    return undefined;
+  }
+  if (!value || typeof value !== 'object') return undefined;
+  const f = value as Partial<Frame> & Record<string, unknown>;
+  if (f.v !== FRAME_VERSION || typeof f.stream !== 'string' || !parseStreamId(f.stream)) return undefined;
+  switch (f.type) {
+    case 'data':
+      return Number.isSafeInteger(f.seq) && f.message && typeof f.message === 'object' ? (f as Frame) : undefined;
+    case 'skip':
+      return Number.isSafeInteger(f.seq) ? (f as Frame) : undefined;
+    case 'ack':
+      if (f.upTo !== undefined && !Number.isSafeInteger(f.upTo)) return undefined;
+      if (f.seqs !== undefined && !(Array.isArray(f.seqs) && f.seqs.every(Number.isSafeInteger))) return undefined;
+      return f as Frame;
+    case 'resume':
+      return f as Frame;
+    default:
+      return undefined;
+  }
+}
+
+export interface StreamId {
+  fromNode: string;
+  toNode: string;
+  method: string;
+}
+
+export function streamIdOf(fromNode: string, toNode: string, method: string): string {
+  return `${fromNode}~${toNode}~${method}`;
+}
+
+export function parseStreamId(stream: string): StreamId | undefined {
+  const parts = stream.split('~');
+  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) return undefined;
+  return { fromNode: parts[0]!, toNode: parts[1]!, method: parts[2]! };
+}
+
+/** steward's subject kinds: commands expect output back, events only delivery. */
+function kindOf(method: string): 'CommandACK' | 'EventACK' {
+  return /Command/.test(method) ? 'CommandACK' : 'EventACK';
+}
+
+/** Subject a data or skip frame travels on: `<toNode>.<method>.<CommandACK|EventACK>`. */
+export function dataSubject(s: StreamId): string {
+  return `${s.toNode}.${s.method}.${kindOf(s.method)}`;
+}
+
+/** Subject of the ACK that goes back to the sender: `<fromNode>.<method>.ACK`. */
+export function ackSubject(s: StreamId): string {
+  return `${s.fromNode}.${s.method}.ACK`;
+}
+
+/** Subject a restarted receiver nudges its senders on: `<fromNode>.<method>.RESUME`. */
+export function resumeSubject(s: StreamId): string {
+  return `${s.fromNode}.${s.method}.RESUME`;
+}

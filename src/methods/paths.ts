@@ -1,0 +1,88 @@
+import { lstat, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { BosunError } from '../errors.ts';
+
+/** A path part with the name of the field it came from, so a refusal can name it. */
+export interface NamedPathPart {
+  name: string;
+  value: string;
+}
+
+export type PathPart = string | NamedPathPart;
+
+/**
+ * Resolves `parts` one after another under `root` and returns the absolute result.
+ *
+ * Each part must stay inside the folder the parts before it reached: an absolute part,
+ * a `..` that climbs out, or a symlink whose target lies outside is refused with
+ * `BOSUN_PATH_OUTSIDE_ROOT`. Confining each part (not only the whole) keeps a
+ * `fileName` of `../other-node/x` from writing into another node's folder.
+ *
+ * Symlinks are judged by the real path of the deepest part that exists now; a dangling
+ * symlink is refused, since where it leads cannot be checked. The check does not lock
+ * the tree: whoever can write inside `root` can still race it, which is why `root`
+ * must belong to the daemon alone.
+ */
+export async function resolveInside(root: string, ...parts: PathPart[]): Promise<string> {
+  const absoluteRoot = path.resolve(root);
+  const realRoot = await realPathOf(absoluteRoot);
+  if (realRoot === undefined) {
+    throw new BosunError('BOSUN_PATH_OUTSIDE_ROOT', `the files folder "${absoluteRoot}" is a symbolic link that leads nowhere`);
+  }
+  let current = absoluteRoot;
+  let realCurrent = realRoot;
+  for (const part of parts) {
+    const { name, value } = typeof part === 'string' ? { name: 'path', value: part } : part;
+    const refuse = (how: string): BosunError => {
+      const folder = path.relative(absoluteRoot, current);
+      const where = folder === '' ? 'the files folder' : `its folder "${folder}" in the files folder`;
+      return new BosunError('BOSUN_PATH_OUTSIDE_ROOT', `${name} "${value}" would leave ${where}${how}`);
+    };
+    if (path.isAbsolute(value)) throw refuse('');
+    const next = path.resolve(current, value);
+    if (!isInside(current, next)) throw refuse('');
+    const realNext = await realPathOf(next);
+    if (realNext === undefined) throw refuse(' through a symbolic link that leads nowhere');
+    if (!isInside(realCurrent, realNext)) throw refuse(' through a symbolic link');
+    current = next;
+    realCurrent = realNext;
+  }
+  return current;
+}
+
+function isInside(folder: string, candidate: string): boolean {
+  const rel = path.relative(folder, candidate);
+  return rel === '' || (rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel));
+}
+
+/**
+ * The real path of `p`: the realpath of its deepest existing ancestor, with the parts
+ * that do not exist yet appended unchanged. Undefined when that ancestor is a symlink
+ * that leads nowhere (or in a loop), since then where `p` ends up cannot be known.
+ */
+async function realPathOf(p: string): Promise<string | undefined> {
+  let existing = p;
+  while (!(await exists(existing))) {
+    const parent = path.dirname(existing);
+    if (parent === existing) return p;
+    existing = parent;
+  }
+  try {
+    return path.join(await realpath(existing), path.relative(existing, p));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ELOOP') return undefined;
+    throw err;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw err;
+  }
+}

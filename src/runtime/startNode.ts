@@ -1,0 +1,78 @@
+import path from 'node:path';
+import os from 'node:os';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
+import type { MessageDefaults } from '../message.ts';
+import type { MethodSpec } from '../methods/types.ts';
+import { LevelStore } from '../store/LevelStore.ts';
+import { MemoryStore } from '../store/MemoryStore.ts';
+import type { Store } from '../store/types.ts';
+import { EmbeddedBus } from '../transport/EmbeddedBus.ts';
+import { NatsTransport, type NatsTransportOptions } from '../transport/NatsTransport.ts';
+import type { Transport } from '../transport/types.ts';
+import { BosunNode, type NodeErrorReport } from './Node.ts';
+
+export interface StartNodeOptions {
+  /** This node's name. */
+  node: string;
+  /** The node that collects hellos and errors (default `central`). */
+  central?: string;
+  /**
+   * Where the node keeps its LevelDB (`db/`) and result files (`files/`). Without it the
+   * node keeps its state in memory: fine for tests and embedding, gone at exit.
+   */
+  dataDir?: string;
+  /** fsync every group-committed batch (default true). */
+  sync?: boolean;
+  /** Connect to NATS; without it the node uses the in-process bus. */
+  nats?: NatsTransportOptions;
+  /** The in-process bus to join (several nodes in one process share one). */
+  bus?: EmbeddedBus;
+  /** A ready transport or store, for tests and special set-ups. */
+  transport?: Transport;
+  store?: Store;
+  clock?: Clock;
+  logger?: Logger;
+  defaults?: Partial<MessageDefaults>;
+  windowSize?: number;
+  helloIntervalSeconds?: number;
+  methods?: MethodSpec[];
+  enabledMethods?: string[];
+  onError?(report: NodeErrorReport): void;
+}
+
+/** The bus nodes join when they are given neither NATS nor a bus of their own. */
+export const defaultBus = new EmbeddedBus();
+
+/**
+ * Starts a bosun node inside this process.
+ * @example
+ * import { startNode } from 'bosun';
+ * const central = await startNode({ node: 'central' });
+ * const ship1 = await startNode({ node: 'ship1' });
+ * const d = await central.send({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['uname', '-a'] });
+ * console.log((await d.reply).data);
+ */
+export async function startNode(options: StartNodeOptions): Promise<BosunNode> {
+  const store =
+    options.store ??
+    (options.dataDir ? new LevelStore(path.join(options.dataDir, 'db'), { sync: options.sync ?? true }) : new MemoryStore());
+  const transport =
+    options.transport ?? (options.nats ? new NatsTransport({ name: options.node, ...options.nats }) : (options.bus ?? defaultBus).transport());
+  const filesDir = options.dataDir ? path.join(options.dataDir, 'files') : path.join(os.tmpdir(), `bosun-${process.pid}`, options.node, 'files');
+  return BosunNode.start({
+    node: options.node,
+    ...(options.central !== undefined ? { central: options.central } : {}),
+    store,
+    transport,
+    filesDir,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.defaults ? { defaults: options.defaults } : {}),
+    ...(options.windowSize !== undefined ? { windowSize: options.windowSize } : {}),
+    ...(options.helloIntervalSeconds !== undefined ? { helloIntervalSeconds: options.helloIntervalSeconds } : {}),
+    ...(options.methods ? { methods: options.methods } : {}),
+    ...(options.enabledMethods ? { enabledMethods: options.enabledMethods } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
+}
