@@ -13,3 +13,4 @@ export {
   type RunOptions,
   type RunResult,
 } from './exec.ts';
+export { REQNone, REQnNone } from './none.ts';

@@ -4,6 +4,7 @@ import { consoleMethod, type TextSink } from './console.ts';
 import { REQToFile, REQToFileAppend } from './files.ts';
 import { REQErrorLog, REQHello } from './hello.ts';
 import { REQPing, REQPong } from './ping.ts';
+import { REQNone, REQnNone } from './none.ts';
 import type { MethodSpec } from './types.ts';
 
 /** The methods a node can run, by name. */
@@ -57,5 +58,7 @@ export function builtinMethods(options: BuiltinMethodOptions = {}): MethodSpec[]
     REQPong,
     REQHello,
     REQErrorLog,
+    REQNone,
+    REQnNone,
   ];
 }
