@@ -30,7 +30,7 @@ export interface Store {
    * rejects with `BOSUN_STORE_WRITE_FAILED` if the batch failed (nothing of it applied).
    * Operations apply in call order, so a later put of the same key wins.
    */
-  write(ops: StoreOp[]): Promise<void>;
+  write(ops: StoreOp[], options?: WriteOptions): Promise<void>;
   /** Entries in key order (or reverse), bounded as in abstract-level's iterator options. */
   range<T = unknown>(options: RangeOptions): Promise<Array<[string, T]>>;
   /** Waits for pending writes, then closes. Further calls reject with `BOSUN_STORE_CLOSED`. */
@@ -40,4 +40,29 @@ export interface Store {
 export interface StoreOptions {
   /** fsync each group-committed batch (default true). */
   sync?: boolean;
+}
+
+export interface WriteOptions {
+  /**
+   * Overrides the store's `sync` for this write. A group-committed batch is synced when
+   * any write in it asks for sync, which also makes every earlier unsynced batch durable.
+   */
+  sync?: boolean;
+}
+
+/** Group-commit counters, cumulative since the store was created (for benches and tests). */
+export interface CommitStats {
+  /** Batches that committed. */
+  batchesWritten: number;
+  /** Operations in those batches. */
+  opsWritten: number;
+  /** `write` calls those batches carried: `writesCommitted / batchesWritten` is the merge ratio. */
+  writesCommitted: number;
+  /** Batches that failed; every caller in them was rejected. */
+  batchesFailed: number;
+}
+
+/** A store that reports its group-commit counters; both built-in stores are. */
+export interface GroupCommitStore extends Store {
+  readonly commitStats: CommitStats;
 }
