@@ -10,6 +10,8 @@ export interface ExecutionInput {
   method: string;
   /** Milliseconds; undefined for no limit. */
   timeoutMs?: number;
+  /** What the injected handler needs (the inbox entry); opaque to the machine. */
+  payload?: unknown;
 }
 
 export interface ExecutionContext extends ExecutionInput {
@@ -36,7 +38,7 @@ export const executionMachine = setup({
     running: {
       invoke: {
         src: 'handler',
-        input: ({ context }) => ({ method: context.method, timeoutMs: context.timeoutMs }),
+        input: ({ context }) => ({ method: context.method, timeoutMs: context.timeoutMs, payload: context.payload }),
         onDone: { target: 'succeeded', actions: assign({ output: ({ event }) => event.output.output }) },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => event.error }) },
       },

@@ -24,7 +24,9 @@ export type ErrorCode =
   | 'BOSUN_TRANSPORT'
   | 'BOSUN_SUP_MAX_INTENSITY'
   | 'BOSUN_SUP_BAD_SPEC'
-  | 'BOSUN_DAEMON_UNREACHABLE';
+  | 'BOSUN_DAEMON_UNREACHABLE'
+  | 'BOSUN_UNKNOWN_COMMAND'
+  | 'BOSUN_USAGE';
 
 export class BosunError extends Error {
   override readonly name = 'BosunError';

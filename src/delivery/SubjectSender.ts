@@ -246,6 +246,7 @@ export class SubjectSender {
         if (this.ordered) {
           for (; expected < seq && this.#window.size < this.deps.windowSize; expected++) {
             this.#add(this.#record(expected, undefined, 0));
+            this.#loadedUpTo = expected;
           }
           if (this.#window.size >= this.deps.windowSize) break;
         }
@@ -253,13 +254,16 @@ export class SubjectSender {
         expected = seq + 1;
         this.#loadedUpTo = seq;
       }
-      if (this.ordered) {
+      // Only a read that came back short has seen everything up to `upTo`; otherwise the
+      // rows after the last one are merely unread, not missing.
+      const exhausted = rows.length < room;
+      if (this.ordered && exhausted) {
         // Holes after the last row (writes that failed) up to what has settled.
         for (; expected <= upTo && this.#window.size < this.deps.windowSize; expected++) {
           this.#add(this.#record(expected, undefined, 0));
         }
         this.#loadedUpTo = Math.max(this.#loadedUpTo, expected - 1);
-      } else if (rows.length < room) {
+      } else if (exhausted) {
         this.#loadedUpTo = Math.max(this.#loadedUpTo, upTo);
       }
     } catch (e) {

@@ -1,6 +1,6 @@
 import { createActor, fromPromise, type Actor } from 'xstate';
 import type { Logger } from 'pino';
-import { executionMachine } from '../../actors/executionMachine.ts';
+import { executionMachine, type ExecutionInput } from '../../actors/executionMachine.ts';
 import { subscriberMachine } from '../../actors/subscriberMachine.ts';
 import type { Clock } from '../clock.ts';
 import { BosunError, describeError } from '../errors.ts';
@@ -9,6 +9,8 @@ import type { MethodContext, MethodSpec } from '../methods/types.ts';
 import { execKey, inKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { InboxEntry } from './SubjectReceiver.ts';
+
+const NEVER_ABORTED = new AbortController().signal;
 
 /** How a run ended, for the reply and the error kernel. */
 export type Outcome =
@@ -44,6 +46,8 @@ export class Subscriber {
   #head = 0;
   #running = 0;
   #runs = new Set<Actor<typeof executionMachine>>();
+  /** The execution machine with this method's handler, built once. */
+  #execution: typeof executionMachine;
   #done = 0;
   #failed = 0;
   #idleWaiters: Array<() => void> = [];
@@ -58,6 +62,14 @@ export class Subscriber {
     // Runs start outside the machine's action: an action must not create actors itself.
     this.actor = createActor(subscriberMachine.provide({ actions: { runNext: () => queueMicrotask(() => this.#runNext()) } }));
     this.actor.start();
+    const handler = spec?.handler;
+    this.#execution = executionMachine.provide({
+      actors: {
+        handler: fromPromise<{ output?: string }, ExecutionInput>(async ({ input, signal }) =>
+          handler!(this.deps.context(input.payload as InboxEntry, signal)),
+        ),
+      },
+    });
   }
 
   enqueue(entries: InboxEntry[]): void {
@@ -136,16 +148,11 @@ export class Subscriber {
   }
 
   #execute(entry: InboxEntry, spec: MethodSpec): Promise<Outcome> {
+    if (spec.inline) return this.#executeInline(entry, spec);
     const m = entry.message;
     const timeoutMs = m.methodTimeout > 0 ? m.methodTimeout * 1000 : undefined;
-    const run = createActor(
-      executionMachine.provide({
-        actors: {
-          handler: fromPromise(async ({ signal }) => spec.handler(this.deps.context(entry, signal))),
-        },
-      }),
-      { input: { method: m.method, ...(timeoutMs !== undefined ? { timeoutMs } : {}) } },
-    );
+    const input = { method: m.method, payload: entry, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+    const run = createActor(this.#execution, { input });
     this.#runs.add(run);
     return new Promise<Outcome>((resolve) => {
       const timer = timeoutMs !== undefined ? this.deps.clock.setTimer(timeoutMs, () => run.send({ type: 'TIMEOUT' })) : undefined;
@@ -171,6 +178,20 @@ export class Subscriber {
       });
       run.start();
     });
+  }
+
+  /**
+   * The happy path of a trivial handler: no execution actor is activated (its lifecycle
+   * would be running → succeeded within one turn), which keeps per-message cost low.
+   */
+  async #executeInline(entry: InboxEntry, spec: MethodSpec): Promise<Outcome> {
+    try {
+      const result = await spec.handler(this.deps.context(entry, NEVER_ABORTED));
+      return { ok: true, ...(result.output !== undefined ? { output: result.output } : {}) };
+    } catch (e) {
+      const d = describeError(e);
+      return { ok: false, code: d.code, message: d.message };
+    }
   }
 
   async #finish(entry: InboxEntry, outcome: Outcome, spec?: MethodSpec): Promise<void> {

@@ -9,6 +9,7 @@ function noneMethod(name: 'REQNone' | 'REQnNone'): MethodSpec {
     name,
     summary: 'Do nothing; only the delivery happens (REQnNone: unordered).',
     idempotent: true,
+    inline: true,
     replies: false,
     async handler() {
       return {};

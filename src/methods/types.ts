@@ -15,6 +15,12 @@ export interface MethodSpec {
    * interrupted are reported as interrupted, never re-run.
    */
   idempotent?: boolean;
+  /**
+   * A handler that is cheap and cannot hang (no I/O that may stall, no child process):
+   * it runs directly, without an execution actor or a `methodTimeout`. Most handlers
+   * should leave this off.
+   */
+  inline?: boolean;
   /** Whether the method's result is sent back as a reply (default true). */
   replies?: boolean;
   handler(ctx: MethodContext): Promise<MethodResult>;

@@ -474,13 +474,16 @@ export class BosunNode {
   }
 
   #methodContext(entry: InboxEntry, signal: AbortSignal): MethodContext {
+    const log = this.log;
     return {
       node: this.name,
       central: this.central,
       message: entry.message,
       filesDir: this.filesDir,
       signal,
-      log: this.log.child({ method: entry.message.method, id: entry.message.id }),
+      get log() {
+        return log.child({ method: entry.message.method, id: entry.message.id });
+      },
       ...(this.name === this.central
         ? {
             recordHello: async (node: string, at: number, data: string | undefined) => {

@@ -8,7 +8,15 @@
  */
 export type TransportStatus = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
+/**
+ * Receives one frame. Payloads are shared, not copied: neither the publisher nor a
+ * receiver may mutate a payload after it was published. A handler should not throw; if it
+ * does, the transport keeps running and reports the error (see `HandlerErrorReporter`).
+ */
 export type FrameHandler = (subject: string, payload: Uint8Array) => void;
+
+/** Where a transport sends an exception thrown by a `FrameHandler`. */
+export type HandlerErrorReporter = (error: unknown, subject: string) => void;
 
 export interface Transport {
   readonly kind: 'embedded' | 'nats' | 'ws';
@@ -18,7 +26,10 @@ export interface Transport {
    * waiting for a broker that is down: connection goes on in the background, forever.
    */
   start(node: string, onFrame: FrameHandler): Promise<void>;
-  /** Fire and forget. While disconnected a frame may be buffered or dropped; never throws. */
+  /**
+   * Fire and forget. While disconnected a frame may be buffered or dropped; never throws.
+   * A frame to an invalid subject (see `isPublishSubject`) is dropped.
+   */
   publish(subject: string, payload: Uint8Array): void;
   /** Listens to status changes; returns the function that stops listening. */
   onStatus(listener: (status: TransportStatus) => void): () => void;

@@ -1,0 +1,103 @@
+import { createServer, type Socket } from 'node:net';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { BosunError, describeError } from '../errors.ts';
+import type { BosunNode } from '../runtime/Node.ts';
+import { closeUnix, listenUnix } from './unixSocket.ts';
+
+export const DEBUG_SOCKET_FILE = 'debug.sock';
+
+/** The part of a node the debug socket shows. */
+export type InspectableNode = Pick<BosunNode, 'name' | 'status' | 'counters' | 'tree'>;
+
+export interface DebugSocketOptions {
+  /** The socket is `<dataDir>/debug.sock`. */
+  dataDir: string;
+  log?: Logger;
+}
+
+export interface DebugSocket {
+  readonly socketPath: string;
+  close(): Promise<void>;
+}
+
+/** Commands are short words; a longer line is not a command. */
+const MAX_LINE_BYTES = 4096;
+
+const COMMANDS: Record<string, { summary: string; run(node: InspectableNode): unknown }> = {
+  tree: { summary: "the node's live tree of actors: id, kind, state, restarts, info", run: (node) => node.tree() },
+  stats: { summary: "the node's status and message counters", run: (node) => ({ node: node.name, status: node.status, counters: node.counters }) },
+  help: {
+    summary: 'this list',
+    run: () => ({ commands: Object.fromEntries(Object.entries(COMMANDS).map(([name, c]) => [name, c.summary])) }),
+  },
+};
+
+/**
+ * A read-only window into a running daemon at `<dataDir>/debug.sock`: a client writes a
+ * command per line (`tree`, `stats`, `help`) and reads one JSON line back for each.
+ * `bosun tree` is its client; `echo tree | nc -U debug.sock` works too.
+ */
+export async function startDebugSocket(node: InspectableNode, options: DebugSocketOptions): Promise<DebugSocket> {
+  const socketPath = path.join(options.dataDir, DEBUG_SOCKET_FILE);
+  const log = (options.log ?? pino({ level: 'silent' })).child({ input: 'debug' });
+  const sockets = new Set<Socket>();
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    serve(socket, node, log);
+  });
+  server.on('error', (err) => log.error({ err }, 'debug socket error'));
+  await listenUnix(server, socketPath);
+  return {
+    socketPath,
+    async close() {
+      const closed = closeUnix(server, socketPath);
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+/** The answer to one command line, as one JSON line. */
+export function debugCommand(node: InspectableNode, line: string): string {
+  const command = line.trim();
+  const known = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!known) {
+    const shown = command.length > 40 ? `${command.slice(0, 40)}…` : command;
+    const error = new BosunError('BOSUN_UNKNOWN_COMMAND', `unknown debug command "${shown}"; the commands are: ${Object.keys(COMMANDS).join(', ')}`);
+    return JSON.stringify({ error: error.toJSON() });
+  }
+  try {
+    return JSON.stringify(known.run(node));
+  } catch (e) {
+    return JSON.stringify({ error: describeError(e) });
+  }
+}
+
+function serve(socket: Socket, node: InspectableNode, log: Logger): void {
+  let pending = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (text: string) => {
+    if (socket.writableEnded) return;
+    pending += text;
+    let newline: number;
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      if (line.trim() !== '') socket.write(debugCommand(node, line) + '\n');
+    }
+    if (Buffer.byteLength(pending) > MAX_LINE_BYTES) {
+      const error = new BosunError('BOSUN_UNKNOWN_COMMAND', `a debug command is one short line; got over ${MAX_LINE_BYTES} bytes without a newline`);
+      socket.end(JSON.stringify({ error: error.toJSON() }) + '\n');
+      pending = '';
+    }
+  });
+  // A last command without a newline still gets its answer.
+  socket.on('end', () => {
+    if (socket.writableEnded) return;
+    if (pending.trim() !== '') socket.write(debugCommand(node, pending) + '\n');
+    socket.end();
+  });
+  socket.on('error', (err: NodeJS.ErrnoException) => log.debug({ code: err.code }, `debug client error: ${err.message}`));
+}

@@ -1,0 +1,308 @@
+import { access, readFile } from 'node:fs/promises';
+import {
+  connect,
+  credsAuthenticator,
+  Events,
+  nkeyAuthenticator,
+  type ConnectionOptions,
+  type Msg,
+  type NatsConnection,
+  type NatsError,
+  type TlsOptions,
+} from 'nats';
+import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
+import { BosunError } from '../errors.ts';
+import { reportUncaught } from './handlerErrors.ts';
+import { StatusCell } from './StatusCell.ts';
+import { assertNodeName, isPublishSubject } from './subjects.ts';
+import type { FrameHandler, HandlerErrorReporter, Transport, TransportStatus } from './types.ts';
+
+export interface NatsTransportOptions {
+  /** `nats://host:port` or `host:port`, one or several. */
+  servers: string | string[];
+  /** Connection name shown by the server's monitoring; defaults to the node name. */
+  name?: string;
+  /** File holding the node's nkey seed (`SU…`). */
+  nkeySeedFile?: string;
+  /** A `.creds` file (user JWT and seed). */
+  credsFile?: string;
+  tlsCaFile?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** Wait between connection attempts, plus up to 10% jitter. Default 1000 ms. */
+  reconnectTimeWaitMs?: number;
+  /** How often the client pings the server to detect a dead link; nats.js defaults to 2 min. */
+  pingIntervalMs?: number;
+  /** Paces the retry of a first connection that nats.js gave up on. */
+  clock?: Clock;
+  /** Where exceptions thrown by the frame handler go; by default they become uncaught exceptions. */
+  onHandlerError?: HandlerErrorReporter;
+}
+
+const DEFAULT_RECONNECT_TIME_WAIT_MS = 1000;
+/** How long `close` waits for frames already published to reach the server. */
+const CLOSE_FLUSH_TIMEOUT_MS = 1000;
+
+/**
+ * Core NATS. A node subscribes to `<node>.>`, so server permissions can confine it to its
+ * own subjects. The connection is kept forever: `start` resolves at once and connecting,
+ * like reconnecting, goes on in the background until `close`.
+ *
+ * `connected` means more than a TCP link: the server has confirmed the subscription, so
+ * frames addressed to this node from then on reach it. Frames published while disconnected
+ * are buffered by nats.js and discarded at its next connection attempt, so they are lost;
+ * that is within the transport contract (at most once).
+ */
+export class NatsTransport implements Transport {
+  readonly kind = 'nats' as const;
+  readonly #options: NatsTransportOptions;
+  readonly #clock: Clock;
+  readonly #reconnectTimeWaitMs: number;
+  readonly #onHandlerError: HandlerErrorReporter;
+  readonly #status = new StatusCell('connecting');
+  #node: string | undefined;
+  #onFrame: FrameHandler | undefined;
+  #connection: NatsConnection | undefined;
+  #retry: TimerHandle | undefined;
+  #closing = false;
+  /** Bumped on every disconnect, so a subscription check from an older link cannot report `connected`. */
+  #link = 0;
+  #lastError: unknown;
+
+  constructor(options: NatsTransportOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#reconnectTimeWaitMs = options.reconnectTimeWaitMs ?? DEFAULT_RECONNECT_TIME_WAIT_MS;
+    this.#onHandlerError = options.onHandlerError ?? reportUncaught;
+  }
+
+  get status(): TransportStatus {
+    return this.#status.value;
+  }
+
+  /** The last connection or server error seen, for diagnostics; connecting goes on regardless. */
+  get lastError(): unknown {
+    return this.#lastError;
+  }
+
+  async start(node: string, onFrame: FrameHandler): Promise<void> {
+    if (this.#closing) throw new BosunError('BOSUN_TRANSPORT', 'cannot start a closed transport');
+    if (this.#node !== undefined) throw new BosunError('BOSUN_TRANSPORT', `transport already started for node ${this.#node}`);
+    assertNodeName(node);
+    this.#node = node;
+    this.#onFrame = onFrame;
+    let options: ConnectionOptions;
+    try {
+      options = await this.#connectionOptions(node);
+    } catch (error) {
+      this.#node = undefined;
+      throw error;
+    }
+    if (!this.#closing) this.#connect(options);
+  }
+
+  publish(subject: string, payload: Uint8Array): void {
+    const connection = this.#connection;
+    // before the first connection there is nowhere to buffer: the frame is lost
+    if (connection === undefined) return;
+    if (!isPublishSubject(subject)) {
+      this.#lastError = new BosunError('BOSUN_TRANSPORT', `cannot publish to ${JSON.stringify(subject)}: not a valid subject`);
+      return;
+    }
+    try {
+      connection.publish(subject, payload);
+    } catch (error) {
+      // closed, or over the server's max_payload: at most once, never a throw
+      this.#lastError = error;
+    }
+  }
+
+  onStatus(listener: (status: TransportStatus) => void): () => void {
+    return this.#status.listen(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    const wasConnected = this.#status.value === 'connected';
+    this.#closing = true;
+    this.#status.set('closed');
+    this.#retry?.cancel();
+    this.#retry = undefined;
+    const connection = this.#connection;
+    this.#connection = undefined;
+    if (connection === undefined) return;
+    // nats.js's close() discards what publish() buffered; push it out first
+    if (wasConnected) await withTimeout(connection.flush(), CLOSE_FLUSH_TIMEOUT_MS);
+    await connection.close();
+  }
+
+  async #connectionOptions(node: string): Promise<ConnectionOptions> {
+    const o = this.#options;
+    const servers = typeof o.servers === 'string' ? [o.servers] : o.servers;
+    if (servers.length === 0) throw new BosunError('BOSUN_BAD_CONFIG', 'servers must name at least one NATS server');
+    // nats.js rejects a malformed URL only after start() has resolved; catch it here
+    for (const server of servers) assertServerUrl(server);
+    const options: ConnectionOptions = {
+      servers: o.servers,
+      name: o.name ?? node,
+      // start() must not wait for a broker that is down; nats.js then retries the first
+      // connection at the reconnect pace, forever, without rejecting
+      waitOnFirstConnect: true,
+      maxReconnectAttempts: -1,
+      // keep retrying through auth errors too: credentials may be fixed server-side
+      ignoreAuthErrorAbort: true,
+      reconnectDelayHandler: this.#reconnectDelay,
+    };
+    // nats.js copies undefined values over its defaults, so only set what was given
+    if (o.pingIntervalMs !== undefined) options.pingInterval = o.pingIntervalMs;
+    if (o.nkeySeedFile !== undefined && o.credsFile !== undefined) {
+      throw new BosunError('BOSUN_BAD_CONFIG', 'give nkeySeedFile or credsFile, not both');
+    }
+    if (o.nkeySeedFile !== undefined) {
+      const seed = (await readConfigFile(o.nkeySeedFile, 'nkeySeedFile')).toString('utf8').trim();
+      options.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+    } else if (o.credsFile !== undefined) {
+      options.authenticator = credsAuthenticator(new Uint8Array(await readConfigFile(o.credsFile, 'credsFile')));
+    }
+    const tls: TlsOptions = {};
+    if (o.tlsCaFile !== undefined) tls.caFile = await checkConfigFile(o.tlsCaFile, 'tlsCaFile');
+    if (o.tlsCertFile !== undefined) tls.certFile = await checkConfigFile(o.tlsCertFile, 'tlsCertFile');
+    if (o.tlsKeyFile !== undefined) tls.keyFile = await checkConfigFile(o.tlsKeyFile, 'tlsKeyFile');
+    if (Object.keys(tls).length > 0) options.tls = tls;
+    return options;
+  }
+
+  /**
+   * Pace of connection attempts. nats.js asks for it before every attempt, including while
+   * it waits for the first connection; throwing is the only way to stop that wait, which
+   * would otherwise outlive `close` and keep the process alive.
+   */
+  readonly #reconnectDelay = (): number => {
+    if (this.#closing) throw new BosunError('BOSUN_TRANSPORT', 'transport closed');
+    const jitter = Math.floor(Math.random() * (this.#reconnectTimeWaitMs / 10 + 1));
+    return this.#reconnectTimeWaitMs + jitter;
+  };
+
+  #connect(options: ConnectionOptions): void {
+    connect(options).then(
+      (connection) => this.#attach(connection, options),
+      (error: unknown) => {
+        if (this.#closing) return;
+        this.#lastError = error;
+        this.#retryLater(options);
+      },
+    );
+  }
+
+  #retryLater(options: ConnectionOptions): void {
+    this.#retry = this.#clock.setTimer(this.#reconnectTimeWaitMs, () => {
+      this.#retry = undefined;
+      if (!this.#closing) this.#connect(options);
+    });
+  }
+
+  #attach(connection: NatsConnection, options: ConnectionOptions): void {
+    if (this.#closing) {
+      void connection.close();
+      return;
+    }
+    this.#connection = connection;
+    connection.subscribe(`${this.#node!}.>`, { callback: this.#onMessage });
+    void this.#followStatus(connection);
+    this.#confirmSubscribed(connection);
+    void connection.closed().then((error) => {
+      if (this.#closing || this.#connection !== connection) return;
+      // nats.js gave up on this connection (it should not with unlimited reconnects); start over
+      this.#connection = undefined;
+      this.#lastError = error;
+      this.#link++;
+      this.#status.set('disconnected');
+      this.#retryLater(options);
+    });
+  }
+
+  async #followStatus(connection: NatsConnection): Promise<void> {
+    for await (const event of connection.status()) {
+      if (this.#closing || this.#connection !== connection) return;
+      if (event.type === Events.Disconnect) {
+        this.#link++;
+        this.#status.set('disconnected');
+      } else if (event.type === Events.Reconnect) {
+        this.#confirmSubscribed(connection);
+      } else if (event.type === Events.Error) {
+        this.#lastError = event.data;
+      }
+    }
+  }
+
+  /** A ping round trip after the subscription proves the server has registered it. */
+  #confirmSubscribed(connection: NatsConnection): void {
+    const link = this.#link;
+    connection.flush().then(
+      () => {
+        if (!this.#closing && this.#connection === connection && this.#link === link) this.#status.set('connected');
+      },
+      () => {
+        // the link dropped before the server answered; the next reconnect checks again
+      },
+    );
+  }
+
+  readonly #onMessage = (error: NatsError | null, message: Msg): void => {
+    if (error !== null) {
+      this.#lastError = error;
+      return;
+    }
+    if (this.#closing) return;
+    try {
+      this.#onFrame!(message.subject, message.data);
+    } catch (handlerError) {
+      this.#onHandlerError(handlerError, message.subject);
+    }
+  };
+}
+
+function assertServerUrl(server: string): void {
+  const hostPort = server.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  // a bare IPv6 address has colons of its own; nats.js brackets it itself
+  if (!hostPort.startsWith('[') && hostPort.split(':').length > 2) return;
+  try {
+    new URL(`http://${hostPort}`);
+  } catch (error) {
+    throw new BosunError('BOSUN_BAD_CONFIG', `${JSON.stringify(server)} is not a NATS server URL`, { cause: error });
+  }
+}
+
+async function readConfigFile(path: string, option: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new BosunError('BOSUN_BAD_CONFIG', `cannot read ${option} ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function checkConfigFile(path: string, option: string): Promise<string> {
+  try {
+    await access(path);
+    return path;
+  } catch (error) {
+    throw new BosunError('BOSUN_BAD_CONFIG', `cannot read ${option} ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
+  });
+}
