@@ -113,3 +113,31 @@ describe('delivery over the embedded bus', () => {
     expect(rec.runs.get('ship1')).toEqual(Array.from({ length: 100 }, (_, i) => String(i)));
   });
 });
+
+describe('outbox beyond the window', () => {
+  it('streams a backlog far larger than the window without skipping or repeating', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-window-'));
+    try {
+      const bus = new EmbeddedBus();
+      const rec = recorder();
+      const opts = { bus, helloIntervalSeconds: 0, methods: rec.methods, windowSize: 7 };
+      const central = await startNode({ node: 'central', dataDir: path.join(dir, 'c'), ...opts });
+      const ship1 = await startNode({ node: 'ship1', dataDir: path.join(dir, 's'), ...opts });
+      nodes.push(central, ship1);
+      const sent: string[] = [];
+      for (let b = 0; b < 5; b++) {
+        const batch = Array.from({ length: 100 }, (_, i) => ({ toNode: 'ship1', method: 'REQTestRecord', data: `${b}-${i}`, replyMethod: 'none' }));
+        sent.push(...batch.map((m) => m.data));
+        await central.accept(batch);
+      }
+      await until(() => (rec.runs.get('ship1')?.length ?? 0) >= 500 && central.idle);
+      expect(rec.runs.get('ship1')).toEqual(sent);
+    } finally {
+      await Promise.all(nodes.splice(0).map((n) => n.stop(100)));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
