@@ -44,7 +44,12 @@ export interface ChildHandle {
 
 export interface ChildSpec {
   id: string;
-  start: () => ChildHandle | Promise<ChildHandle>;
+  /**
+   * Starts the child. A `simple_one_for_one` supervisor passes the arguments given to
+   * `startChild(args)`; other supervisors call it with none. Throwing (or rejecting)
+   * means the child failed to start.
+   */
+  start: (args?: unknown) => ChildHandle | Promise<ChildHandle>;
   /** Default `permanent`. */
   restart?: RestartType;
   /** Default 5000 ms for a worker, `infinity` for a supervisor. */
@@ -76,6 +81,21 @@ export interface ErrorReport {
   action?: 'restarted' | 'escalated' | 'ignored' | 'reported';
 }
 
+/**
+ * Codes a supervisor reports under. `CHILD_CRASHED` is an exit with reason `error` or
+ * `killed`; `CHILD_EXITED` is a clean exit that still led to a restart (a permanent
+ * child); `SHUTDOWN_ERROR` is a child that failed while being shut down (OTP's
+ * `shutdown_error`); `INTERNAL` is a bug in the supervisor itself, caught so that the
+ * tree keeps running.
+ */
+export type SupervisorReportCode =
+  | 'BOSUN_SUP_CHILD_CRASHED'
+  | 'BOSUN_SUP_CHILD_EXITED'
+  | 'BOSUN_SUP_START_FAILED'
+  | 'BOSUN_SUP_SHUTDOWN_ERROR'
+  | 'BOSUN_SUP_MAX_INTENSITY'
+  | 'BOSUN_SUP_INTERNAL';
+
 export interface ErrorSink {
   report(report: ErrorReport): void;
 }
@@ -85,4 +105,34 @@ export interface SupervisorOptions extends SupervisorFlags {
   children?: ChildSpec[];
   clock?: Clock;
   errors?: ErrorSink;
+}
+
+/** Where a supervisor is in its life. */
+export type SupervisorStatus = 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** A child's process, as `whichChildren` shows it (OTP's pid, `restarting` or `undefined`). */
+export type ChildStatus = 'running' | 'restarting' | 'stopped';
+
+/** One entry of `whichChildren()`. */
+export interface ChildInfo {
+  id: string;
+  type: 'worker' | 'supervisor';
+  status: ChildStatus;
+  /** Present while the child is running. */
+  handle?: ChildHandle;
+  restarts: number;
+}
+
+/** What `countChildren()` returns, as OTP's `count_children/1`. */
+export interface ChildCounts {
+  specs: number;
+  active: number;
+  supervisors: number;
+  workers: number;
+}
+
+/** What `startChild` and `restartChild` resolve to. */
+export interface StartedChild {
+  id: string;
+  handle: ChildHandle;
 }
