@@ -77,6 +77,8 @@ export interface ErrorReport {
   code: string;
   message: string;
   error?: unknown;
+  /** `false` keeps the report on this node: for errors about the error log itself. */
+  forward?: boolean;
   /** What the supervision tree did about it. */
   action?: 'restarted' | 'escalated' | 'ignored' | 'reported';
 }

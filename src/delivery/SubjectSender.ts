@@ -92,6 +92,9 @@ export class SubjectSender {
         },
       }),
     );
+    // Observed from birth: an unobserved actor error would be rethrown and end the process.
+    // The supervisor's handle observes it too and restarts the subject from its outbox.
+    this.actor.subscribe({ error: () => this.stop() });
   }
 
   /** Restores a stream from the store: sequence position, window, and a pending retry. */
@@ -200,6 +203,7 @@ export class SubjectSender {
   }
 
   stop(): void {
+    if (this.#stopped) return;
     this.#stopped = true;
     this.#ackTimer?.cancel();
     this.deps.timers.cancel(this.#retryTimerId);

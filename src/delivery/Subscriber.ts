@@ -61,6 +61,7 @@ export class Subscriber {
     this.ordered = isOrderedMethod(method);
     // Runs start outside the machine's action: an action must not create actors itself.
     this.actor = createActor(subscriberMachine.provide({ actions: { runNext: () => queueMicrotask(() => this.#runNext()) } }));
+    this.actor.subscribe({ error: () => {} });
     this.actor.start();
     const handler = spec?.handler;
     this.#execution = executionMachine.provide({

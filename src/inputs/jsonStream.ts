@@ -35,7 +35,8 @@ const NUM_E = 15; // after `e`
 const NUM_E_SIGN = 16; // after `e+` or `e-`
 const NUM_EXP = 17;
 const LITERAL = 18;
-const SKIP_LINE = 19; // after an error: discard up to the next newline
+const SKIP = 19; // after an error: discard the rest of the broken value and its line
+const SKIP_LINE_START = 20; // the same, at the first byte of a line
 
 const NEWLINE = 0x0a;
 
@@ -51,9 +52,12 @@ const NEWLINE = 0x0a;
  * - a value over `maxValueBytes`: `BOSUN_MESSAGE_TOO_LARGE` (the value is skipped to its
  *   end without being kept in memory).
  *
- * After a syntax or encoding fault the rest of that line is discarded and reading starts
- * afresh after the next newline, so one bad line costs one error, not the connection.
- * The outcome does not depend on how the stream was cut into chunks.
+ * After a syntax or encoding fault, reading starts afresh at the next line, so a bad line
+ * costs one error, not the connection. When the broken value spans lines (a
+ * pretty-printed array), the lines up to where its brackets balance are skipped too: the
+ * elements after a typo are never sent on their own. A line that starts with `{` or `[`
+ * in its first column always starts afresh, so a value left unclosed cannot swallow the
+ * rest of the stream. The outcome does not depend on how the stream was cut into chunks.
  */
 export class JsonStreamParser {
   readonly #maxValueBytes: number;
@@ -78,6 +82,10 @@ export class JsonStreamParser {
   #valueLine = 1;
   /** Bytes of the current value from earlier chunks (copies). */
   #parts: Buffer[] = [];
+  /** Recovery state: brackets still open in the broken value, and whether a string is. */
+  #skipDepth = 0;
+  #skipInString = false;
+  #skipEscape = false;
   /** True while skipping the rest of a value that is already refused as too large. */
   #oversize = false;
   /** Stream offset of the first byte of the chunk being read. */
@@ -93,7 +101,7 @@ export class JsonStreamParser {
 
   /** True while part of a value has been read and its end has not. */
   get inValue(): boolean {
-    return this.#mode !== TOP && this.#mode !== SKIP_LINE;
+    return this.#mode !== TOP && this.#mode !== SKIP && this.#mode !== SKIP_LINE_START;
   }
 
   /** Reads one chunk; returns what it completed, in stream order. */
@@ -105,10 +113,11 @@ export class JsonStreamParser {
     let startInChunk = 0;
     for (let i = 0; i < buf.length; i++) {
       const b = buf[i]!;
+      if (this.#mode === SKIP_LINE_START) this.#mode = b === 0x7b || b === 0x5b ? TOP : SKIP;
       const mode = this.#mode;
 
-      if (mode === SKIP_LINE) {
-        if (b === NEWLINE) this.#newline(base + i, TOP);
+      if (mode === SKIP) {
+        this.#skipByte(b, base + i);
         continue;
       }
       if (mode === TOP) {
@@ -404,7 +413,7 @@ export class JsonStreamParser {
   #fault(items: StreamItem[], b: number, at: number, expected: string): void {
     const found = b >= 0x20 && b < 0x7f ? `"${String.fromCharCode(b)}"` : b === NEWLINE ? 'a line break' : `byte 0x${hex(b)}`;
     if (!this.#oversize) {
-      const message = `malformed JSON at ${this.#where(at)}: ${expected}, found ${found}; skipping to the next line`;
+      const message = `malformed JSON at ${this.#where(at)}: ${expected}, found ${found}; ${this.#skipping()}`;
       items.push({ kind: 'error', error: new BosunError('BOSUN_BAD_JSON', message) });
     }
     this.#skipFrom(b, at);
@@ -417,7 +426,7 @@ export class JsonStreamParser {
       const bytes = inSequence ? [...this.#utf8Bytes, b] : [b];
       const where = this.#where(inSequence ? this.#utf8At : at);
       const shown = bytes.length === 1 ? `byte 0x${hex(b)}` : `bytes ${bytes.map((x) => `0x${hex(x)}`).join(' ')}`;
-      const message = `invalid UTF-8 at ${where} (${shown}): input must be UTF-8 JSON; skipping to the next line`;
+      const message = `invalid UTF-8 at ${where} (${shown}): input must be UTF-8 JSON; ${this.#skipping()}`;
       items.push({ kind: 'error', error: new BosunError('BOSUN_BAD_ENCODING', message) });
     }
     this.#skipFrom(b, at);
@@ -430,10 +439,37 @@ export class JsonStreamParser {
     );
   }
 
+  #skipping(): string {
+    return this.#stack.length === 0 ? 'skipping the rest of the line' : `skipping the rest of the value that started on line ${this.#valueLine}`;
+  }
+
+  /** Enters recovery after a fault at byte `b`, which is dropped, not counted. */
   #skipFrom(b: number, at: number): void {
-    this.#reset(SKIP_LINE);
-    // A fault on the newline itself leaves nothing of its line to skip.
-    if (b === NEWLINE) this.#newline(at, TOP);
+    const depth = this.#stack.length;
+    const inString = this.#mode === STRING || this.#mode === STRING_ESCAPE || this.#mode === STRING_HEX;
+    this.#reset(SKIP);
+    this.#skipDepth = depth;
+    this.#skipInString = inString;
+    if (b === NEWLINE) this.#skipByte(b, at);
+  }
+
+  /**
+   * Recovery: follows brackets and strings loosely, without judging them, to find where
+   * the broken value ends; resumes at the first line after that.
+   */
+  #skipByte(b: number, at: number): void {
+    if (b === NEWLINE) {
+      // JSON strings hold no raw line breaks, so none is open across one.
+      this.#skipInString = false;
+      this.#skipEscape = false;
+      this.#newline(at, this.#skipDepth > 0 ? SKIP_LINE_START : TOP);
+    } else if (this.#skipInString) {
+      if (this.#skipEscape) this.#skipEscape = false;
+      else if (b === 0x5c) this.#skipEscape = true;
+      else if (b === 0x22) this.#skipInString = false;
+    } else if (b === 0x22) this.#skipInString = true;
+    else if (b === 0x7b || b === 0x5b) this.#skipDepth++;
+    else if (b === 0x7d || b === 0x5d) this.#skipDepth--;
   }
 
   #reset(mode: number): void {

@@ -2,33 +2,25 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { createActor } from 'xstate';
+import { connectionMachine } from '../../actors/connectionMachine.ts';
+import { ErrorKernel } from '../../supervisors/errorKernel.ts';
+import { Supervisor } from '../../supervisors/Supervisor.ts';
+import type { ChildSpec, ErrorReport, TreeNode } from '../../supervisors/types.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { BosunError, describeError } from '../errors.ts';
-import {
-  DEFAULT_MESSAGE_DEFAULTS,
-  normaliseMessages,
-  type Message,
-  type MessageDefaults,
-} from '../message.ts';
+import { DEFAULT_MESSAGE_DEFAULTS, normaliseMessages, type Message, type MessageDefaults } from '../message.ts';
 import { builtinMethods, MethodRegistry } from '../methods/index.ts';
 import type { MethodContext, MethodSpec } from '../methods/types.ts';
-import { metaKey, prefixRange, parseSeq } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { Transport } from '../transport/types.ts';
-import type { TreeNode } from '../../supervisors/types.ts';
 import { DurableTimers } from '../delivery/DurableTimers.ts';
-import {
-  ackSubject,
-  decodeFrame,
-  encodeFrame,
-  parseStreamId,
-  resumeSubject,
-  streamIdOf,
-  type Frame,
-} from '../delivery/frames.ts';
-import { SubjectReceiver, type InboxEntry } from '../delivery/SubjectReceiver.ts';
-import { SubjectSender } from '../delivery/SubjectSender.ts';
-import { Subscriber, type Outcome } from '../delivery/Subscriber.ts';
+import { decodeFrame, encodeFrame, parseStreamId, resumeSubject, streamIdOf } from '../delivery/frames.ts';
+import type { InboxEntry } from '../delivery/SubjectReceiver.ts';
+import type { Outcome } from '../delivery/Subscriber.ts';
+import { Inbound } from './Inbound.ts';
+import { Outbound } from './Outbound.ts';
+import { workerHandle } from './workerHandle.ts';
 
 export interface NodeOptions {
   /** This node's name: letters, digits, `-` and `_`. */
@@ -52,16 +44,13 @@ export interface NodeOptions {
   enabledMethods?: string[];
   /** Concurrent runs of one unordered method (default 32). */
   unorderedConcurrency?: number;
-  /** Called for every error report (the supervision layer's error kernel listens here). */
+  /** Called for every report the error kernel receives. */
   onError?(report: NodeErrorReport): void;
+  /** Called if the supervision tree gives up (its root exceeded its restart intensity). */
+  onFatal?(reason: unknown): void;
 }
 
-export interface NodeErrorReport {
-  source: string;
-  code: string;
-  message: string;
-  severity: 'warning' | 'error';
-}
+export type NodeErrorReport = ErrorReport;
 
 export type AcceptResult =
   | { id: string; toNode: string; status: 'accepted' }
@@ -82,8 +71,18 @@ interface Waiter {
 }
 
 /**
- * A running bosun node: outbox and senders, receivers and subscribers, over one store
- * and one transport. Embed it with `startNode`; the daemon is a thin shell around it.
+ * A running bosun node: a supervision tree over one store and one transport.
+ *
+ * ```
+ * <node>        rest_for_one
+ * ├─ store
+ * ├─ errorKernel
+ * ├─ transport   one_for_one: the connection actor
+ * ├─ outbound    one_for_one: a subject actor per stream
+ * └─ inbound     one_for_one: a subscriber actor per method
+ * ```
+ *
+ * Embed it with `startNode`; the daemon is a thin shell around it.
  */
 export class BosunNode {
   readonly name: string;
@@ -94,17 +93,14 @@ export class BosunNode {
   readonly log: Logger;
   readonly clock: Clock;
   readonly filesDir: string;
+  readonly errorKernel: ErrorKernel;
   #defaults: MessageDefaults;
-  #windowSize: number;
   #timers: DurableTimers;
-  #senders = new Map<string, SubjectSender>();
-  #opening = new Map<string, Promise<SubjectSender>>();
-  #receivers = new Map<string, SubjectReceiver>();
-  #receiverOpening = new Map<string, Promise<SubjectReceiver>>();
-  #subscribers = new Map<string, Subscriber>();
+  #outbound: Outbound;
+  #inbound: Inbound;
+  #root: Supervisor | undefined;
+  #connection = createActor(connectionMachine);
   #waiters = new Map<string, Waiter>();
-  #pendingAcks = new Map<string, { upTo?: number; seqs?: number[] }>();
-  #ackFlushScheduled = false;
   #status: 'starting' | 'running' | 'draining' | 'stopped' = 'starting';
   #helloTimer: { cancel(): void } | undefined;
   #accepting = new Set<Promise<unknown>>();
@@ -121,10 +117,50 @@ export class BosunNode {
     this.log = (options.logger ?? pino({ level: 'silent' })).child({ node: options.node });
     this.filesDir = options.filesDir;
     this.#defaults = { ...DEFAULT_MESSAGE_DEFAULTS, ...options.defaults };
-    this.#windowSize = options.windowSize ?? 1000;
     this.#timers = new DurableTimers(this.store, this.clock);
     const builtins = builtinMethods().filter((m) => !options.enabledMethods || options.enabledMethods.includes(m.name));
     this.methods = new MethodRegistry([...builtins, ...(options.methods ?? [])]);
+    this.errorKernel = new ErrorKernel(this.log, [(report) => this.#forward(report)]);
+    const windowSize = options.windowSize ?? 1000;
+    const publish = (subject: string, payload: Uint8Array) => this.transport.publish(subject, payload);
+    this.#outbound = new Outbound({
+      node: this.name,
+      store: this.store,
+      clock: this.clock,
+      timers: this.#timers,
+      errors: this.errorKernel,
+      publish,
+      windowSize,
+      onAcked: (messages) => {
+        this.#counters.acked += messages.length;
+        if (this.#waiters.size === 0) return;
+        for (const m of messages) this.#waiters.get(m.id)?.acked?.resolve();
+      },
+      onDead: (message, attempts) => {
+        this.#counters.dead++;
+        this.#report(
+          `outbound/${streamIdOf(message.fromNode, message.toNode, message.method)}`,
+          'BOSUN_DEAD_LETTER',
+          `message ${message.id} (${message.method} to ${message.toNode}) got no ACK after ${attempts} attempts; it is in the dead-letter store`,
+          message,
+        );
+      },
+      onError: (e) => this.#reportError('store', e),
+    });
+    this.#inbound = new Inbound({
+      node: this.name,
+      store: this.store,
+      clock: this.clock,
+      log: this.log,
+      methods: this.methods,
+      windowSize,
+      concurrency: options.unorderedConcurrency ?? 32,
+      errors: this.errorKernel,
+      publish,
+      context: (entry, signal) => this.#methodContext(entry, signal),
+      finish: (entry, outcome, spec) => this.#finishRun(entry, outcome, spec),
+      onError: (source, e) => this.#reportError(source, e),
+    });
   }
 
   static async start(options: NodeOptions): Promise<BosunNode> {
@@ -143,45 +179,81 @@ export class BosunNode {
   async #start(): Promise<void> {
     if (this.store.status !== 'open') await this.store.open();
     await mkdir(this.filesDir, { recursive: true });
-    // Outbound: every stream with a sequence position, with its pending retry deadline.
-    const retryDue = new Map<string, number>();
-    for (const t of await this.#timers.load()) {
-      if (t.id.startsWith('retry~')) retryDue.set(t.id.slice('retry~'.length), t.dueAt);
-    }
-    for (const [key] of await this.store.range(prefixRange('meta!send'))) {
-      const stream = key.slice('meta!send!'.length);
-      if (parseStreamId(stream)?.fromNode !== this.name) continue;
-      this.#senders.set(stream, await SubjectSender.open(stream, this.#senderDeps(), retryDue.get(stream)));
-    }
-    // Inbound: receivers, then the inbox; runs a crash cut short are reported, not re-run.
-    const known: string[] = [];
-    for (const [key] of await this.store.range(prefixRange('meta!recv'))) known.push(key.slice('meta!recv!'.length));
-    for (const stream of known) await this.#receiver(stream);
-    const started = new Set<string>();
-    for (const [key] of await this.store.range(prefixRange('exec'))) started.add(key.slice('exec!'.length));
-    const inbox = await this.store.range<Message>(prefixRange('in'));
-    for (const [key, message] of inbox) {
-      const rest = key.slice('in!'.length);
-      const stream = rest.slice(0, rest.lastIndexOf('!'));
-      const entry: InboxEntry = { stream, seq: parseSeq(key), message };
-      const sub = this.#subscriber(message.method);
-      if (started.has(rest) && !sub.spec?.idempotent) await sub.interrupted(entry);
-      else sub.enqueue([entry]);
-    }
     this.#unsubscribeStatus = this.transport.onStatus((s) => {
-      if (s !== 'connected') return;
-      for (const sender of this.#senders.values()) sender.nudge('CONNECTED');
+      this.#connection.send({ type: s === 'connected' ? 'CONNECTED' : s === 'closed' ? 'CLOSE' : 'DISCONNECTED' });
+      if (s === 'connected') this.#outbound.nudgeAll();
     });
     await this.transport.start(this.name, (subject, payload) => this.#onFrame(subject, payload));
+    this.#root = await Supervisor.start({
+      id: this.name,
+      strategy: 'rest_for_one',
+      intensity: 3,
+      periodSeconds: 30,
+      clock: this.clock,
+      errors: this.errorKernel,
+      children: [this.#storeChild(), this.#kernelChild(), this.#transportChild(), this.#outbound.childSpec(), this.#inbound.childSpec()],
+    });
+    this.#root.onExit((reason) => {
+      if (this.#status === 'draining' || this.#status === 'stopped') return;
+      this.log.fatal({ reason }, 'the supervision tree gave up; the node cannot go on');
+      this.options.onFatal?.(reason);
+    });
     this.#status = 'running';
     // Tell every sender we know that we are back, so it resends without waiting out its
     // ACK timeout.
-    for (const stream of known) {
-      const ids = parseStreamId(stream)!;
-      this.transport.publish(resumeSubject(ids), encodeFrame({ v: 1, type: 'resume', stream }));
+    for (const stream of this.#inbound.knownStreams()) {
+      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame({ v: 1, type: 'resume', stream }));
     }
     this.#scheduleHello();
-    this.log.info({ transport: this.transport.kind, streams: this.#senders.size, inbox: inbox.length }, 'node started');
+    this.log.info({ transport: this.transport.kind, streams: this.#outbound.senders.size }, 'node started');
+  }
+
+  #storeChild(): ChildSpec {
+    return {
+      id: 'store',
+      start: () => ({
+        stop: async () => {},
+        kill: () => {},
+        onExit: () => {},
+        describe: () => ({ state: this.store.status, children: [], info: { ...((this.store as { commitStats?: object }).commitStats ?? {}) } }),
+      }),
+    };
+  }
+
+  #kernelChild(): ChildSpec {
+    return {
+      id: 'errorKernel',
+      start: () => ({
+        stop: async () => {},
+        kill: () => {},
+        onExit: () => {},
+        describe: () => ({ state: 'running', children: [], info: this.errorKernel.counts() }),
+      }),
+    };
+  }
+
+  #transportChild(): ChildSpec {
+    const connection = (): ChildSpec => ({
+      id: `connection:${this.transport.kind}`,
+      start: () => {
+        if (this.#connection.getSnapshot().status !== 'active') {
+          this.#connection = createActor(connectionMachine);
+        }
+        const actor = this.#connection;
+        const handle = workerHandle(actor, {
+          stop: () => {},
+          describe: () => ({ state: String(actor.getSnapshot().value), children: [], info: { ...actor.getSnapshot().context, status: this.transport.status } }),
+        });
+        actor.start();
+        if (this.transport.status === 'connected') actor.send({ type: 'CONNECTED' });
+        return handle;
+      },
+    });
+    return {
+      id: 'transport',
+      type: 'supervisor',
+      start: () => Supervisor.start({ id: 'transport', clock: this.clock, errors: this.errorKernel, children: [connection()] }),
+    };
   }
 
   /**
@@ -249,54 +321,44 @@ export class BosunNode {
     return { ...this.#counters };
   }
 
-  senders(): ReadonlyMap<string, SubjectSender> {
-    return this.#senders;
+  senders(): ReadonlyMap<string, import('../delivery/SubjectSender.ts').SubjectSender> {
+    return this.#outbound.senders;
   }
 
-  receivers(): ReadonlyMap<string, SubjectReceiver> {
-    return this.#receivers;
+  receivers(): ReadonlyMap<string, import('../delivery/SubjectReceiver.ts').SubjectReceiver> {
+    return this.#inbound.receivers;
   }
 
-  subscribers(): ReadonlyMap<string, Subscriber> {
-    return this.#subscribers;
+  subscribers(): ReadonlyMap<string, import('../delivery/Subscriber.ts').Subscriber> {
+    return this.#inbound.subscribers;
   }
 
-  /** The live tree of this node's actors, as the debug socket shows it. */
+  /** The live supervision tree, as the debug socket shows it. */
   tree(): TreeNode {
-    const leaf = (id: string, state: string, info: Record<string, unknown>): TreeNode => ({ id, kind: 'worker', state, restarts: 0, children: [], info });
-    const group = (id: string, children: TreeNode[]): TreeNode => ({ id, kind: 'supervisor', state: 'running', restarts: 0, children });
-    return group(this.name, [
-      leaf('store', this.store.status, {}),
-      group('transport', [leaf(`connection:${this.transport.kind}`, this.transport.status, {})]),
-      group('outbound', [...this.#senders].map(([id, s]) => leaf(id, s.stateValue, s.info))),
-      group('inbound', [
-        ...[...this.#receivers].map(([id, r]) => leaf(id, 'receiving', r.info)),
-        ...[...this.#subscribers].map(([id, s]) => leaf(id, String(s.actor.getSnapshot().value), s.info)),
-      ]),
-    ]);
+    const tree = this.#root?.tree() ?? { id: this.name, kind: 'supervisor', state: this.#status, restarts: 0, children: [] };
+    const inbound = tree.children.find((c) => c.id === 'inbound');
+    if (inbound) {
+      inbound.info = Object.fromEntries([...this.#inbound.receivers].map(([id, r]) => [`receiver ${id}`, r.info]));
+    }
+    return tree;
   }
 
   /** True when nothing this node accepted waits for an ACK and nothing waits to run. */
   get idle(): boolean {
-    for (const s of this.#senders.values()) if (!s.drained) return false;
-    for (const s of this.#subscribers.values()) {
-      const i = s.info as { queued: number; running: number };
-      if (i.queued > 0 || i.running > 0) return false;
-    }
-    return true;
+    return this.#outbound.drained && this.#inbound.idle;
   }
 
   /**
    * Graceful stop: refuse new input, let running handlers finish (up to `graceMs`),
-   * flush the store, close the transport and the store.
+   * stop the tree in reverse start order, close the transport and the store.
    */
   async stop(graceMs = 10_000): Promise<void> {
     if (this.#status === 'stopped' || this.#status === 'draining') return;
     this.#status = 'draining';
     this.#helloTimer?.cancel();
     await Promise.allSettled([...this.#accepting]);
-    await Promise.all([...this.#subscribers.values()].map((s) => s.drain(graceMs)));
-    for (const s of this.#senders.values()) s.stop();
+    await this.#inbound.drain(graceMs);
+    await this.#root?.stop();
     this.#timers.stopAll();
     this.#unsubscribeStatus?.();
     await this.transport.close();
@@ -307,52 +369,9 @@ export class BosunNode {
 
   // ---- outbound ------------------------------------------------------------------
 
-  #senderDeps() {
-    return {
-      store: this.store,
-      clock: this.clock,
-      timers: this.#timers,
-      publish: (subject: string, payload: Uint8Array) => this.transport.publish(subject, payload),
-      windowSize: this.#windowSize,
-      onAcked: (messages: Message[]) => {
-        this.#counters.acked += messages.length;
-        if (this.#waiters.size === 0) return;
-        for (const m of messages) this.#waiters.get(m.id)?.acked?.resolve();
-      },
-      onDead: (message: Message, attempts: number) => {
-        this.#counters.dead++;
-        this.#report({
-          source: `outbound/${streamIdOf(message.fromNode, message.toNode, message.method)}`,
-          code: 'BOSUN_DEAD_LETTER',
-          message: `message ${message.id} (${message.method} to ${message.toNode}) got no ACK after ${attempts} attempts; it is in the dead-letter store`,
-          severity: 'error',
-        }, message);
-      },
-      onError: (e: unknown) => this.#report({ source: 'store', ...describeError(e), severity: 'error' }),
-    };
-  }
-
-  async #sender(stream: string): Promise<SubjectSender> {
-    const known = this.#senders.get(stream);
-    if (known) return known;
-    let opening = this.#opening.get(stream);
-    if (!opening) {
-      opening = (async () => {
-        const fresh = (await this.store.get(metaKey('send', stream))) === undefined;
-        if (fresh) await this.store.write([{ type: 'put', key: metaKey('send', stream), value: { ackedUpTo: 0 } }]);
-        const sender = await SubjectSender.open(stream, this.#senderDeps());
-        this.#senders.set(stream, sender);
-        this.#opening.delete(stream);
-        return sender;
-      })();
-      this.#opening.set(stream, opening);
-    }
-    return opening;
-  }
-
-  /** Puts messages in the outbox; resolves when durable, then hands them to their senders. */
+  /** Puts messages in the outbox; resolves when durable, then hands them to their subjects. */
   async #enqueue(messages: Message[]): Promise<void> {
-    const staged = await this.#stage(messages);
+    const staged = await this.#outbound.stage(messages);
     try {
       await this.store.write(staged.ops);
     } catch (e) {
@@ -360,30 +379,6 @@ export class BosunNode {
       throw e;
     }
     staged.done(true);
-  }
-
-  /** The outbox rows for `messages`, and what to do once they are (or are not) durable. */
-  async #stage(messages: Message[]): Promise<{ ops: StoreOp[]; done(ok: boolean): void }> {
-    const ops: StoreOp[] = [];
-    const bySender = new Map<SubjectSender, Array<{ seq: number; message: Message }>>();
-    for (const message of messages) {
-      const stream = streamIdOf(message.fromNode, message.toNode, message.method);
-      const sender = this.#senders.get(stream) ?? (await this.#sender(stream));
-      const seq = sender.allocate();
-      ops.push(sender.outboxOp(seq, message));
-      let list = bySender.get(sender);
-      if (!list) bySender.set(sender, (list = []));
-      list.push({ seq, message });
-    }
-    return {
-      ops,
-      done: (ok) => {
-        for (const [sender, entries] of bySender) {
-          if (ok) sender.committed(entries);
-          else sender.failed(entries.map((e) => e.seq));
-        }
-      },
-    };
   }
 
   // ---- inbound -------------------------------------------------------------------
@@ -398,79 +393,18 @@ export class BosunNode {
     const ids = parseStreamId(frame.stream)!;
     switch (frame.type) {
       case 'data':
-      case 'skip': {
-        if (ids.toNode !== this.name) return;
-        const message = frame.type === 'data' ? frame.message : undefined;
-        const known = this.#receivers.get(frame.stream);
-        if (known) known.onFrame(frame.seq, message);
-        else void this.#receiver(frame.stream).then((r) => r.onFrame(frame.seq, message));
+      case 'skip':
+        if (ids.toNode === this.name) this.#inbound.onData(frame.stream, frame.seq, frame.type === 'data' ? frame.message : undefined);
         return;
-      }
       case 'ack':
       case 'resume': {
         if (ids.fromNode !== this.name) return;
-        const sender = this.#senders.get(frame.stream);
+        const sender = this.#outbound.senders.get(frame.stream);
         if (!sender) return;
         if (frame.type === 'ack') sender.onAck(frame.upTo, frame.seqs);
         else sender.nudge('RESUME');
       }
     }
-  }
-
-  async #receiver(stream: string): Promise<SubjectReceiver> {
-    const known = this.#receivers.get(stream);
-    if (known) return known;
-    let opening = this.#receiverOpening.get(stream);
-    if (!opening) {
-      opening = SubjectReceiver.open(stream, {
-        store: this.store,
-        windowSize: this.#windowSize,
-        ack: (s, ack) => this.#queueAck(s, ack),
-        received: (entries) => this.#subscriber(parseStreamId(stream)!.method).enqueue(entries),
-        onError: (e) => this.#report({ source: `inbound/${stream}`, ...describeError(e), severity: 'error' }),
-      }).then((r) => {
-        this.#receivers.set(stream, r);
-        this.#receiverOpening.delete(stream);
-        return r;
-      });
-      this.#receiverOpening.set(stream, opening);
-    }
-    return opening;
-  }
-
-  /** ACKs are coalesced per stream and sent once per turn of the event loop. */
-  #queueAck(stream: string, ack: { upTo?: number; seqs?: number[] }): void {
-    const pending = this.#pendingAcks.get(stream);
-    if (!pending) this.#pendingAcks.set(stream, { ...ack, ...(ack.seqs ? { seqs: [...ack.seqs] } : {}) });
-    else if (ack.upTo !== undefined) pending.upTo = Math.max(pending.upTo ?? 0, ack.upTo);
-    else if (ack.seqs) (pending.seqs ??= []).push(...ack.seqs);
-    if (this.#ackFlushScheduled) return;
-    this.#ackFlushScheduled = true;
-    setImmediate(() => {
-      this.#ackFlushScheduled = false;
-      const acks = this.#pendingAcks;
-      this.#pendingAcks = new Map();
-      for (const [s, a] of acks) {
-        const frame: Frame = { v: 1, type: 'ack', stream: s, ...a };
-        this.transport.publish(ackSubject(parseStreamId(s)!), encodeFrame(frame));
-      }
-    });
-  }
-
-  #subscriber(method: string): Subscriber {
-    let sub = this.#subscribers.get(method);
-    if (sub) return sub;
-    sub = new Subscriber(method, this.methods.get(method), {
-      store: this.store,
-      clock: this.clock,
-      log: this.log,
-      concurrency: this.options.unorderedConcurrency ?? 32,
-      context: (entry, signal) => this.#methodContext(entry, signal),
-      finish: (entry, outcome, spec) => this.#finishRun(entry, outcome, spec),
-      onError: (e) => this.#report({ source: `inbound/${method}`, ...describeError(e), severity: 'error' }),
-    });
-    this.#subscribers.set(method, sub);
-    return sub;
   }
 
   #methodContext(entry: InboxEntry, signal: AbortSignal): MethodContext {
@@ -503,24 +437,27 @@ export class BosunNode {
     if (outcome.ok) this.#counters.executed++;
     else {
       this.#counters.failedRuns++;
-      this.#report({ source: `inbound/${m.method}`, code: outcome.code, message: `${m.method} ${m.id} from ${m.fromNode}: ${outcome.message}`, severity: 'error' }, m);
+      this.#report(`inbound/${m.method}`, outcome.code, `${m.method} ${m.id} from ${m.fromNode}: ${outcome.message}`, m);
     }
-    if (m.isReply && m.inReplyTo) this.#waiters.get(m.inReplyTo.id)?.reply?.resolve(m);
-    if (m.isReply && m.inReplyTo) this.#waiters.delete(m.inReplyTo.id);
+    if (m.isReply && m.inReplyTo) {
+      this.#waiters.get(m.inReplyTo.id)?.reply?.resolve(m);
+      this.#waiters.delete(m.inReplyTo.id);
+    }
     const reply = this.#replyFor(m, outcome, spec);
     if (!reply) return { ops: [], done: () => {} };
-    // Staging a reply needs the reply stream's sender, which may still be opening.
-    const ops: StoreOp[] = [];
-    let staged: { ops: StoreOp[]; done(ok: boolean): void } | undefined;
-    const sender = this.#senders.get(streamIdOf(reply.fromNode, reply.toNode, reply.method));
+    const sender = this.#outbound.senders.get(streamIdOf(reply.fromNode, reply.toNode, reply.method));
     if (sender) {
       const seq = sender.allocate();
-      ops.push(sender.outboxOp(seq, reply));
-      staged = { ops, done: (ok) => (ok ? sender.committed([{ seq, message: reply }]) : sender.failed([seq])) };
-      return staged;
+      return { ops: [sender.outboxOp(seq, reply)], done: (ok) => (ok ? sender.committed([{ seq, message: reply }]) : sender.failed([seq])) };
     }
-    // First reply on this stream: accept it through the normal path once the run is recorded.
-    return { ops, done: (ok) => { if (ok) void this.#enqueue([reply]).catch((e) => this.#report({ source: 'outbound', ...describeError(e), severity: 'error' })); } };
+    // The first reply on this stream opens its subject first, so it is accepted once the
+    // run is recorded.
+    return {
+      ops: [],
+      done: (ok) => {
+        if (ok) void this.#enqueue([reply]).catch((e) => this.#reportError('outbound', e));
+      },
+    };
   }
 
   #replyFor(m: Message, outcome: Outcome, spec: MethodSpec | undefined): Message | undefined {
@@ -551,15 +488,25 @@ export class BosunNode {
 
   // ---- errors and hello ----------------------------------------------------------
 
-  #report(report: NodeErrorReport, about?: Message): void {
-    this.log[report.severity === 'warning' ? 'warn' : 'error']({ source: report.source, code: report.code }, report.message);
+  #reportError(source: string, error: unknown): void {
+    const { code, message } = describeError(error);
+    this.errorKernel.report({ source: `${this.name}/${source}`, severity: 'error', code, message, error, action: 'reported' });
+  }
+
+  #report(source: string, code: string, message: string, about?: Message): void {
+    // Errors about the error log itself are not sent to it again, or they would loop.
+    const forward = about?.method !== 'REQErrorLog';
+    this.errorKernel.report({ source: `${this.name}/${source}`, severity: 'error', code, message, action: 'reported', forward });
+  }
+
+  /** The error kernel's forwarder: every report goes to the options' listener and to central. */
+  #forward(report: ErrorReport): void {
     try {
       this.options.onError?.(report);
     } catch {
-      // The error path must not fail.
+      // A listener's failure must not break the error path.
     }
-    // Errors about the error log itself are not sent again, or they would loop.
-    if (about?.method === 'REQErrorLog' || this.#status !== 'running') return;
+    if (report.forward === false || this.#status !== 'running') return;
     void this.accept({
       toNode: this.central,
       method: 'REQErrorLog',
@@ -573,7 +520,7 @@ export class BosunNode {
     if (every <= 0) return;
     const tick = () => {
       if (this.#status !== 'running') return;
-      const stream = this.#senders.get(streamIdOf(this.name, this.central, 'REQHello'));
+      const stream = this.#outbound.senders.get(streamIdOf(this.name, this.central, 'REQHello'));
       // One hello in flight is enough: a central that is away gets the latest when back.
       if (!stream || stream.drained) {
         void this.accept({ toNode: this.central, method: 'REQHello', data: os.hostname(), replyMethod: 'none' });
@@ -583,4 +530,3 @@ export class BosunNode {
     tick();
   }
 }
-

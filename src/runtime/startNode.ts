@@ -39,6 +39,9 @@ export interface StartNodeOptions {
   methods?: MethodSpec[];
   enabledMethods?: string[];
   onError?(report: NodeErrorReport): void;
+  /** Called if the supervision tree gives up (the daemon exits non-zero then). */
+  onFatal?(reason: unknown): void;
+  unorderedConcurrency?: number;
 }
 
 /** The bus nodes join when they are given neither NATS nor a bus of their own. */
@@ -60,19 +63,6 @@ export async function startNode(options: StartNodeOptions): Promise<BosunNode> {
   const transport =
     options.transport ?? (options.nats ? new NatsTransport({ name: options.node, ...options.nats }) : (options.bus ?? defaultBus).transport());
   const filesDir = options.dataDir ? path.join(options.dataDir, 'files') : path.join(os.tmpdir(), `bosun-${process.pid}`, options.node, 'files');
-  return BosunNode.start({
-    node: options.node,
-    ...(options.central !== undefined ? { central: options.central } : {}),
-    store,
-    transport,
-    filesDir,
-    ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.logger ? { logger: options.logger } : {}),
-    ...(options.defaults ? { defaults: options.defaults } : {}),
-    ...(options.windowSize !== undefined ? { windowSize: options.windowSize } : {}),
-    ...(options.helloIntervalSeconds !== undefined ? { helloIntervalSeconds: options.helloIntervalSeconds } : {}),
-    ...(options.methods ? { methods: options.methods } : {}),
-    ...(options.enabledMethods ? { enabledMethods: options.enabledMethods } : {}),
-    ...(options.onError ? { onError: options.onError } : {}),
-  });
+  const { dataDir: _dataDir, sync: _sync, nats: _nats, bus: _bus, ...rest } = options;
+  return BosunNode.start({ ...rest, store, transport, filesDir });
 }

@@ -1,0 +1,206 @@
+import type { Logger } from 'pino';
+import { Supervisor } from '../../supervisors/Supervisor.ts';
+import type { ChildSpec, ErrorSink } from '../../supervisors/types.ts';
+import type { Clock } from '../clock.ts';
+import type { Message } from '../message.ts';
+import type { MethodRegistry } from '../methods/registry.ts';
+import type { MethodContext, MethodSpec } from '../methods/types.ts';
+import { parseSeq, prefixRange } from '../store/keys.ts';
+import type { Store, StoreOp } from '../store/types.ts';
+import { ackSubject, encodeFrame, parseStreamId, type Frame } from '../delivery/frames.ts';
+import { SubjectReceiver, type InboxEntry } from '../delivery/SubjectReceiver.ts';
+import { Subscriber, type Outcome } from '../delivery/Subscriber.ts';
+import { workerHandle } from './workerHandle.ts';
+
+export interface InboundDeps {
+  node: string;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  methods: MethodRegistry;
+  windowSize: number;
+  concurrency: number;
+  errors: ErrorSink;
+  publish(subject: string, payload: Uint8Array): void;
+  context(entry: InboxEntry, signal: AbortSignal): MethodContext;
+  finish(entry: InboxEntry, outcome: Outcome, spec: MethodSpec | undefined): { ops: StoreOp[]; done(ok: boolean): void };
+  onError(source: string, error: unknown): void;
+}
+
+/**
+ * The inbound side of a node: a receiver per stream that writes frames to the inbox and
+ * ACKs them, and a supervised subscriber per method that runs them. When the subtree
+ * (re)starts, receivers reopen from their stream positions and the inbox is read again:
+ * runs a crash cut short are reported as interrupted, the rest are queued.
+ */
+export class Inbound {
+  readonly receivers = new Map<string, SubjectReceiver>();
+  readonly subscribers = new Map<string, Subscriber>();
+  #receiverOpening = new Map<string, Promise<SubjectReceiver>>();
+  #supervisor: Supervisor | undefined;
+  #ready = false;
+  #pendingAcks = new Map<string, { upTo?: number; seqs?: number[] }>();
+  #ackFlushScheduled = false;
+  /** Subscribers created on demand, adopted by their child spec's first start. */
+  #adopt = new Map<string, Subscriber>();
+
+  constructor(private readonly deps: InboundDeps) {}
+
+  childSpec(): ChildSpec {
+    return {
+      id: 'inbound',
+      type: 'supervisor',
+      start: async () => {
+        this.#ready = false;
+        this.receivers.clear();
+        this.#receiverOpening.clear();
+        this.subscribers.clear();
+        const supervisor = await Supervisor.start({
+          id: 'inbound',
+          strategy: 'one_for_one',
+          intensity: 10,
+          periodSeconds: 10,
+          clock: this.deps.clock,
+          errors: this.deps.errors,
+          children: this.deps.methods.list().map((m) => this.#subscriberSpec(m.name)),
+        });
+        this.#supervisor = supervisor;
+        for (const [key] of await this.deps.store.range(prefixRange('meta!recv'))) {
+          await this.#receiver(key.slice('meta!recv!'.length));
+        }
+        await this.#recover();
+        this.#ready = true;
+        return supervisor;
+      },
+    };
+  }
+
+  /** Streams this node has received on: their senders are told when it starts. */
+  knownStreams(): string[] {
+    return [...this.receivers.keys()];
+  }
+
+  /** A data frame (or a skip marker, `message` undefined). Dropped until the subtree is up. */
+  onData(stream: string, seq: number, message: Message | undefined): void {
+    if (!this.#ready) return;
+    const known = this.receivers.get(stream);
+    if (known) known.onFrame(seq, message);
+    else void this.#receiver(stream).then((r) => r.onFrame(seq, message), (e) => this.deps.onError(`inbound/${stream}`, e));
+  }
+
+  get idle(): boolean {
+    for (const s of this.subscribers.values()) {
+      const i = s.info as { queued: number; running: number };
+      if (i.queued > 0 || i.running > 0) return false;
+    }
+    return true;
+  }
+
+  async drain(graceMs: number): Promise<void> {
+    this.#ready = false;
+    await Promise.all([...this.subscribers.values()].map((s) => s.drain(graceMs)));
+  }
+
+  /** Reads the inbox: interrupted runs are reported, the rest queued, in stream order. */
+  async #recover(onlyMethod?: string): Promise<void> {
+    const started = new Set<string>();
+    for (const [key] of await this.deps.store.range(prefixRange('exec'))) started.add(key.slice('exec!'.length));
+    for (const [key, message] of await this.deps.store.range<Message>(prefixRange('in'))) {
+      if (onlyMethod !== undefined && message.method !== onlyMethod) continue;
+      const rest = key.slice('in!'.length);
+      const entry: InboxEntry = { stream: rest.slice(0, rest.lastIndexOf('!')), seq: parseSeq(key), message };
+      const sub = this.subscriber(message.method);
+      if (started.has(rest) && !sub.spec?.idempotent) await sub.interrupted(entry);
+      else sub.enqueue([entry]);
+    }
+  }
+
+  async #receiver(stream: string): Promise<SubjectReceiver> {
+    const known = this.receivers.get(stream);
+    if (known) return known;
+    let opening = this.#receiverOpening.get(stream);
+    if (!opening) {
+      const method = parseStreamId(stream)!.method;
+      opening = SubjectReceiver.open(stream, {
+        store: this.deps.store,
+        windowSize: this.deps.windowSize,
+        ack: (s, ack) => this.#queueAck(s, ack),
+        received: (entries) => this.subscriber(method).enqueue(entries),
+        onError: (e) => this.deps.onError(`inbound/${stream}`, e),
+      }).then((r) => {
+        this.receivers.set(stream, r);
+        this.#receiverOpening.delete(stream);
+        return r;
+      });
+      this.#receiverOpening.set(stream, opening);
+    }
+    return opening;
+  }
+
+  /** ACKs are coalesced per stream and sent once per turn of the event loop. */
+  #queueAck(stream: string, ack: { upTo?: number; seqs?: number[] }): void {
+    const pending = this.#pendingAcks.get(stream);
+    if (!pending) this.#pendingAcks.set(stream, { ...ack, ...(ack.seqs ? { seqs: [...ack.seqs] } : {}) });
+    else if (ack.upTo !== undefined) pending.upTo = Math.max(pending.upTo ?? 0, ack.upTo);
+    else if (ack.seqs) (pending.seqs ??= []).push(...ack.seqs);
+    if (this.#ackFlushScheduled) return;
+    this.#ackFlushScheduled = true;
+    setImmediate(() => {
+      this.#ackFlushScheduled = false;
+      const acks = this.#pendingAcks;
+      this.#pendingAcks = new Map();
+      for (const [s, a] of acks) {
+        const frame: Frame = { v: 1, type: 'ack', stream: s, ...a };
+        this.deps.publish(ackSubject(parseStreamId(s)!), encodeFrame(frame));
+      }
+    });
+  }
+
+  /** The method's subscriber; one for a method this node does not serve answers with errors. */
+  subscriber(method: string): Subscriber {
+    const known = this.subscribers.get(method);
+    if (known) return known;
+    const sub = this.#newSubscriber(method);
+    this.#adopt.set(method, sub);
+    void this.#supervisor?.startChild(this.#subscriberSpec(method)).catch((e) => this.deps.onError(`inbound/${method}`, e));
+    return sub;
+  }
+
+  #newSubscriber(method: string): Subscriber {
+    const sub = new Subscriber(method, this.deps.methods.get(method), {
+      store: this.deps.store,
+      clock: this.deps.clock,
+      log: this.deps.log,
+      concurrency: this.deps.concurrency,
+      context: (entry, signal) => this.deps.context(entry, signal),
+      finish: (entry, outcome, spec) => this.deps.finish(entry, outcome, spec),
+      onError: (e) => this.deps.onError(`inbound/${method}`, e),
+    });
+    this.subscribers.set(method, sub);
+    return sub;
+  }
+
+  #subscriberSpec(method: string): ChildSpec {
+    let starts = 0;
+    return {
+      id: method,
+      restart: 'permanent',
+      shutdown: 10_000,
+      start: async () => {
+        let sub = this.#adopt.get(method);
+        this.#adopt.delete(method);
+        if (!sub) {
+          sub = this.#newSubscriber(method);
+          // A restarted subscriber picks its method's work up from the inbox.
+          if (starts > 0) await this.#recover(method);
+        }
+        starts++;
+        const current = sub;
+        return workerHandle(current.actor, {
+          stop: () => current.drain(10_000),
+          describe: () => ({ state: String(current.actor.getSnapshot().value), children: [], info: current.info }),
+        });
+      },
+    };
+  }
+}

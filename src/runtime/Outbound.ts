@@ -1,0 +1,138 @@
+import { Supervisor } from '../../supervisors/Supervisor.ts';
+import type { ChildSpec, ErrorSink } from '../../supervisors/types.ts';
+import type { Clock } from '../clock.ts';
+import type { Message } from '../message.ts';
+import { metaKey, prefixRange } from '../store/keys.ts';
+import type { Store, StoreOp } from '../store/types.ts';
+import type { DurableTimers } from '../delivery/DurableTimers.ts';
+import { parseStreamId, streamIdOf } from '../delivery/frames.ts';
+import { SubjectSender, type SenderDeps } from '../delivery/SubjectSender.ts';
+import { workerHandle } from './workerHandle.ts';
+
+export interface OutboundDeps extends Omit<SenderDeps, 'store' | 'clock' | 'timers'> {
+  node: string;
+  store: Store;
+  clock: Clock;
+  timers: DurableTimers;
+  errors: ErrorSink;
+}
+
+/**
+ * The outbound side of a node: one supervised subject actor per stream this node sends
+ * on. The supervisor's children are rebuilt from the store whenever it (re)starts, so a
+ * restart of the whole subtree loses nothing: each subject reopens from its outbox.
+ */
+export class Outbound {
+  readonly senders = new Map<string, SubjectSender>();
+  #opening = new Map<string, Promise<SubjectSender>>();
+  #supervisor: Supervisor | undefined;
+  /** Retry deadlines read at start-up, consumed by each stream's first open. */
+  #retryDue = new Map<string, number>();
+
+  constructor(private readonly deps: OutboundDeps) {}
+
+  /** The child spec of the outbound supervisor, for the node's root. */
+  childSpec(): ChildSpec {
+    return {
+      id: 'outbound',
+      type: 'supervisor',
+      start: async () => {
+        this.senders.clear();
+        this.#opening.clear();
+        this.#retryDue.clear();
+        for (const t of await this.deps.timers.load()) {
+          if (t.id.startsWith('retry~')) this.#retryDue.set(t.id.slice('retry~'.length), t.dueAt);
+        }
+        const streams: string[] = [];
+        for (const [key] of await this.deps.store.range(prefixRange('meta!send'))) {
+          const stream = key.slice('meta!send!'.length);
+          if (parseStreamId(stream)?.fromNode === this.deps.node) streams.push(stream);
+        }
+        const supervisor = await Supervisor.start({
+          id: 'outbound',
+          strategy: 'one_for_one',
+          intensity: 10,
+          periodSeconds: 10,
+          clock: this.deps.clock,
+          errors: this.deps.errors,
+          children: streams.map((s) => this.#senderSpec(s)),
+        });
+        this.#supervisor = supervisor;
+        return supervisor;
+      },
+    };
+  }
+
+  /** The stream's subject actor, started (and its stream recorded) if it is new. */
+  async sender(stream: string): Promise<SubjectSender> {
+    const known = this.senders.get(stream);
+    if (known) return known;
+    let opening = this.#opening.get(stream);
+    if (!opening) {
+      opening = (async () => {
+        if ((await this.deps.store.get(metaKey('send', stream))) === undefined) {
+          await this.deps.store.write([{ type: 'put', key: metaKey('send', stream), value: { ackedUpTo: 0 } }]);
+        }
+        const supervisor = this.#supervisor;
+        if (!supervisor || supervisor.status !== 'running') throw new Error('the outbound supervisor is not running');
+        await supervisor.startChild(this.#senderSpec(stream));
+        return this.senders.get(stream)!;
+      })().finally(() => this.#opening.delete(stream));
+      this.#opening.set(stream, opening);
+    }
+    return opening;
+  }
+
+  /** The outbox rows for `messages`, and what to do once they are (or are not) durable. */
+  async stage(messages: Message[]): Promise<{ ops: StoreOp[]; done(ok: boolean): void }> {
+    const ops: StoreOp[] = [];
+    const bySender = new Map<SubjectSender, Array<{ seq: number; message: Message }>>();
+    for (const message of messages) {
+      const stream = streamIdOf(message.fromNode, message.toNode, message.method);
+      const sender = this.senders.get(stream) ?? (await this.sender(stream));
+      const seq = sender.allocate();
+      ops.push(sender.outboxOp(seq, message));
+      let list = bySender.get(sender);
+      if (!list) bySender.set(sender, (list = []));
+      list.push({ seq, message });
+    }
+    return {
+      ops,
+      done: (ok) => {
+        for (const [sender, entries] of bySender) {
+          if (ok) sender.committed(entries);
+          else sender.failed(entries.map((e) => e.seq));
+        }
+      },
+    };
+  }
+
+  /** Every subject resends its window now (the broker is back, or a receiver is). */
+  nudgeAll(): void {
+    for (const sender of this.senders.values()) sender.nudge('CONNECTED');
+  }
+
+  /** True when nothing waits for an ACK. */
+  get drained(): boolean {
+    for (const s of this.senders.values()) if (!s.drained) return false;
+    return true;
+  }
+
+  #senderSpec(stream: string): ChildSpec {
+    return {
+      id: stream,
+      restart: 'permanent',
+      shutdown: 1000,
+      start: async () => {
+        const retryDue = this.#retryDue.get(stream);
+        this.#retryDue.delete(stream);
+        const sender = await SubjectSender.open(stream, this.deps, retryDue);
+        this.senders.set(stream, sender);
+        return workerHandle(sender.actor, {
+          stop: () => sender.stop(),
+          describe: () => ({ state: sender.stateValue, children: [], info: sender.info }),
+        });
+      },
+    };
+  }
+}

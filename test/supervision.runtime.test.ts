@@ -1,0 +1,97 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startNode } from '../src/runtime/startNode.ts';
+import type { BosunNode, NodeErrorReport } from '../src/runtime/Node.ts';
+import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
+import type { Transport } from '../src/transport/types.ts';
+import { recorder } from './helpers/recorder.ts';
+
+const nodes: BosunNode[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.stop(100).catch(() => {})));
+});
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A transport whose publish throws for subjects matching `poison`, `times` times. */
+function faulty(inner: Transport, poison: RegExp, times: number): Transport & { thrown: number } {
+  const t = {
+    thrown: 0,
+    kind: inner.kind,
+    get status() {
+      return inner.status;
+    },
+    start: (node: string, onFrame: Parameters<Transport['start']>[1]) => inner.start(node, onFrame),
+    onStatus: (listener: Parameters<Transport['onStatus']>[0]) => inner.onStatus(listener),
+    close: () => inner.close(),
+    publish(subject: string, payload: Uint8Array) {
+      if (poison.test(subject) && t.thrown < times) {
+        t.thrown++;
+        throw new Error(`injected publish failure on ${subject}`);
+      }
+      inner.publish(subject, payload);
+    },
+  };
+  return t;
+}
+
+describe('the node as a supervision tree', () => {
+  it('shows store, error kernel, transport, outbound and inbound under a rest_for_one root', async () => {
+    const bus = new EmbeddedBus();
+    const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0 });
+    const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0 });
+    nodes.push(central, ship1);
+    await (await central.send({ toNode: 'ship1', method: 'REQPing', replyMethod: 'REQPong' })).reply;
+    const tree = central.tree();
+    expect(tree.id).toBe('central');
+    expect(tree.children.map((c) => c.id)).toEqual(['store', 'errorKernel', 'transport', 'outbound', 'inbound']);
+    const outbound = tree.children.find((c) => c.id === 'outbound')!;
+    expect(outbound.children.map((c) => c.id)).toContain('central~ship1~REQPing');
+    expect(outbound.children[0]!.state).toBe('idle');
+    const transport = tree.children.find((c) => c.id === 'transport')!;
+    expect(transport.children[0]!.state).toBe('connected');
+  });
+
+  it('restarts a crashed subject from its outbox and still delivers exactly once', async () => {
+    const bus = new EmbeddedBus();
+    const rec = recorder();
+    const reports: NodeErrorReport[] = [];
+    const transport = faulty(bus.transport(), /^ship1\.REQTestRecord\./, 1);
+    const central = await startNode({ node: 'central', transport, helloIntervalSeconds: 0, methods: rec.methods, onError: (r) => reports.push(r) });
+    const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0, methods: rec.methods });
+    nodes.push(central, ship1);
+    await central.accept(['a', 'b', 'c'].map((data) => ({ toNode: 'ship1', method: 'REQTestRecord', data, replyMethod: 'none' })));
+    await until(() => (rec.runs.get('ship1')?.length ?? 0) >= 3 && central.idle);
+    expect(transport.thrown).toBe(1);
+    expect(rec.runs.get('ship1')).toEqual(['a', 'b', 'c']);
+    expect(reports.some((r) => r.code === 'BOSUN_SUP_CHILD_CRASHED' && r.source.includes('central~ship1~REQTestRecord'))).toBe(true);
+    const subject = central.tree().children.find((c) => c.id === 'outbound')!.children.find((c) => c.id === 'central~ship1~REQTestRecord')!;
+    expect(subject.restarts).toBe(1);
+  });
+
+  it('escalates a restart storm up the tree as OTP does, and reports it', async () => {
+    const bus = new EmbeddedBus();
+    const reports: NodeErrorReport[] = [];
+    let fatal: unknown;
+    const transport = faulty(bus.transport(), /^ship1\.REQNone\./, Infinity);
+    const central = await startNode({
+      node: 'central',
+      transport,
+      helloIntervalSeconds: 0,
+      onError: (r) => reports.push(r),
+      onFatal: (reason) => (fatal = reason),
+    });
+    nodes.push(central);
+    await central.accept({ toNode: 'ship1', method: 'REQNone' });
+    await until(() => fatal !== undefined);
+    const codes = reports.map((r) => `${r.code} ${r.source}`);
+    expect(codes.some((c) => c.startsWith('BOSUN_SUP_MAX_INTENSITY') && c.includes('outbound'))).toBe(true);
+    expect(codes.some((c) => c.startsWith('BOSUN_SUP_MAX_INTENSITY central'))).toBe(true);
+    expect(fatal).toMatchObject({ kind: 'shutdown' });
+  });
+});
