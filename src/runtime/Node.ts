@@ -367,6 +367,22 @@ export class BosunNode {
     this.log.info('node stopped');
   }
 
+  /**
+   * Stops at once, as a crash would: nothing is drained or flushed, timers and actors
+   * die, the transport closes. The store is left as it is; fault-injection tests take
+   * what survives from it (`MemoryStore.crash`) and start a new node on that.
+   */
+  async crash(): Promise<void> {
+    if (this.#status === 'stopped') return;
+    this.#status = 'stopped';
+    this.#helloTimer?.cancel();
+    this.#root?.kill();
+    for (const sender of this.#outbound.senders.values()) sender.stop();
+    this.#timers.stopAll();
+    this.#unsubscribeStatus?.();
+    await this.transport.close();
+  }
+
   // ---- outbound ------------------------------------------------------------------
 
   /** Puts messages in the outbox; resolves when durable, then hands them to their subjects. */
