@@ -46,7 +46,7 @@ function parseAnswer(line: string | undefined): TreeNode | { error: { code: stri
 export function formatTree(root: TreeNode): string {
   const lines: string[] = [];
   const visit = (node: TreeNode, depth: number): void => {
-    const info = Object.entries(node.info ?? {}).map(([key, value]) => `${key}=${formatValue(value)}`);
+    const info = Object.entries(node.info ?? {}).map(([key, value]) => `${formatWord(key)}=${formatValue(value)}`);
     lines.push(`${'  '.repeat(depth)}${[node.id, `[${node.kind}]`, node.state, `restarts=${node.restarts}`, ...info].join(' ')}`);
     for (const child of node.children) visit(child, depth + 1);
   };
@@ -54,8 +54,13 @@ export function formatTree(root: TreeNode): string {
   return lines.join('\n') + '\n';
 }
 
+/** A key or string value as is when it is one plain word, else quoted, so `k=v` pairs stay unambiguous. */
+function formatWord(text: string): string {
+  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
+}
+
 function formatValue(value: unknown): string {
-  if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  if (typeof value === 'string') return formatWord(value);
   if (value === undefined) return 'undefined';
   return JSON.stringify(value);
 }

@@ -32,6 +32,8 @@ export function testContext(fields: Partial<MethodContext> & { filesDir: string 
     message: testMessage(),
     signal: new AbortController().signal,
     log: pino({ level: 'silent' }),
+    emit: async () => {},
+    send: async () => [],
     ...fields,
   };
 }

@@ -42,6 +42,17 @@ export interface MethodContext {
   /** Aborted at `methodTimeout` and at shutdown; a handler stops its work when it fires. */
   signal: AbortSignal;
   log: Logger;
+  /**
+   * Sends one reply now, while the handler still runs (streaming methods send each line
+   * this way). Resolves once the reply is durably in the outbox. Does nothing when the
+   * request asked for no reply (`replyMethod: "none"`).
+   */
+  emit(data: string): Promise<void>;
+  /**
+   * Accepts a new message from this node, as an input would (a method that starts work
+   * on other nodes). Resolves with the accept results.
+   */
+  send(message: Record<string, unknown>): Promise<Array<{ id: string; status: 'accepted' } | { error: { code: string; message: string } }>>;
   /** Central only: records a node's last contact (REQHello). */
   recordHello?(node: string, at: number, data: string | undefined): Promise<void>;
 }

@@ -106,6 +106,7 @@ export class BosunNode {
   #accepting = new Set<Promise<unknown>>();
   #lastSeen = new Map<string, { at: number; data?: string }>();
   #unsubscribeStatus: (() => void) | undefined;
+  #emitted = 0;
   #counters = { accepted: 0, refused: 0, acked: 0, dead: 0, executed: 0, failedRuns: 0, badFrames: 0 };
 
   private constructor(private readonly options: NodeOptions) {
@@ -431,6 +432,11 @@ export class BosunNode {
       message: entry.message,
       filesDir: this.filesDir,
       signal,
+      emit: async (data: string) => {
+        const reply = this.#replyFor(entry.message, { ok: true, output: data }, undefined);
+        if (reply) await this.#enqueue([{ ...reply, id: `${entry.message.id}.reply.${++this.#emitted}` }]);
+      },
+      send: (message) => this.accept(message) as never,
       get log() {
         return log.child({ method: entry.message.method, id: entry.message.id });
       },
