@@ -135,7 +135,13 @@ export class BosunNode {
       onAcked: (messages) => {
         this.#counters.acked += messages.length;
         if (this.#waiters.size === 0) return;
-        for (const m of messages) this.#waiters.get(m.id)?.acked?.resolve();
+        for (const m of messages) {
+          const waiter = this.#waiters.get(m.id);
+          if (!waiter) continue;
+          waiter.acked?.resolve();
+          // Nothing will come back for a message that asked for no reply.
+          if (m.replyMethod === 'none') this.#waiters.delete(m.id);
+        }
       },
       onDead: (message, attempts) => {
         this.#counters.dead++;
@@ -539,7 +545,7 @@ export class BosunNode {
 
   #scheduleHello(): void {
     const every = this.options.helloIntervalSeconds ?? 30;
-    if (every <= 0) return;
+    if (every <= 0 || this.name === this.central) return;
     const tick = () => {
       if (this.#status !== 'running') return;
       const stream = this.#outbound.senders.get(streamIdOf(this.name, this.central, 'REQHello'));
