@@ -62,6 +62,7 @@ async function checkExactlyOnceInOrder(effects: string, centralDir: string): Pro
   const missing = Array.from({ length: COUNT }, (_, i) => i).filter((i) => !ran.includes(i));
   for (const i of missing) expect(interrupted.has(i), `m-${i} is missing and was not reported interrupted`).toBe(true);
   expect(missing.length).toBeLessThanOrEqual(3);
+  console.log(`checked ${COUNT} commands: ${ran.length} effects, ${interrupted.size} reported interrupted, ${missing.length} missing (all interrupted)`);
 }
 
 describe('two daemons over a real nats-server', () => {
