@@ -323,10 +323,6 @@ export class SubjectSender {
       const next = stepMessage(r, { type: 'ACK_TIMEOUT' });
       r.state = next.state;
       if (next.state === 'dead') this.#deadLetter(r, ops);
-      else if (r.message && r.retries >= 0) {
-        // Remember the attempts so a restart does not hand out fresh retries.
-        ops.push({ type: 'put', key: outKey(this.stream, r.seq), value: { message: r.message, attempts: r.attempts } });
-      }
     }
     if (ops.length) this.deps.store.write(ops).catch((e) => this.deps.onError(e));
     if (nextDue !== Infinity) this.#armAckTimer(nextDue);
@@ -376,10 +372,17 @@ export class SubjectSender {
   }
 
   #resend(): void {
+    const ops: StoreOp[] = [];
     for (const r of this.#window.values()) {
       if (r.state === 'retryWait') r.state = stepMessage(r, { type: 'RETRY_DUE' }).state;
       this.#send(r);
+      // Remember the attempts of a message with limited retries, so that a restart does
+      // not hand it fresh ones. Only resends are written: the happy path writes nothing.
+      if (r.message && r.retries >= 0) {
+        ops.push({ type: 'put', key: outKey(this.stream, r.seq), value: { message: r.message, attempts: r.attempts } satisfies OutboxRecord });
+      }
     }
+    if (ops.length) this.deps.store.write(ops).catch((e) => this.deps.onError(e));
   }
 
   #anyIn(state: MessageState): boolean {
