@@ -1,7 +1,7 @@
 import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { connectionMachine } from '../actors/connectionMachine.ts';
-import { executionMachine } from '../actors/executionMachine.ts';
+import { executionMachine, type ExecutionInput } from '../actors/executionMachine.ts';
 import { stepMessage, type MessageRecordState } from '../actors/messageMachine.ts';
 import { subjectMachine } from '../actors/subjectMachine.ts';
 import { subscriberMachine } from '../actors/subscriberMachine.ts';
@@ -109,14 +109,14 @@ describe('subscriber machine', () => {
 
 describe('execution machine', () => {
   it('ends succeeded with the handler output', async () => {
-    const a = createActor(executionMachine.provide({ actors: { handler: fromPromise(async () => ({ output: 'hi' })) } }), { input: { method: 'M' } }).start();
+    const a = createActor(executionMachine.provide({ actors: { handler: fromPromise<{ output?: string }, ExecutionInput>(async () => ({ output: 'hi' })) } }), { input: { method: 'M' } }).start();
     await new Promise((r) => setTimeout(r, 0));
     expect(a.getSnapshot().value).toBe('succeeded');
     expect(a.getSnapshot().context.output).toBe('hi');
   });
 
   it('ends failed with the handler error', async () => {
-    const a = createActor(executionMachine.provide({ actors: { handler: fromPromise(async () => { throw new Error('boom'); }) } }), { input: { method: 'M' } }).start();
+    const a = createActor(executionMachine.provide({ actors: { handler: fromPromise<{ output?: string }, ExecutionInput>(async () => { throw new Error('boom'); }) } }), { input: { method: 'M' } }).start();
     await new Promise((r) => setTimeout(r, 0));
     expect(a.getSnapshot().value).toBe('failed');
     expect((a.getSnapshot().context.error as Error).message).toBe('boom');
@@ -124,7 +124,7 @@ describe('execution machine', () => {
 
   it('times out and aborts the running handler', async () => {
     let aborted = false;
-    const handler = fromPromise(({ signal }) => new Promise<{ output?: string }>((resolve) => signal.addEventListener('abort', () => { aborted = true; resolve({}); })));
+    const handler = fromPromise<{ output?: string }, ExecutionInput>(({ signal }) => new Promise<{ output?: string }>((resolve) => signal.addEventListener('abort', () => { aborted = true; resolve({}); })));
     const a = createActor(executionMachine.provide({ actors: { handler } }), { input: { method: 'M', timeoutMs: 10 } }).start();
     a.send({ type: 'TIMEOUT' });
     expect(a.getSnapshot().value).toBe('timedOut');

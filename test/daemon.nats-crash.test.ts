@@ -54,6 +54,12 @@ async function interruptedIds(centralDir: string): Promise<Set<number>> {
   return new Set([...text.matchAll(/BOSUN_INTERRUPTED.*?m-(\d+)/g)].map((m) => Number(m[1])));
 }
 
+/** Every command either ran or was reported interrupted (a command may be both). */
+async function everyCommandSettled(effects: string, centralDir: string): Promise<boolean> {
+  const settled = new Set([...(await effectLines(effects)), ...(await interruptedIds(centralDir))]);
+  return settled.size >= COUNT;
+}
+
 async function checkExactlyOnceInOrder(effects: string, centralDir: string): Promise<void> {
   const ran = await effectLines(effects);
   const interrupted = await interruptedIds(centralDir);
@@ -89,7 +95,7 @@ describe('two daemons over a real nats-server', () => {
     await ship1.kill();
     await ship1.start();
 
-    const interruptedOrRan = async () => (await effectLines(effects)).length + (await interruptedIds(central.dataDir)).size >= COUNT;
+    const interruptedOrRan = async () => everyCommandSettled(effects, central.dataDir);
     await waitFor(interruptedOrRan, 120_000, 'every command to run or be reported interrupted');
     await checkExactlyOnceInOrder(effects, central.dataDir);
   });
@@ -109,7 +115,7 @@ describe('two daemons over a real nats-server', () => {
     expect(before).toBeLessThan(COUNT);
     await central.start();
 
-    const interruptedOrRan = async () => (await effectLines(effects)).length + (await interruptedIds(central.dataDir)).size >= COUNT;
+    const interruptedOrRan = async () => everyCommandSettled(effects, central.dataDir);
     await waitFor(interruptedOrRan, 120_000, 'every queued command to run');
     await checkExactlyOnceInOrder(effects, central.dataDir);
   });

@@ -97,6 +97,7 @@ export class Subscriber {
 
   /** Stops taking work and waits for the runs in progress (up to `graceMs`). */
   async drain(graceMs: number): Promise<void> {
+    if (this.actor.getSnapshot().status !== 'active') return;
     this.actor.send({ type: 'DRAIN' });
     if (this.#running === 0) return;
     await Promise.race([

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -31,6 +31,8 @@ export interface NodeOptions {
   transport: Transport;
   /** `<dataDir>/files` by default; every file method is confined to it. */
   filesDir: string;
+  /** The files folder is temporary: removed when the node stops. */
+  removeFilesDirOnStop?: boolean;
   clock?: Clock;
   logger?: Logger;
   defaults?: Partial<MessageDefaults>;
@@ -212,7 +214,7 @@ export class BosunNode {
       this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame({ v: 1, type: 'resume', stream }));
     }
     this.#scheduleHello();
-    this.log.info({ transport: this.transport.kind, streams: this.#outbound.senders.size }, 'node started');
+    this.log.info({ transport: this.transport.kind, streams: this.#outbound.senders.size }, 'runtime started');
   }
 
   #storeChild(): ChildSpec {
@@ -370,6 +372,7 @@ export class BosunNode {
     this.#unsubscribeStatus?.();
     await this.transport.close();
     await this.store.close();
+    if (this.options.removeFilesDirOnStop) await rm(this.filesDir, { recursive: true, force: true });
     this.#status = 'stopped';
     this.log.info('node stopped');
   }

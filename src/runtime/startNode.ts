@@ -1,3 +1,4 @@
+import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
 import type { Logger } from 'pino';
@@ -62,7 +63,9 @@ export async function startNode(options: StartNodeOptions): Promise<BosunNode> {
     (options.dataDir ? new LevelStore(path.join(options.dataDir, 'db'), { sync: options.sync ?? true }) : new MemoryStore());
   const transport =
     options.transport ?? (options.nats ? new NatsTransport({ name: options.node, ...options.nats }) : (options.bus ?? defaultBus).transport());
-  const filesDir = options.dataDir ? path.join(options.dataDir, 'files') : path.join(os.tmpdir(), `bosun-${process.pid}`, options.node, 'files');
+  // A node without a data dir keeps nothing: its files live in a temporary folder that
+  // goes when it stops.
+  const filesDir = options.dataDir ? path.join(options.dataDir, 'files') : await mkdtemp(path.join(os.tmpdir(), `bosun-${options.node}-`));
   const { dataDir: _dataDir, sync: _sync, nats: _nats, bus: _bus, ...rest } = options;
-  return BosunNode.start({ ...rest, store, transport, filesDir });
+  return BosunNode.start({ ...rest, store, transport, filesDir, ...(options.dataDir ? {} : { removeFilesDirOnStop: true }) });
 }
