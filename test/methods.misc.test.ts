@@ -136,6 +136,8 @@ describe('MethodRegistry', () => {
       'REQErrorLog',
       'REQHello',
       'REQnCliCommand',
+      'REQnNone',
+      'REQNone',
       'REQPing',
       'REQPong',
       'REQToConsole',

@@ -65,7 +65,7 @@ async function runCliCommand(ctx: MethodContext, name: string, options: CliComma
  * and at shutdown; a `BosunError` reason keeps its code, anything else counts as an
  * interruption.
  */
-function stopped(reason: unknown, output: string): BosunError {
+export function stopped(reason: unknown, output: string): BosunError {
   const cause = reason instanceof BosunError ? reason : undefined;
   const code = cause?.code ?? 'BOSUN_INTERRUPTED';
   const why = cause ? `: ${cause.message}` : reason instanceof Error ? `: ${reason.message}` : '';

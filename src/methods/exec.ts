@@ -1,9 +1,16 @@
 import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import { BosunError } from '../errors.ts';
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 /** Time a process group gets between SIGTERM and SIGKILL. */
 export const DEFAULT_KILL_GRACE_MS = 2000;
+/** Longest line handed to `onLine`; a longer one arrives in pieces of this size. */
+export const DEFAULT_MAX_LINE_CHARS = 64 * 1024;
+/** Lines waiting for `onLine` beyond which the command's pipes are paused. */
+const LINE_QUEUE_HIGH_WATER = 256;
+
+export type OutputStream = 'stdout' | 'stderr';
 
 export interface RunOptions {
   /** Stops the command: its whole process group is killed. */
@@ -15,6 +22,18 @@ export interface RunOptions {
   killGraceMs?: number;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Takes the output line by line (without the newline; a final line without one is
+   * passed too) instead of collecting it: `output` stays empty. Lines arrive one at a
+   * time in arrival order; when the callback returns a promise, the next line waits for
+   * it, and the command's pipes are paused while too many lines wait, so a chatty command
+   * is slowed down rather than its lines dropped. A rejected promise kills the command
+   * and `runCommand` rejects with that error (unless the command was being stopped
+   * already: then the remaining lines are dropped).
+   */
+  onLine?: (line: string, stream: OutputStream) => void | Promise<void>;
+  /** For `onLine`: longer lines are cut into pieces of this many characters. */
+  maxLineChars?: number;
 }
 
 export interface RunResult {
@@ -83,8 +102,17 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
       chunks.push(chunk);
       kept += chunk.length;
     };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
+    const lines = options.onLine ? lineFeed(options.onLine, options.maxLineChars ?? DEFAULT_MAX_LINE_CHARS, child) : undefined;
+    if (lines) {
+      child.stdout.on('data', (chunk: Buffer) => lines.push(chunk, 'stdout'));
+      child.stderr.on('data', (chunk: Buffer) => lines.push(chunk, 'stderr'));
+      lines.onFailure(() => {
+        if (!killing) killGroup();
+      });
+    } else {
+      child.stdout.on('data', collect);
+      child.stderr.on('data', collect);
+    }
 
     const signalGroup = (sig: NodeJS.Signals): void => {
       if (child.pid === undefined) return;
@@ -97,6 +125,8 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
     const killGroup = (): void => {
       if (killing) return;
       killing = true;
+      // Paused pipes would keep the command from closing; what is left is drained now.
+      lines?.resume();
       signalGroup('SIGTERM');
       killTimer = setTimeout(() => signalGroup('SIGKILL'), killGraceMs);
     };
@@ -137,7 +167,121 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
       if (killing) signalGroup('SIGKILL');
       let output = Buffer.concat(chunks).toString('utf8');
       if (truncated) output += `\n[bosun: output truncated after ${maxOutputBytes} bytes]`;
-      resolve({ exitCode, signal: exitSignal, output, timedOut, aborted, truncated });
+      const result = { exitCode, signal: exitSignal, output, timedOut, aborted, truncated };
+      if (!lines) return resolve(result);
+      lines.end().then(
+        (ended) => (ended.failed && !timedOut && !aborted ? reject(ended.failure) : resolve(result)),
+        reject,
+      );
     });
   });
+}
+
+interface LineFeed {
+  push(chunk: Buffer, stream: OutputStream): void;
+  /** Lets paused pipes flow again (the command is being killed). */
+  resume(): void;
+  /** Called once if `onLine` fails. */
+  onFailure(listener: () => void): void;
+  /** Flushes unfinished lines and waits for every line to be taken. */
+  end(): Promise<{ failed: boolean; failure?: unknown }>;
+}
+
+/**
+ * Splits both pipes into lines and hands them to `onLine` one at a time, in arrival
+ * order, pausing the pipes while the queue is long.
+ */
+function lineFeed(
+  onLine: (line: string, stream: OutputStream) => void | Promise<void>,
+  maxLineChars: number,
+  child: { stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream },
+): LineFeed {
+  const partial = { stdout: '', stderr: '' };
+  const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  const queue: Array<[string, OutputStream]> = [];
+  let pumping: Promise<void> | undefined;
+  let paused = false;
+  let draining = false;
+  let failure: unknown;
+  let failed = false;
+  let failureListener: (() => void) | undefined;
+
+  const setPaused = (pause: boolean): void => {
+    if (pause === paused) return;
+    paused = pause;
+    for (const pipe of [child.stdout, child.stderr]) {
+      if (pause) pipe.pause();
+      else pipe.resume();
+    }
+  };
+
+  const pump = async (): Promise<void> => {
+    while (queue.length > 0) {
+      const [line, stream] = queue.shift()!;
+      if (failed) continue;
+      try {
+        await onLine(line, stream);
+      } catch (e) {
+        failed = true;
+        failure = e;
+        queue.length = 0;
+        failureListener?.();
+      }
+      if (!draining && queue.length < LINE_QUEUE_HIGH_WATER / 4) setPaused(false);
+    }
+  };
+  const kick = (): void => {
+    pumping ??= pump().finally(() => {
+      pumping = undefined;
+    });
+  };
+
+  const split = (text: string, stream: OutputStream, final: boolean): void => {
+    const all = partial[stream] + text;
+    let start = 0;
+    let newline: number;
+    while ((newline = all.indexOf('\n', start)) !== -1) {
+      const end = newline > start && all[newline - 1] === '\r' ? newline - 1 : newline;
+      for (const piece of pieces(all.slice(start, end), maxLineChars)) queue.push([piece, stream]);
+      start = newline + 1;
+    }
+    while (all.length - start >= maxLineChars) {
+      queue.push([all.slice(start, start + maxLineChars), stream]);
+      start += maxLineChars;
+    }
+    if (final && start < all.length) {
+      queue.push([all.slice(start), stream]);
+      start = all.length;
+    }
+    partial[stream] = all.slice(start);
+  };
+
+  return {
+    push(chunk, stream) {
+      if (failed) return;
+      split(decoders[stream].write(chunk), stream, false);
+      if (!draining && queue.length >= LINE_QUEUE_HIGH_WATER) setPaused(true);
+      kick();
+    },
+    resume() {
+      draining = true;
+      setPaused(false);
+    },
+    onFailure(listener) {
+      failureListener = listener;
+    },
+    async end() {
+      for (const stream of ['stdout', 'stderr'] as const) split(decoders[stream].end(), stream, true);
+      kick();
+      while (pumping) await pumping;
+      return failed ? { failed, failure } : { failed };
+    },
+  };
+}
+
+function pieces(line: string, size: number): string[] {
+  if (line.length <= size) return [line];
+  const out: string[] = [];
+  for (let i = 0; i < line.length; i += size) out.push(line.slice(i, i + size));
+  return out;
 }

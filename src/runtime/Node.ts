@@ -347,7 +347,10 @@ export class BosunNode {
     const tree = this.#root?.tree() ?? { id: this.name, kind: 'supervisor', state: this.#status, restarts: 0, children: [] };
     const inbound = tree.children.find((c) => c.id === 'inbound');
     if (inbound) {
-      inbound.info = Object.fromEntries([...this.#inbound.receivers].map(([id, r]) => [`receiver ${id}`, r.info]));
+      // Receivers are stream positions the inbound subtree reopens on restart, not actors.
+      for (const [id, r] of this.#inbound.receivers) {
+        inbound.children.push({ id: `receiver:${id}`, kind: 'worker', state: 'receiving', restarts: 0, children: [], info: r.info });
+      }
     }
     return tree;
   }
