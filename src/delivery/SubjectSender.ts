@@ -177,6 +177,31 @@ export class SubjectSender {
     this.actor.send({ type: 'ACKED' });
   }
 
+  /**
+   * Withdraws queued messages (an operator's `queue rm`). In an ordered stream each one
+   * leaves a skip marker in its place, so the receiver is not left waiting for it.
+   * Returns the store operations; the caller writes them.
+   */
+  cancel(seqs: number[]): StoreOp[] {
+    const ops: StoreOp[] = [];
+    for (const seq of seqs) {
+      const r = this.#window.get(seq);
+      if (this.ordered) {
+        if (r) {
+          r.message = undefined;
+          r.retries = -1;
+          r.frame = undefined;
+        }
+        ops.push({ type: 'put', key: outKey(this.stream, seq), value: { skip: true } satisfies OutboxRecord });
+      } else {
+        this.#window.delete(seq);
+        ops.push({ type: 'del', key: outKey(this.stream, seq) });
+      }
+    }
+    if (!this.ordered) this.actor.send({ type: 'ACKED' });
+    return ops;
+  }
+
   /** The transport reconnected, or the receiver announced it is back. */
   nudge(kind: 'CONNECTED' | 'RESUME'): void {
     this.actor.send({ type: kind });

@@ -7,8 +7,13 @@ import { closeUnix, listenUnix } from './unixSocket.ts';
 
 export const DEBUG_SOCKET_FILE = 'debug.sock';
 
-/** The part of a node the debug socket shows. */
-export type InspectableNode = Pick<BosunNode, 'name' | 'status' | 'counters' | 'tree'>;
+/** The part of a node the debug socket shows and the operator commands it offers. */
+export type InspectableNode = Pick<
+  BosunNode,
+  'name' | 'status' | 'counters' | 'tree' | 'queue' | 'removeQueued' | 'deadLetters' | 'resendDead' | 'purgeDead' | 'audit'
+>;
+
+type Args = Record<string, unknown>;
 
 export interface DebugSocketOptions {
   /** The socket is `<dataDir>/debug.sock`. */
@@ -24,9 +29,23 @@ export interface DebugSocket {
 /** Commands are short words; a longer line is not a command. */
 const MAX_LINE_BYTES = 4096;
 
-const COMMANDS: Record<string, { summary: string; run(node: InspectableNode): unknown }> = {
+const ids = (a: Args) => (Array.isArray(a.ids) ? a.ids.map(String) : undefined);
+
+const COMMANDS: Record<string, { summary: string; run(node: InspectableNode, args: Args): unknown }> = {
   tree: { summary: "the node's live tree of actors: id, kind, state, restarts, info", run: (node) => node.tree() },
   stats: { summary: "the node's status and message counters", run: (node) => ({ node: node.name, status: node.status, counters: node.counters }) },
+  queue: {
+    summary: 'queued and in-flight messages; args {"node","id","olderThanSeconds","limit"}',
+    run: (node, a) => node.queue(a as never),
+  },
+  'queue-rm': {
+    summary: 'withdraw queued messages; args {"node"|"id"|"olderThanSeconds"}',
+    run: (node, a) => node.removeQueued(a as never),
+  },
+  dead: { summary: 'dead letters; args {"limit"}', run: (node, a) => node.deadLetters(typeof a.limit === 'number' ? a.limit : undefined) },
+  'dead-resend': { summary: 'send dead letters again; args {"ids"} (all without)', run: (node, a) => node.resendDead(ids(a)) },
+  'dead-purge': { summary: 'delete dead letters; args {"ids"} (all without)', run: (node, a) => node.purgeDead(ids(a)) },
+  audit: { summary: 'what this node ran; args {"sinceMs","method","fromNode","limit"}', run: (node, a) => node.audit(a as never) },
   help: {
     summary: 'this list',
     run: () => ({ commands: Object.fromEntries(Object.entries(COMMANDS).map(([name, c]) => [name, c.summary])) }),
@@ -59,9 +78,25 @@ export async function startDebugSocket(node: InspectableNode, options: DebugSock
   };
 }
 
-/** The answer to one command line, as one JSON line. */
-export function debugCommand(node: InspectableNode, line: string): string {
-  const command = line.trim();
+/**
+ * The answer to one command line, as one JSON line. A line is a command word, optionally
+ * followed by a JSON object of arguments: `queue {"node":"ship1"}`.
+ */
+export async function debugCommand(node: InspectableNode, line: string): Promise<string> {
+  const trimmed = line.trim();
+  const space = trimmed.search(/\s/);
+  const command = space < 0 ? trimmed : trimmed.slice(0, space);
+  let args: Args = {};
+  if (space >= 0) {
+    try {
+      const parsed: unknown = JSON.parse(trimmed.slice(space + 1));
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      args = parsed as Args;
+    } catch {
+      const error = new BosunError('BOSUN_BAD_JSON', `the arguments of "${command.slice(0, 40)}" must be one JSON object`);
+      return JSON.stringify({ error: error.toJSON() });
+    }
+  }
   const known = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!known) {
     const shown = command.length > 40 ? `${command.slice(0, 40)}…` : command;
@@ -69,7 +104,7 @@ export function debugCommand(node: InspectableNode, line: string): string {
     return JSON.stringify({ error: error.toJSON() });
   }
   try {
-    return JSON.stringify(known.run(node));
+    return JSON.stringify(await known.run(node, args));
   } catch (e) {
     return JSON.stringify({ error: describeError(e) });
   }
@@ -77,6 +112,14 @@ export function debugCommand(node: InspectableNode, line: string): string {
 
 function serve(socket: Socket, node: InspectableNode, log: Logger): void {
   let pending = '';
+  // Answers go out in the order the commands came, though some take a store read.
+  let answered: Promise<void> = Promise.resolve();
+  const answer = (line: string) => {
+    answered = answered.then(async () => {
+      const text = await debugCommand(node, line);
+      if (!socket.destroyed && !socket.writableEnded) socket.write(text + '\n');
+    });
+  };
   socket.setEncoding('utf8');
   socket.on('data', (text: string) => {
     if (socket.writableEnded) return;
@@ -85,19 +128,23 @@ function serve(socket: Socket, node: InspectableNode, log: Logger): void {
     while ((newline = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
-      if (line.trim() !== '') socket.write(debugCommand(node, line) + '\n');
+      if (line.trim() !== '') answer(line);
     }
     if (Buffer.byteLength(pending) > MAX_LINE_BYTES) {
       const error = new BosunError('BOSUN_UNKNOWN_COMMAND', `a debug command is one short line; got over ${MAX_LINE_BYTES} bytes without a newline`);
-      socket.end(JSON.stringify({ error: error.toJSON() }) + '\n');
       pending = '';
+      answered = answered.then(() => {
+        socket.end(JSON.stringify({ error: error.toJSON() }) + '\n');
+      });
     }
   });
   // A last command without a newline still gets its answer.
   socket.on('end', () => {
-    if (socket.writableEnded) return;
-    if (pending.trim() !== '') socket.write(debugCommand(node, pending) + '\n');
-    socket.end();
+    if (pending.trim() !== '') answer(pending);
+    pending = '';
+    void answered.then(() => {
+      if (!socket.writableEnded) socket.end();
+    });
   });
   socket.on('error', (err: NodeJS.ErrnoException) => log.debug({ code: err.code }, `debug client error: ${err.message}`));
 }

@@ -21,6 +21,19 @@ import type { Outcome } from '../delivery/Subscriber.ts';
 import { Inbound } from './Inbound.ts';
 import { Outbound } from './Outbound.ts';
 import { workerHandle } from './workerHandle.ts';
+import {
+  auditOp,
+  listDead,
+  listQueue,
+  purgeDead,
+  queryAudit,
+  removeQueued,
+  type AuditFilter,
+  type AuditRecord,
+  type DeadLetter,
+  type QueueFilter,
+  type QueuedMessage,
+} from './admin.ts';
 
 export interface NodeOptions {
   /** This node's name: letters, digits, `-` and `_`. */
@@ -48,6 +61,8 @@ export interface NodeOptions {
   unorderedConcurrency?: number;
   /** Called for every report the error kernel receives. */
   onError?(report: NodeErrorReport): void;
+  /** Keep message data out of the audit log (default false: keep it, to re-create messages). */
+  auditStripData?: boolean;
   /** Called if the supervision tree gives up (its root exceeded its restart intensity). */
   onFatal?(reason: unknown): void;
 }
@@ -355,6 +370,41 @@ export class BosunNode {
     return tree;
   }
 
+  // ---- operator commands ---------------------------------------------------------
+
+  /** Messages in the outbox: queued for, or in flight to, their nodes. */
+  queue(filter: QueueFilter = {}): Promise<QueuedMessage[]> {
+    return listQueue(this.store, this.clock.now(), filter);
+  }
+
+  /** Withdraws queued messages (by id, target node or age); returns what it removed. */
+  async removeQueued(filter: QueueFilter): Promise<QueuedMessage[]> {
+    if (filter.id === undefined && filter.node === undefined && filter.olderThanSeconds === undefined) {
+      throw new BosunError('BOSUN_BAD_MESSAGE', 'say which messages to remove: an id, a node, or an age');
+    }
+    return removeQueued(this.store, this.#outbound.senders, this.clock.now(), filter);
+  }
+
+  deadLetters(limit?: number): Promise<DeadLetter[]> {
+    return listDead(this.store, limit);
+  }
+
+  /** Sends dead letters again (all, or those with the given ids), with their retries reset. */
+  async resendDead(ids?: string[]): Promise<AcceptResult[]> {
+    const dead = await purgeDead(this.store, ids);
+    if (dead.length === 0) return [];
+    return this.accept(dead.map((d) => ({ ...d.message, fromNode: undefined, acceptedAt: undefined })));
+  }
+
+  purgeDead(ids?: string[]): Promise<DeadLetter[]> {
+    return purgeDead(this.store, ids);
+  }
+
+  /** What this node ran, and how each run ended. */
+  audit(filter: AuditFilter = {}): Promise<AuditRecord[]> {
+    return queryAudit(this.store, filter);
+  }
+
   /** True when nothing this node accepted waits for an ACK and nothing waits to run. */
   get idle(): boolean {
     return this.#outbound.drained && this.#inbound.idle;
@@ -477,17 +527,23 @@ export class BosunNode {
       this.#waiters.get(m.inReplyTo.id)?.reply?.resolve(m);
       this.#waiters.delete(m.inReplyTo.id);
     }
+    const audit = auditOp(
+      this.clock.now(),
+      m,
+      outcome.ok ? { ok: true } : { ok: false, code: outcome.code, message: outcome.message },
+      this.options.auditStripData ?? false,
+    );
     const reply = this.#replyFor(m, outcome, spec);
-    if (!reply) return { ops: [], done: () => {} };
+    if (!reply) return { ops: [audit], done: () => {} };
     const sender = this.#outbound.senders.get(streamIdOf(reply.fromNode, reply.toNode, reply.method));
     if (sender) {
       const seq = sender.allocate();
-      return { ops: [sender.outboxOp(seq, reply)], done: (ok) => (ok ? sender.committed([{ seq, message: reply }]) : sender.failed([seq])) };
+      return { ops: [audit, sender.outboxOp(seq, reply)], done: (ok) => (ok ? sender.committed([{ seq, message: reply }]) : sender.failed([seq])) };
     }
     // The first reply on this stream opens its subject first, so it is accepted once the
     // run is recorded.
     return {
-      ops: [],
+      ops: [audit],
       done: (ok) => {
         if (ok) void this.#enqueue([reply]).catch((e) => this.#reportError('outbound', e));
       },
