@@ -94,3 +94,19 @@ describe('audit log', () => {
     await until(async () => (await central.audit({ method: 'REQToFileAppend' })).length === 2);
   });
 });
+
+describe('hello', () => {
+  it('central keeps each node’s last contact and capabilities', async () => {
+    const bus = new EmbeddedBus();
+    const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0 });
+    const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 60 });
+    nodes.push(central, ship1);
+    await until(() => central.nodes().length === 1);
+    const [seen] = central.nodes();
+    expect(seen!.node).toBe('ship1');
+    expect(seen!.capabilities!.methods).toContain('REQCliCommand');
+    expect(seen!.capabilities!.cpus).toBeGreaterThan(0);
+    expect(typeof seen!.capabilities!.bosun).toBe('string');
+    expect(Date.parse(seen!.lastSeen)).toBeLessThanOrEqual(Date.now());
+  });
+});

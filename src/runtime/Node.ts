@@ -1,4 +1,5 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -68,6 +69,20 @@ export interface NodeOptions {
 }
 
 export type NodeErrorReport = ErrorReport;
+
+/** What a node says about itself in its hellos; central keeps the latest per node. */
+export interface NodeCapabilities {
+  bosun: string;
+  hostname: string;
+  methods: string[];
+  cpus: number;
+  memoryBytes: number;
+  freeMemoryBytes: number;
+  load: number[];
+  platform: string;
+}
+
+const BOSUN_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 export type AcceptResult =
   | { id: string; toNode: string; status: 'accepted' }
@@ -339,6 +354,33 @@ export class BosunNode {
   /** Nodes that said hello to this (central) node, with when. */
   lastSeen(): Map<string, { at: number; data?: string }> {
     return new Map(this.#lastSeen);
+  }
+
+  /** What this node tells central in its hellos. */
+  capabilities(): NodeCapabilities {
+    return {
+      bosun: BOSUN_VERSION,
+      hostname: os.hostname(),
+      methods: this.methods.list().map((m) => m.name),
+      cpus: os.cpus().length,
+      memoryBytes: os.totalmem(),
+      freeMemoryBytes: os.freemem(),
+      load: os.loadavg(),
+      platform: `${os.platform()}-${os.arch()}`,
+    };
+  }
+
+  /** Central: every node that said hello, with when and its capabilities. */
+  nodes(): Array<{ node: string; lastSeen: string; capabilities?: NodeCapabilities }> {
+    return [...this.#lastSeen].map(([node, seen]) => {
+      let capabilities: NodeCapabilities | undefined;
+      try {
+        capabilities = seen.data ? (JSON.parse(seen.data) as NodeCapabilities) : undefined;
+      } catch {
+        capabilities = undefined; // an older node's plain-text hello
+      }
+      return { node, lastSeen: new Date(seen.at).toISOString(), ...(capabilities ? { capabilities } : {}) };
+    });
   }
 
   get counters(): Readonly<Record<string, number>> {
@@ -613,7 +655,7 @@ export class BosunNode {
       const stream = this.#outbound.senders.get(streamIdOf(this.name, this.central, 'REQHello'));
       // One hello in flight is enough: a central that is away gets the latest when back.
       if (!stream || stream.drained) {
-        void this.accept({ toNode: this.central, method: 'REQHello', data: os.hostname(), replyMethod: 'none' });
+        void this.accept({ toNode: this.central, method: 'REQHello', data: JSON.stringify(this.capabilities()), replyMethod: 'none' });
       }
       this.#helloTimer = this.clock.setTimer(every * 1000, tick);
     };
