@@ -27,6 +27,13 @@ export interface Message {
   methodTimeout: number;
   directory?: string;
   fileName?: string;
+  /**
+   * `[intervalSeconds, totalSeconds]`: the receiving node runs the method again every
+   * interval until `total` seconds after its first run. Survives restarts of that node.
+   */
+  schedule?: [number, number];
+  /** On a scheduled re-run: when the first run was, and which run this is. */
+  scheduled?: { firstRunAt: number; run: number; of: string };
   isReply?: boolean;
   /** On a reply: the request it answers (without its data). */
   inReplyTo?: { id: string; method: string; fromNode: string; toNode: string };
@@ -122,6 +129,7 @@ export function normaliseMessages(
     methodTimeout: methodTimeoutOf(r) ?? defaults.methodTimeout,
     ...optional('directory', pathPart(r, 'directory')),
     ...optional('fileName', pathPart(r, 'fileName')),
+    ...optional('schedule', scheduleOf(r)),
     acceptedAt: now,
   };
   if (id !== undefined && (id === '' || id.length > 128)) {
@@ -198,6 +206,16 @@ function methodTimeoutOf(r: Raw): number | undefined {
   if (v === undefined || v === 0) return undefined;
   if (v < 0 && v !== -1) throw new BosunError('BOSUN_BAD_MESSAGE', 'field "methodTimeout" must be positive, or -1 for no limit');
   return v;
+}
+
+function scheduleOf(r: Raw): [number, number] | undefined {
+  const v = r.schedule;
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0)) {
+    throw new BosunError('BOSUN_BAD_MESSAGE', 'field "schedule" must be [intervalSeconds, totalSeconds], both positive numbers');
+  }
+  if (v[0] < 0.01) throw new BosunError('BOSUN_BAD_MESSAGE', 'a schedule interval must be at least 0.01 seconds');
+  return [v[0], v[1]];
 }
 
 function pathPart(r: Raw, key: string): string | undefined {

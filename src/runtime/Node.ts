@@ -21,6 +21,7 @@ import type { InboxEntry } from '../delivery/SubjectReceiver.ts';
 import type { Outcome } from '../delivery/Subscriber.ts';
 import { Inbound } from './Inbound.ts';
 import { Outbound } from './Outbound.ts';
+import { Scheduler } from './Scheduler.ts';
 import { workerHandle } from './workerHandle.ts';
 import {
   auditOp,
@@ -130,6 +131,7 @@ export class BosunNode {
   #timers: DurableTimers;
   #outbound: Outbound;
   #inbound: Inbound;
+  #scheduler: Scheduler;
   #root: Supervisor | undefined;
   #connection = createActor(connectionMachine);
   #waiters = new Map<string, Waiter>();
@@ -200,6 +202,7 @@ export class BosunNode {
       finish: (entry, outcome, spec) => this.#finishRun(entry, outcome, spec),
       onError: (source, e) => this.#reportError(source, e),
     });
+    this.#scheduler = new Scheduler(this.store, this.clock, this.#timers, (entry) => this.#inbound.subscriber(entry.message.method).enqueue([entry]));
   }
 
   static async start(options: NodeOptions): Promise<BosunNode> {
@@ -237,6 +240,7 @@ export class BosunNode {
       this.log.fatal({ reason }, 'the supervision tree gave up; the node cannot go on');
       this.options.onFatal?.(reason);
     });
+    await this.#scheduler.restore();
     this.#status = 'running';
     // Tell every sender we know that we are back, so it resends without waiting out its
     // ACK timeout.
@@ -575,17 +579,18 @@ export class BosunNode {
       outcome.ok ? { ok: true } : { ok: false, code: outcome.code, message: outcome.message },
       this.options.auditStripData ?? false,
     );
+    const records = [audit, ...this.#scheduler.afterRun(m)];
     const reply = this.#replyFor(m, outcome, spec);
-    if (!reply) return { ops: [audit], done: () => {} };
+    if (!reply) return { ops: records, done: () => {} };
     const sender = this.#outbound.senders.get(streamIdOf(reply.fromNode, reply.toNode, reply.method));
     if (sender) {
       const seq = sender.allocate();
-      return { ops: [audit, sender.outboxOp(seq, reply)], done: (ok) => (ok ? sender.committed([{ seq, message: reply }]) : sender.failed([seq])) };
+      return { ops: [...records, sender.outboxOp(seq, reply)], done: (ok) => (ok ? sender.committed([{ seq, message: reply }]) : sender.failed([seq])) };
     }
     // The first reply on this stream opens its subject first, so it is accepted once the
     // run is recorded.
     return {
-      ops: [audit],
+      ops: records,
       done: (ok) => {
         if (ok) void this.#enqueue([reply]).catch((e) => this.#reportError('outbound', e));
       },
