@@ -39,6 +39,10 @@ export interface Message {
   inReplyTo?: { id: string; method: string; fromNode: string; toNode: string };
   /** Unix ms when an input accepted the message. */
   acceptedAt: number;
+  /** Set by the sending node's guard (ed25519 over the envelope), checked by the receiver's. */
+  signature?: string;
+  /** Unix ms after which the receiver refuses the message (replay protection). */
+  expiresAt?: number;
 }
 
 /** Daemon-wide defaults applied where a message leaves a field out. */

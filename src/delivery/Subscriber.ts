@@ -30,6 +30,11 @@ export interface SubscriberDeps {
   finish(entry: InboxEntry, outcome: Outcome, spec: MethodSpec | undefined): { ops: StoreOp[]; done(ok: boolean): void };
   onError(error: unknown): void;
   concurrency: number;
+  /**
+   * May this message run here? Throws a `BosunError` (bad signature, not allowed, …)
+   * to refuse it: the run ends with that error, and the handler never starts.
+   */
+  authorize?(message: InboxEntry['message']): void | Promise<void>;
 }
 
 /**
@@ -134,6 +139,14 @@ export class Subscriber {
         code: 'BOSUN_UNKNOWN_METHOD',
         message: `node ${entry.message.toNode} does not serve method ${entry.message.method}`,
       });
+    }
+    if (this.deps.authorize) {
+      try {
+        await this.deps.authorize(entry.message);
+      } catch (e) {
+        const d = describeError(e);
+        return this.#finish(entry, { ok: false, code: d.code, message: d.message });
+      }
     }
     try {
       if (!spec.idempotent) {

@@ -33,7 +33,20 @@ export function testContext(fields: Partial<MethodContext> & { filesDir: string 
     signal: new AbortController().signal,
     log: pino({ level: 'silent' }),
     emit: async () => {},
+    registry: memoryRegistry(),
     send: async () => [],
     ...fields,
+  };
+}
+
+/** @internal A registry kept in a Map, for handler tests. */
+export function memoryRegistry(): MethodContext['registry'] {
+  const data = new Map<string, unknown>();
+  return {
+    get: async <T>(key: string) => data.get(key) as T | undefined,
+    put: async (key, value) => void data.set(key, value),
+    del: async (key) => void data.delete(key),
+    list: async <T>(prefix: string) =>
+      [...data].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)) as Array<[string, T]>,
   };
 }

@@ -53,6 +53,48 @@ export interface MethodContext {
    * on other nodes). Resolves with the accept results.
    */
   send(message: Record<string, unknown>): Promise<Array<{ id: string; status: 'accepted' } | { error: { code: string; message: string } }>>;
+  /**
+   * Durable key-value data for methods (keys, ACLs, copy progress …), in the node's
+   * store, written with `sync`. Keys are free-form strings; values JSON.
+   */
+  registry: MethodRegistryData;
   /** Central only: records a node's last contact (REQHello). */
   recordHello?(node: string, at: number, data: string | undefined): Promise<void>;
+  /**
+   * Control over the node's method subscribers (`REQOpCommand`); absent on a node that
+   * does not offer it.
+   */
+  operator?: MethodOperator;
+}
+
+/** One method subscriber as `MethodOperator.list` reports it. */
+export interface OperatorProcess {
+  method: string;
+  /** `running` while it takes messages, `stopped` once stopped; a runtime may add its own. */
+  state: string;
+  /** Nodes it takes messages from; undefined for every node. */
+  allowedNodes?: string[];
+  queued?: number;
+  /** Runs in progress. */
+  active?: number;
+}
+
+/**
+ * What `REQOpCommand` needs from the runtime to list, start and stop method subscribers.
+ * Each call rejects with a `BosunError` the reply can carry (an unknown method, say).
+ */
+export interface MethodOperator {
+  list(): Promise<OperatorProcess[]>;
+  /** Starts the subscriber for `method` (a method the node knows), taking messages from `allowedNodes` only when given. */
+  start(method: string, allowedNodes?: string[]): Promise<void>;
+  /** Stops the subscriber for `method`: messages for it wait in the inbox until it starts again. */
+  stop(method: string): Promise<void>;
+}
+
+export interface MethodRegistryData {
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  put(key: string, value: unknown): Promise<void>;
+  del(key: string): Promise<void>;
+  /** Entries whose key starts with `prefix`, in key order. */
+  list<T = unknown>(prefix: string): Promise<Array<[string, T]>>;
 }

@@ -25,6 +25,7 @@ export interface InboundDeps {
   context(entry: InboxEntry, signal: AbortSignal): MethodContext;
   finish(entry: InboxEntry, outcome: Outcome, spec: MethodSpec | undefined): { ops: StoreOp[]; done(ok: boolean): void };
   onError(source: string, error: unknown): void;
+  authorize?(message: Message): void | Promise<void>;
 }
 
 /**
@@ -172,6 +173,7 @@ export class Inbound {
       clock: this.deps.clock,
       log: this.deps.log,
       concurrency: this.deps.concurrency,
+      ...(this.deps.authorize ? { authorize: this.deps.authorize } : {}),
       context: (entry, signal) => this.deps.context(entry, signal),
       finish: (entry, outcome, spec) => this.deps.finish(entry, outcome, spec),
       onError: (e) => this.deps.onError(`inbound/${method}`, e),

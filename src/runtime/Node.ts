@@ -12,7 +12,8 @@ import { systemClock, type Clock } from '../clock.ts';
 import { BosunError, describeError } from '../errors.ts';
 import { DEFAULT_MESSAGE_DEFAULTS, normaliseMessages, type Message, type MessageDefaults } from '../message.ts';
 import { builtinMethods, MethodRegistry } from '../methods/index.ts';
-import type { MethodContext, MethodSpec } from '../methods/types.ts';
+import type { MethodContext, MethodRegistryData, MethodSpec } from '../methods/types.ts';
+import { regKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { Transport } from '../transport/types.ts';
 import { DurableTimers } from '../delivery/DurableTimers.ts';
@@ -63,6 +64,8 @@ export interface NodeOptions {
   unorderedConcurrency?: number;
   /** Called for every report the error kernel receives. */
   onError?(report: NodeErrorReport): void;
+  /** Signing, verification and access control (none by default). */
+  guard?: MessageGuard;
   /** Keep message data out of the audit log (default false: keep it, to re-create messages). */
   auditStripData?: boolean;
   /** Called if the supervision tree gives up (its root exceeded its restart intensity). */
@@ -70,6 +73,16 @@ export interface NodeOptions {
 }
 
 export type NodeErrorReport = ErrorReport;
+
+/**
+ * Message security, plugged into every path: `seal` sees every message this node sends
+ * (from any input, replies, error reports) before it is stored; `check` sees every
+ * message before it runs here, and refuses it by throwing a `BosunError`.
+ */
+export interface MessageGuard {
+  seal(message: Message): Message;
+  check(message: Message): void | Promise<void>;
+}
 
 /** What a node says about itself in its hellos; central keeps the latest per node. */
 export interface NodeCapabilities {
@@ -141,6 +154,15 @@ export class BosunNode {
   #lastSeen = new Map<string, { at: number; data?: string }>();
   #unsubscribeStatus: (() => void) | undefined;
   #emitted = 0;
+  #registryData: MethodRegistryData = {
+    get: (key) => this.store.get(regKey(`kv!${key}`)),
+    put: (key, value) => this.store.write([{ type: 'put', key: regKey(`kv!${key}`), value }]),
+    del: (key) => this.store.write([{ type: 'del', key: regKey(`kv!${key}`) }]),
+    list: async <T>(prefix: string) =>
+      (await this.store.range<T>({ gte: regKey(`kv!${prefix}`), lt: regKey(`kv!${prefix}\uffff`) })).map(
+        ([k, v]) => [k.slice(regKey('kv!').length), v] as [string, T],
+      ),
+  };
   #counters = { accepted: 0, refused: 0, acked: 0, dead: 0, executed: 0, failedRuns: 0, badFrames: 0 };
 
   private constructor(private readonly options: NodeOptions) {
@@ -201,6 +223,8 @@ export class BosunNode {
       context: (entry, signal) => this.#methodContext(entry, signal),
       finish: (entry, outcome, spec) => this.#finishRun(entry, outcome, spec),
       onError: (source, e) => this.#reportError(source, e),
+      // A scheduled re-run was created here from a message that was checked on its first run.
+      ...(options.guard ? { authorize: (m: Message) => (m.scheduled ? undefined : options.guard!.check(m)) } : {}),
     });
     this.#scheduler = new Scheduler(this.store, this.clock, this.#timers, (entry) => this.#inbound.subscriber(entry.message.method).enqueue([entry]));
   }
@@ -311,7 +335,7 @@ export class BosunNode {
     for (const item of items) {
       try {
         if (this.#status !== 'running') throw new BosunError('BOSUN_NODE_STOPPING', `node ${this.name} is ${this.#status}; it accepts no new messages`);
-        const messages = normaliseMessages(item, this.name, this.#defaults, this.clock.now());
+        const messages = normaliseMessages(item, this.name, this.#defaults, this.clock.now()).map((m) => this.#seal(m));
         results.push(messages.map((m) => ({ id: m.id, toNode: m.toNode, status: 'accepted' as const })));
         staged.push(...messages);
       } catch (e) {
@@ -542,9 +566,10 @@ export class BosunNode {
       signal,
       emit: async (data: string) => {
         const reply = this.#replyFor(entry.message, { ok: true, output: data }, undefined);
-        if (reply) await this.#enqueue([{ ...reply, id: `${entry.message.id}.reply.${++this.#emitted}` }]);
+        if (reply) await this.#enqueue([this.#seal({ ...reply, id: `${entry.message.id}.reply.${++this.#emitted}` })]);
       },
       send: (message) => this.accept(message) as never,
+      registry: this.#registryData,
       get log() {
         return log.child({ method: entry.message.method, id: entry.message.id });
       },
@@ -597,12 +622,16 @@ export class BosunNode {
     };
   }
 
+  #seal(message: Message): Message {
+    return this.options.guard ? this.options.guard.seal(message) : message;
+  }
+
   #replyFor(m: Message, outcome: Outcome, spec: MethodSpec | undefined): Message | undefined {
     if (m.isReply || m.replyMethod === 'none') return undefined;
     if (outcome.ok && (spec?.replies === false || outcome.output === undefined)) return undefined;
     const data = outcome.ok ? outcome.output! : `error ${outcome.code}: ${outcome.message}${outcome.output ? `\n${outcome.output}` : ''}`;
     const fileName = m.fileName ?? `${m.method}.result`;
-    return {
+    return this.#seal({
       id: `${m.id}.reply`,
       fromNode: this.name,
       toNode: m.fromNode,
@@ -620,7 +649,7 @@ export class BosunNode {
       isReply: true,
       inReplyTo: { id: m.id, method: m.method, fromNode: m.fromNode, toNode: m.toNode },
       acceptedAt: this.clock.now(),
-    };
+    });
   }
 
   // ---- errors and hello ----------------------------------------------------------
