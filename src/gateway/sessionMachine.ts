@@ -83,7 +83,8 @@ export const CLOSE_NORMAL = 1000;
 export const CLOSE_PROTOCOL_ERROR = 1002;
 export const CLOSE_INTERNAL_ERROR = 1011;
 
-const closeWith = (code: number, reason: string) => assign({ close: () => ({ code, reason }) });
+/** The parameterised action that records why the session ends. */
+const closeWith = (code: number, reason: string) => ({ type: 'setClose', params: { code, reason } }) as const;
 
 export const sessionMachine = setup({
   types: {
@@ -119,6 +120,7 @@ export const sessionMachine = setup({
       hi: ({ event, context }) => (event.type === 'HI' ? event.hi : context.hi),
       nodeId: ({ event, context }) => (event.type === 'HI' ? event.hi.id : context.nodeId),
     }),
+    setClose: assign((_, params: CloseRequest) => ({ close: params })),
     closeRequested: assign({
       close: ({ event, context }) => (event.type === 'CLOSE' ? { code: event.code, reason: event.reason } : context.close),
     }),

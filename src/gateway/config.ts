@@ -1,0 +1,127 @@
+/**
+ * The gateway's settings, read from the environment by the Go gateway's names
+ * (`RECEPTOR_CONTROLLER_*`; durations in seconds, as there) plus a few of bosun's own for
+ * what Go did with Redis and Kafka. See src/gateway/README.md for the table.
+ */
+import { hostname } from 'node:os';
+import { BosunError } from '../errors.ts';
+
+export interface GatewayConfig {
+  /** Node id the gateway gives in its HI and as `sender` of its directives. */
+  nodeId: string;
+  /** `{clientId: psk}` for service-to-service callers. */
+  credentials: Map<string, string>;
+  writeWaitMs: number;
+  pongWaitMs: number;
+  pingIntervalMs: number;
+  handshakeTimeoutMs: number;
+  maxMessageBytes: number;
+  syncPingTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  enableProfile: boolean;
+  /** `local`: this process only; `nats`: a NATS KV bucket shared by every instance. */
+  registrar: 'local' | 'nats';
+  /** This gateway instance's name among its peers (Go used the pod IP). */
+  instanceId: string;
+  /** NATS servers for the `nats` registrar, when no connection is handed in. */
+  natsUrl: string | undefined;
+  /** How long a registry entry lives without being refreshed (NATS KV). */
+  leaseMs: number;
+  /** The refresh period is drawn between these two, so instances do not refresh in step. */
+  refreshMinMs: number;
+  refreshMaxMs: number;
+}
+
+export type Env = Record<string, string | undefined>;
+
+const PREFIX = 'RECEPTOR_CONTROLLER_';
+
+function badConfig(message: string): BosunError {
+  return new BosunError('BOSUN_BAD_CONFIG', message);
+}
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[PREFIX + name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function positive(env: Env, name: string, fallback: number, unit: string): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw badConfig(`${PREFIX}${name} must be a positive number of ${unit}, got "${raw}"`);
+  return value;
+}
+
+const seconds = (env: Env, name: string, fallback: number) => Math.round(positive(env, name, fallback, 'seconds') * 1000);
+
+function bool(env: Env, name: string): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return false;
+  if (['1', 't', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'f', 'false', 'no', 'off'].includes(raw)) return false;
+  throw badConfig(`${PREFIX}${name} must be true or false, got "${raw}"`);
+}
+
+function credentials(env: Env): Map<string, string> {
+  const raw = read(env, 'SERVICE_TO_SERVICE_CREDENTIALS');
+  if (raw === undefined) return new Map();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw badConfig(`${PREFIX}SERVICE_TO_SERVICE_CREDENTIALS is not JSON; expected {"client-id": "psk", …}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw badConfig(`${PREFIX}SERVICE_TO_SERVICE_CREDENTIALS must be a JSON object {"client-id": "psk", …}`);
+  }
+  const map = new Map<string, string>();
+  for (const [client, psk] of Object.entries(parsed)) {
+    if (typeof psk !== 'string' || psk === '') throw badConfig(`${PREFIX}SERVICE_TO_SERVICE_CREDENTIALS: the psk of "${client}" must be a non-empty string`);
+    map.set(client, psk);
+  }
+  return map;
+}
+
+/** The instance id is a NATS subject token, so it is kept to `[A-Za-z0-9_-]`. */
+function instanceId(env: Env): string {
+  const given = read(env, 'GATEWAY_INSTANCE_ID');
+  if (given === undefined) return `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, '_');
+  if (!/^[A-Za-z0-9_-]+$/.test(given)) throw badConfig(`${PREFIX}GATEWAY_INSTANCE_ID may only hold letters, digits, "_" and "-", got "${given}"`);
+  return given;
+}
+
+/** @throws BosunError `BOSUN_BAD_CONFIG` naming the variable to fix. */
+export function readGatewayConfig(env: Env): GatewayConfig {
+  const pongWaitMs = seconds(env, 'WEBSOCKET_PONG_WAIT', 25);
+  const registrar = read(env, 'GATEWAY_CONNECTION_REGISTRAR_IMPL') ?? 'local';
+  if (registrar !== 'local' && registrar !== 'nats') {
+    throw badConfig(
+      `${PREFIX}GATEWAY_CONNECTION_REGISTRAR_IMPL must be "local" or "nats", got "${registrar}"` +
+        (registrar === 'redis' ? ' (bosun keeps the shared registry in NATS KV, not Redis)' : ''),
+    );
+  }
+  const refreshMinMs = positive(env, 'GATEWAY_ACTIVE_CONNECTION_REGISTRAR_POLL_MIN_DELAY', 5000, 'milliseconds');
+  const refreshMaxMs = positive(env, 'GATEWAY_ACTIVE_CONNECTION_REGISTRAR_POLL_MAX_DELAY', 10000, 'milliseconds');
+  if (refreshMaxMs < refreshMinMs) throw badConfig(`${PREFIX}GATEWAY_ACTIVE_CONNECTION_REGISTRAR_POLL_MAX_DELAY is below the MIN_DELAY`);
+  const leaseMs = seconds(env, 'GATEWAY_CONNECTION_LEASE', 30);
+  if (leaseMs <= refreshMaxMs) throw badConfig(`${PREFIX}GATEWAY_CONNECTION_LEASE must be longer than the refresh period (POLL_MAX_DELAY)`);
+  return {
+    nodeId: read(env, 'RECEPTORCONTROLLERNODEID') ?? 'node-cloud-receptor-controller',
+    credentials: credentials(env),
+    writeWaitMs: seconds(env, 'WEBSOCKET_WRITE_WAIT', 5),
+    pongWaitMs,
+    pingIntervalMs: Math.round(pongWaitMs * 0.9),
+    handshakeTimeoutMs: seconds(env, 'WEBSOCKET_HANDSHAKE_READ_WAIT', pongWaitMs / 1000),
+    maxMessageBytes: Math.floor(positive(env, 'WEBSOCKET_MAX_MESSAGE_SIZE', 1024 * 1024, 'bytes')),
+    syncPingTimeoutMs: seconds(env, 'RECEPTOR_SYNC_PING_TIMEOUT', 10),
+    shutdownTimeoutMs: seconds(env, 'HTTP_SHUTDOWN_TIMEOUT', 2),
+    enableProfile: bool(env, 'ENABLE_PROFILE'),
+    registrar,
+    instanceId: instanceId(env),
+    natsUrl: read(env, 'NATS_URL'),
+    leaseMs,
+    refreshMinMs,
+    refreshMaxMs,
+  };
+}

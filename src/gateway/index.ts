@@ -1,0 +1,128 @@
+/**
+ * The receptor-controller compatible gateway: python-receptor nodes dial in over
+ * websockets; internal services send them work over HTTP and read their replies from a
+ * durable responses stream.
+ */
+import type { Server } from 'node:http';
+import type { NatsConnection } from 'nats';
+import type { ErrorSink } from '../../supervisors/types.ts';
+import { type Clock, systemClock } from '../clock.ts';
+import { BosunError } from '../errors.ts';
+import type { Store } from '../store/types.ts';
+import { type Env, readGatewayConfig } from './config.ts';
+import { type GatewayLogger, ReceptorGateway } from './gateway.ts';
+import { GatewayHttp, type UpgradeHandler } from './http.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { connectNatsBackend } from './natsBackend.ts';
+import { LocalRegistry } from './registry.ts';
+import { ResponseLog } from './responses.ts';
+
+export type { GatewayConfig, Env } from './config.ts';
+export type { GatewayLogger, JobRequest, PingResult, StatusResult } from './gateway.ts';
+export { ReceptorGateway } from './gateway.ts';
+export { RECEPTOR_WS_PATH, type UpgradeHandler } from './http.ts';
+export type { ConnectionEntry, ConnectionRegistry } from './registry.ts';
+export type { LoggedResponse } from './responses.ts';
+export type { ResponseRecord } from './receptor/reply.ts';
+
+export interface ReceptorGatewayOptions {
+  /** `HOST:PORT` (`[::1]:9090` for IPv6); port 0 picks a free one. */
+  listen: string;
+  /** The node's store: the registry mirror and the responses log live there. */
+  store: Store;
+  clock?: Clock;
+  logger: GatewayLogger;
+  errors: ErrorSink;
+  /** `RECEPTOR_CONTROLLER_*` settings, usually `process.env`. */
+  env: Env;
+  /**
+   * A NATS connection for `RECEPTOR_CONTROLLER_GATEWAY_CONNECTION_REGISTRAR_IMPL=nats`
+   * (shared registry, forwarding between instances). Without it the gateway connects to
+   * `RECEPTOR_CONTROLLER_NATS_URL` itself.
+   */
+  nats?: NatsConnection;
+  /** @internal Directive message ids, for tests that replay captured bytes. */
+  newId?: () => string;
+}
+
+export interface RunningReceptorGateway {
+  readonly host: string;
+  readonly port: number;
+  /** The HTTP server; bosun's own websocket endpoint can be mounted on it. */
+  readonly server: Server;
+  readonly gateway: ReceptorGateway;
+  /** Routes websocket upgrades for `path` to `handler` (e.g. a `WebSocketServer`'s `handleUpgrade`). */
+  addUpgradeRoute(path: string, handler: UpgradeHandler): void;
+  /** Closes every session (CLOSE 1000), ends streams, stops listening. Leaves the store open. */
+  close(): Promise<void>;
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new BosunError('BOSUN_BAD_CONFIG', `the gateway's listen address must be HOST:PORT, got "${listen}"`);
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+/**
+ * Starts the gateway: opens its part of the store, starts the session supervisor, and
+ * listens. @throws BosunError `BOSUN_BAD_CONFIG` for a bad setting.
+ */
+export async function startReceptorGateway(options: ReceptorGatewayOptions): Promise<RunningReceptorGateway> {
+  const config = readGatewayConfig(options.env);
+  const clock = options.clock ?? systemClock;
+  const { host, port } = parseListen(options.listen);
+
+  const responses = new ResponseLog(options.store, clock);
+  await responses.open();
+  const nats = config.registrar === 'nats' ? await connectNatsBackend(config, options.nats, options.logger) : undefined;
+  const registry = nats ? await nats.openRegistry(clock) : new LocalRegistry(options.store);
+  if (registry instanceof LocalRegistry) await registry.open();
+
+  const gateway = await ReceptorGateway.start({
+    config,
+    clock,
+    logger: options.logger,
+    errors: options.errors,
+    registry,
+    responses,
+    metrics: new GatewayMetrics(),
+    newId: options.newId,
+  });
+  if (nats) gateway.link = await nats.openLink(gateway);
+  const http = new GatewayHttp(gateway, options.logger);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.server.once('error', reject);
+      http.server.listen(port, host, () => {
+        http.server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await gateway.stop();
+    await nats?.close();
+    throw new BosunError('BOSUN_BAD_CONFIG', `the gateway cannot listen on ${options.listen}: ${(error as Error).message}`, { cause: error });
+  }
+  const address = http.server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  options.logger.info({ host, port: boundPort, nodeId: config.nodeId, registrar: config.registrar }, 'receptor gateway listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    host,
+    port: boundPort,
+    server: http.server,
+    gateway,
+    addUpgradeRoute: (path, handler) => http.addUpgradeRoute(path, handler),
+    close() {
+      closing ??= (async () => {
+        http.beginClose();
+        await gateway.stop();
+        await http.close();
+        await nats?.close();
+      })();
+      return closing;
+    },
+  };
+}
