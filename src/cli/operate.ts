@@ -1,0 +1,197 @@
+import path from 'node:path';
+import { BosunError } from '../errors.ts';
+import { DEBUG_SOCKET_FILE } from '../inputs/debugSocket.ts';
+import { parseCommandArgs, UsageError } from './args.ts';
+import { connectDaemon, daemonAddress, readLines } from './daemonClient.ts';
+import type { CliIo } from './io.ts';
+
+/**
+ * The operator's commands on a running daemon: `bosun queue`, `bosun dead`, `bosun audit`
+ * and `bosun nodes`. Each is one command line on the daemon's debug socket.
+ */
+const WHICH = {
+  'data-dir': { type: 'string' },
+  node: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Sends `command {args}` to the daemon and returns its JSON answer. */
+async function ask(name: string, values: { 'data-dir'?: string; node?: string }, io: CliIo, command: string, args: object = {}): Promise<unknown> {
+  const address = daemonAddress(name, values, io.env, io.cwd);
+  const socket = await connectDaemon(path.join(address.dataDir, DEBUG_SOCKET_FILE), address);
+  const lines: string[] = [];
+  socket.end(`${command} ${JSON.stringify(args)}\n`);
+  await readLines(socket, (line) => {
+    if (line !== '') lines.push(line);
+  });
+  let answer: unknown;
+  try {
+    answer = JSON.parse(lines[0] ?? '');
+  } catch {
+    throw new BosunError('BOSUN_INTERRUPTED', 'the daemon gave no readable answer on its debug socket');
+  }
+  if (answer && typeof answer === 'object' && 'error' in answer) {
+    const { error } = answer as { error: { code: string; message: string } };
+    throw new BosunError(error.code as never, error.message);
+  }
+  return answer;
+}
+
+/** Parses durations like `90`, `90s`, `15m`, `2h`, `7d` into seconds. */
+export function parseDuration(text: string, command: string): number {
+  const match = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(text.trim());
+  if (!match) throw new UsageError(`"${text}" is not a duration: use e.g. 90s, 15m, 2h or 7d`, command);
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
+function table(io: CliIo, rows: string[][]): void {
+  if (rows.length === 0) return;
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) io.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+}
+
+const when = (ms: number) => new Date(ms).toISOString();
+
+interface Queued { id: string; toNode: string; method: string; acceptedAt: number; attempts: number; seq: number }
+
+/** `bosun queue ls [--to NODE]` and `bosun queue rm ID | --to NODE | --older-than D`. */
+export async function runQueue(args: string[], io: CliIo): Promise<number> {
+  const [verb, ...rest] = args;
+  const { values, positionals } = parseCommandArgs('queue', rest, { ...WHICH, to: { type: 'string' }, 'older-than': { type: 'string' }, limit: { type: 'string' } }, true);
+  if (values.help || verb === '--help' || verb === '-h') return io.help('queue');
+  const filter = {
+    ...(values.to !== undefined ? { node: values.to } : {}),
+    ...(values['older-than'] !== undefined ? { olderThanSeconds: parseDuration(values['older-than'], 'queue') } : {}),
+    ...(values.limit !== undefined ? { limit: Number(values.limit) } : {}),
+  };
+  if (verb === 'ls') {
+    const queued = (await ask('queue', values, io, 'queue', filter)) as Queued[];
+    if (values.json) io.stdout.write(JSON.stringify(queued) + '\n');
+    else if (queued.length === 0) io.stdout.write('the queue is empty\n');
+    else table(io, [['ID', 'TO', 'METHOD', 'SEQ', 'ATTEMPTS', 'ACCEPTED'], ...queued.map((q) => [q.id, q.toNode, q.method, String(q.seq), String(q.attempts), when(q.acceptedAt)])]);
+    return 0;
+  }
+  if (verb === 'rm') {
+    if (positionals.length > 1) throw new UsageError('give one message id at a time', 'queue');
+    const withId = positionals[0] !== undefined ? { ...filter, id: positionals[0] } : filter;
+    if (Object.keys(withId).filter((k) => k !== 'limit').length === 0) throw new UsageError('say which messages to remove: an ID, --to NODE or --older-than D', 'queue');
+    const removed = (await ask('queue', values, io, 'queue-rm', withId)) as Queued[];
+    if (values.json) io.stdout.write(JSON.stringify(removed) + '\n');
+    else io.stdout.write(`removed ${removed.length} message${removed.length === 1 ? '' : 's'}${removed.length ? `: ${removed.map((q) => q.id).join(', ')}` : ''}\n`);
+    return 0;
+  }
+  throw new UsageError(verb === undefined ? 'say what to do: ls or rm' : `unknown queue command "${verb}"`, 'queue');
+}
+
+interface Dead { message: { id: string; toNode: string; method: string }; attempts: number; at: number }
+
+/** `bosun dead ls | resend [ID…] | purge [ID…]`. */
+export async function runDead(args: string[], io: CliIo): Promise<number> {
+  const [verb, ...rest] = args;
+  const { values, positionals } = parseCommandArgs('dead', rest, WHICH, true);
+  if (values.help || verb === '--help' || verb === '-h') return io.help('dead');
+  const ids = positionals.length ? { ids: positionals } : {};
+  if (verb === 'ls') {
+    const dead = (await ask('dead', values, io, 'dead')) as Dead[];
+    if (values.json) io.stdout.write(JSON.stringify(dead) + '\n');
+    else if (dead.length === 0) io.stdout.write('no dead letters\n');
+    else table(io, [['ID', 'TO', 'METHOD', 'ATTEMPTS', 'DIED'], ...dead.map((d) => [d.message.id, d.message.toNode, d.message.method, String(d.attempts), when(d.at)])]);
+    return 0;
+  }
+  if (verb === 'resend') {
+    const results = (await ask('dead', values, io, 'dead-resend', ids)) as Array<{ id?: string; error?: { message: string } }>;
+    if (values.json) io.stdout.write(JSON.stringify(results) + '\n');
+    else io.stdout.write(`sent again: ${results.filter((r) => r.id).length}${results.some((r) => r.error) ? `, refused: ${results.filter((r) => r.error).length}` : ''}\n`);
+    return results.some((r) => r.error) ? 1 : 0;
+  }
+  if (verb === 'purge') {
+    const purged = (await ask('dead', values, io, 'dead-purge', ids)) as Dead[];
+    if (values.json) io.stdout.write(JSON.stringify(purged) + '\n');
+    else io.stdout.write(`deleted ${purged.length} dead letter${purged.length === 1 ? '' : 's'}\n`);
+    return 0;
+  }
+  throw new UsageError(verb === undefined ? 'say what to do: ls, resend or purge' : `unknown dead command "${verb}"`, 'dead');
+}
+
+interface Audited { at: number; message: { id: string; fromNode: string; method: string; methodArgs: string[] }; outcome: { ok: boolean; code?: string } }
+
+/** `bosun audit [--since D] [--method M] [--from NODE] [--limit N]`. */
+export async function runAudit(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseCommandArgs('audit', args, { ...WHICH, since: { type: 'string' }, method: { type: 'string' }, from: { type: 'string' }, limit: { type: 'string' } });
+  if (values.help) return io.help('audit');
+  const filter = {
+    ...(values.since !== undefined ? { sinceMs: Date.now() - parseDuration(values.since, 'audit') * 1000 } : {}),
+    ...(values.method !== undefined ? { method: values.method } : {}),
+    ...(values.from !== undefined ? { fromNode: values.from } : {}),
+    ...(values.limit !== undefined ? { limit: Number(values.limit) } : {}),
+  };
+  const records = (await ask('audit', values, io, 'audit', filter)) as Audited[];
+  if (values.json) io.stdout.write(JSON.stringify(records) + '\n');
+  else if (records.length === 0) io.stdout.write('nothing ran in that window\n');
+  else {
+    table(io, [
+      ['WHEN', 'FROM', 'METHOD', 'ID', 'OUTCOME', 'ARGS'],
+      ...records.map((r) => [when(r.at), r.message.fromNode, r.message.method, r.message.id, r.outcome.ok ? 'ok' : (r.outcome.code ?? 'error'), r.message.methodArgs.join(' ')]),
+    ]);
+  }
+  return 0;
+}
+
+interface Seen { node: string; lastSeen: string; capabilities?: { bosun: string; cpus: number; load: number[]; methods: string[] } }
+
+/** `bosun nodes`: on central, every node that said hello, when, and what it offers. */
+export async function runNodes(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseCommandArgs('nodes', args, WHICH);
+  if (values.help) return io.help('nodes');
+  const nodes = (await ask('nodes', values, io, 'nodes')) as Seen[];
+  if (values.json) io.stdout.write(JSON.stringify(nodes) + '\n');
+  else if (nodes.length === 0) io.stdout.write('no node has said hello yet\n');
+  else {
+    table(io, [
+      ['NODE', 'LAST SEEN', 'BOSUN', 'CPUS', 'LOAD', 'METHODS'],
+      ...nodes.map((n) => [n.node, n.lastSeen, n.capabilities?.bosun ?? '?', String(n.capabilities?.cpus ?? '?'), n.capabilities?.load.map((l) => l.toFixed(2)).join(' ') ?? '?', String(n.capabilities?.methods.length ?? '?')]),
+    ]);
+  }
+  return 0;
+}
+
+export const OPERATE_USAGE: Record<string, string> = {
+  queue: `Usage: bosun queue ls [--to NODE] [--older-than D] [--limit N] [--json]
+       bosun queue rm ID | --to NODE | --older-than D
+
+Lists the messages a running daemon still has to deliver (queued or waiting for an ACK),
+or withdraws some. A message withdrawn from an ordered stream leaves a skip marker in its
+place, so the receiver moves on. Durations: 90s, 15m, 2h, 7d.
+
+Options:
+  --node NAME | --data-dir DIR   which daemon
+  --json                         JSON instead of a table
+`,
+  dead: `Usage: bosun dead ls | resend [ID…] | purge [ID…] [--json]
+
+Dead letters: messages that ran out of retries. "resend" sends them again with fresh
+retries (all of them, or the given ids); "purge" deletes them.
+
+Options:
+  --node NAME | --data-dir DIR   which daemon
+  --json                         JSON instead of text
+`,
+  audit: `Usage: bosun audit [--since D] [--method M] [--from NODE] [--limit N] [--json]
+
+What the daemon ran: each message with its sender, arguments and outcome, oldest first.
+
+Options:
+  --node NAME | --data-dir DIR   which daemon
+  --json                         JSON instead of a table
+`,
+  nodes: `Usage: bosun nodes [--json]
+
+On central: every node that said hello, when it was last seen, and its capabilities.
+
+Options:
+  --node NAME | --data-dir DIR   which daemon
+  --json                         JSON instead of a table
+`,
+};
