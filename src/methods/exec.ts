@@ -1,12 +1,10 @@
 import { spawn } from 'node:child_process';
-import { StringDecoder } from 'node:string_decoder';
 import { BosunError } from '../errors.ts';
+import { DEFAULT_MAX_LINE_CHARS, LineSplitter } from './lineSplitter.ts';
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 /** Time a process group gets between SIGTERM and SIGKILL. */
 export const DEFAULT_KILL_GRACE_MS = 2000;
-/** Longest line handed to `onLine`; a longer one arrives in pieces of this size. */
-export const DEFAULT_MAX_LINE_CHARS = 64 * 1024;
 /** Lines waiting for `onLine` beyond which the command's pipes are paused. */
 const LINE_QUEUE_HIGH_WATER = 256;
 
@@ -196,8 +194,7 @@ function lineFeed(
   maxLineChars: number,
   child: { stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream },
 ): LineFeed {
-  const partial = { stdout: '', stderr: '' };
-  const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  const splitters = { stdout: new LineSplitter(maxLineChars), stderr: new LineSplitter(maxLineChars) };
   const queue: Array<[string, OutputStream]> = [];
   let pumping: Promise<void> | undefined;
   let paused = false;
@@ -231,35 +228,22 @@ function lineFeed(
     }
   };
   const kick = (): void => {
-    pumping ??= pump().finally(() => {
+    if (pumping) return;
+    pumping = pump().finally(() => {
       pumping = undefined;
+      // Lines pushed after the loop saw an empty queue but before it ended.
+      if (queue.length > 0) kick();
     });
   };
 
-  const split = (text: string, stream: OutputStream, final: boolean): void => {
-    const all = partial[stream] + text;
-    let start = 0;
-    let newline: number;
-    while ((newline = all.indexOf('\n', start)) !== -1) {
-      const end = newline > start && all[newline - 1] === '\r' ? newline - 1 : newline;
-      for (const piece of pieces(all.slice(start, end), maxLineChars)) queue.push([piece, stream]);
-      start = newline + 1;
-    }
-    while (all.length - start >= maxLineChars) {
-      queue.push([all.slice(start, start + maxLineChars), stream]);
-      start += maxLineChars;
-    }
-    if (final && start < all.length) {
-      queue.push([all.slice(start), stream]);
-      start = all.length;
-    }
-    partial[stream] = all.slice(start);
+  const queueLines = (lines: string[], stream: OutputStream): void => {
+    for (const line of lines) queue.push([line, stream]);
   };
 
   return {
     push(chunk, stream) {
       if (failed) return;
-      split(decoders[stream].write(chunk), stream, false);
+      queueLines(splitters[stream].push(chunk), stream);
       if (!draining && queue.length >= LINE_QUEUE_HIGH_WATER) setPaused(true);
       kick();
     },
@@ -271,17 +255,10 @@ function lineFeed(
       failureListener = listener;
     },
     async end() {
-      for (const stream of ['stdout', 'stderr'] as const) split(decoders[stream].end(), stream, true);
+      for (const stream of ['stdout', 'stderr'] as const) queueLines(splitters[stream].end(), stream);
       kick();
       while (pumping) await pumping;
       return failed ? { failed, failure } : { failed };
     },
   };
-}
-
-function pieces(line: string, size: number): string[] {
-  if (line.length <= size) return [line];
-  const out: string[] = [];
-  for (let i = 0; i < line.length; i += size) out.push(line.slice(i, i + size));
-  return out;
 }

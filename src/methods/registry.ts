@@ -1,5 +1,10 @@
 import { BosunError } from '../errors.ts';
 import { cliCommandMethod, type CliCommandOptions } from './cliCommand.ts';
+import { cliCommandContMethod } from './cliCommandCont.ts';
+import { copyFileMethods } from './copyFile.ts';
+import { REQHttpGet } from './httpGet.ts';
+import { REQOpCommand } from './opCommand.ts';
+import { REQTailFile } from './tailFile.ts';
 import { consoleMethod, type TextSink } from './console.ts';
 import { REQToFile, REQToFileAppend } from './files.ts';
 import { REQErrorLog, REQHello } from './hello.ts';
@@ -60,5 +65,10 @@ export function builtinMethods(options: BuiltinMethodOptions = {}): MethodSpec[]
     REQErrorLog,
     REQNone,
     REQnNone,
+    cliCommandContMethod(cli),
+    REQTailFile,
+    REQHttpGet,
+    ...copyFileMethods(),
+    REQOpCommand,
   ];
 }

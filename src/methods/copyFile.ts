@@ -1,0 +1,285 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { open, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { BosunError } from '../errors.ts';
+import { isValidName } from '../message.ts';
+import { REQCopyChunk, REQCopyDone, sha256Of } from './copyReceive.ts';
+import { CopyTracker } from './copyTracker.ts';
+import type { MethodContext, MethodResult, MethodSpec } from './types.ts';
+
+export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+/** Keeps a chunk message (base64, about 4/3 of the chunk) under NATS's default 1 MiB payload. */
+export const MAX_CHUNK_BYTES = 512 * 1024;
+const MIN_CHUNK_BYTES = 1024;
+/** Chunks sent and not yet confirmed by the destination, per copy. */
+export const DEFAULT_WINDOW_CHUNKS = 16;
+/** methodTimeout of one chunk's write on the destination, in seconds. */
+const CHUNK_METHOD_TIMEOUT = 60;
+
+export interface CopyFileOptions {
+  /** Default chunk size when the request gives none (256 KiB). */
+  chunkBytes?: number;
+  /** Chunks in flight per copy (16): bounds what a copy puts in the outbox at once. */
+  windowChunks?: number;
+}
+
+interface SourceFile {
+  path: string;
+  /** Path under the copied folder (posix); empty for a single file. */
+  relative: string;
+  size: number;
+}
+
+/**
+ * The copy methods of one node: `REQCopyFile` and the internal `REQCopyReceipt` on the
+ * source, `REQCopyChunk` and `REQCopyDone` on the destination. The source's two share
+ * the node's running copies, so each node gets its own set.
+ *
+ * `REQCopyFile` is sent to the SOURCE node:
+ * `methodArgs: [srcPath, dstNode, dstPath, chunkBytes?]`.
+ *
+ * - `srcPath`: any absolute path on the source, a file or a folder. A folder is copied
+ *   with every regular file under it (`dstPath/<path under srcPath>`); symbolic links and
+ *   special files in it are skipped and counted, empty folders are not recreated.
+ * - `dstPath`: a path inside the destination's files folder; absolute paths and paths
+ *   that climb out (`..`, symbolic links) are refused.
+ * - `chunkBytes`: 1 KiB to 512 KiB, 256 KiB by default.
+ *
+ * Each chunk is a message of its own on the ordered `REQCopyChunk` stream, with its
+ * sha256; the destination writes it to `<dstPath>.bosun-part` and confirms it. The
+ * source keeps at most `windowChunks` unconfirmed, reports progress every 10% of the
+ * bytes the destination confirmed (`sent 30% (3 MiB of 10 MiB)`), and once a file's
+ * chunks are all confirmed sends `REQCopyDone`, which checks size and sha256 and moves
+ * the file into place. The last reply is `copied <n> bytes to <dstNode>:<dstPath>`; any
+ * refusal by the destination ends the copy with its error. `methodTimeout` bounds the
+ * whole copy.
+ *
+ * Restarts. Chunks are durable messages: once accepted, the delivery layer brings them
+ * to the destination exactly once and in order, whichever side restarts. A destination
+ * that restarts carries on where it was. A source that restarts mid-copy does not resume
+ * reading: its run is reported as `BOSUN_INTERRUPTED`, while the chunks it had already
+ * queued are still delivered and written. Sending the copy again starts over from the
+ * first byte; the destination compares each chunk with what the part file holds and
+ * skips those it has, so a repeat is safe and cheap on the destination's disk.
+ *
+ * One copy per destination path at a time: two copies into the same `dstPath` share the
+ * part file, and the size and checksum check fails one of them.
+ */
+export function copyFileMethods(options: CopyFileOptions = {}): MethodSpec[] {
+  const running = new Map<string, CopyTracker>();
+  const REQCopyFile: MethodSpec = {
+    name: 'REQCopyFile',
+    summary: 'Copy methodArgs [srcPath, dstNode, dstPath, chunkBytes?] (file or folder) from this node into dstNode\'s files folder.',
+    // Reading resumes nowhere after a crash; the run is reported interrupted and can be re-sent.
+    idempotent: false,
+    handler: (ctx) => copy(ctx, running, options),
+  };
+  const REQCopyReceipt: MethodSpec = {
+    name: 'REQCopyReceipt',
+    summary: 'Internal (REQCopyFile, source): the destination confirms or refuses a chunk or a file.',
+    idempotent: true,
+    inline: true,
+    replies: false,
+    async handler(ctx) {
+      const tracker = running.get(ctx.message.methodArgs[0] ?? '');
+      if (tracker) tracker.receipt(ctx.message);
+      else ctx.log.debug({ copy: ctx.message.methodArgs[0], data: ctx.message.data }, 'receipt for a copy that is no longer running');
+      return {};
+    },
+  };
+  return [REQCopyFile, REQCopyReceipt, REQCopyChunk, REQCopyDone];
+}
+
+async function copy(ctx: MethodContext, running: Map<string, CopyTracker>, options: CopyFileOptions): Promise<MethodResult> {
+  const request = copyRequest(ctx.message.methodArgs, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  const { files, skipped } = await sourceFiles(request.srcPath);
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  const copyId = randomUUID();
+  const tracker = new CopyTracker(request.dstNode);
+  const progress = progressReporter(total, (line) => ctx.emit(line));
+  const onChange = (): Promise<void> => progress(tracker.confirmedBytes);
+  const session: CopySession = { ctx, request, copyId, tracker, onChange, windowChunks: options.windowChunks ?? DEFAULT_WINDOW_CHUNKS };
+  running.set(copyId, tracker);
+  let bytes = 0;
+  try {
+    for (const [index, file] of files.entries()) {
+      const dstPath = file.relative === '' ? request.dstPath : path.posix.join(request.dstPath, file.relative);
+      bytes += await sendFile(session, file, index, dstPath);
+    }
+    await tracker.waitFor(() => tracker.allEnded, ctx.signal, onChange);
+  } catch (e) {
+    if (!ctx.signal.aborted) throw e;
+    const reason = ctx.signal.reason;
+    throw new BosunError(
+      reason instanceof BosunError ? reason.code : 'BOSUN_INTERRUPTED',
+      `the copy to ${request.dstNode}:${request.dstPath} was stopped after the destination confirmed ${tracker.confirmedBytes} of ${total} bytes; send it again to finish it`,
+      { cause: reason },
+    );
+  } finally {
+    running.delete(copyId);
+  }
+  const where = `${request.dstNode}:${request.dstPath}`;
+  if (files.length === 1 && files[0]!.relative === '') return { output: `copied ${bytes} bytes to ${where}` };
+  const note = skipped > 0 ? `; skipped ${skipped} ${skipped === 1 ? 'entry that is' : 'entries that are'} neither a regular file nor a folder` : '';
+  return { output: `copied ${files.length} ${files.length === 1 ? 'file' : 'files'} (${bytes} bytes) to ${where}${note}` };
+}
+
+interface CopyRequest {
+  srcPath: string;
+  dstNode: string;
+  dstPath: string;
+  chunkBytes: number;
+}
+
+interface CopySession {
+  ctx: MethodContext;
+  request: CopyRequest;
+  copyId: string;
+  tracker: CopyTracker;
+  onChange(): Promise<void>;
+  windowChunks: number;
+}
+
+/** Sends one file's chunks, waits until the destination has them all, then sends its end. */
+async function sendFile(session: CopySession, file: SourceFile, index: number, dstPath: string): Promise<number> {
+  const { ctx, request, copyId, tracker, onChange } = session;
+  const chunkBytes = request.chunkBytes;
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(chunkBytes);
+  let offset = 0;
+  const handle = await open(file.path, 'r').catch((e: Error) => {
+    throw new BosunError('BOSUN_METHOD_FAILED', `could not read "${file.path}": ${e.message}`, { cause: e });
+  });
+  try {
+    for (let n = 0; ; n++) {
+      await tracker.waitFor(() => tracker.inFlight < session.windowChunks, ctx.signal, onChange);
+      const { bytesRead } = await handle.read(buffer, 0, chunkBytes, offset);
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
+      hash.update(chunk);
+      const id = `${copyId}.${index}.${n}`;
+      tracker.expectChunk(id, bytesRead);
+      await queue(session, {
+        id,
+        method: REQCopyChunk.name,
+        methodArgs: [copyId, dstPath, String(offset), sha256Of(chunk)],
+        data: chunk.toString('base64'),
+        methodTimeout: CHUNK_METHOD_TIMEOUT,
+      });
+      offset += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  // Chunks and ends travel on different streams: the end may only leave once every chunk is written.
+  await tracker.waitFor(() => tracker.inFlight === 0, ctx.signal, onChange);
+  const id = `${copyId}.${index}.end`;
+  tracker.expectEnd(id);
+  await queue(session, {
+    id,
+    method: REQCopyDone.name,
+    methodArgs: [copyId, dstPath, String(offset), hash.digest('hex')],
+    // Hashing a large file takes a while: allow 20 MiB/s, at least a minute.
+    methodTimeout: Math.max(CHUNK_METHOD_TIMEOUT, Math.ceil(offset / (20 * 1024 * 1024))),
+  });
+  return offset;
+}
+
+/** Accepts one message to the destination, with the request's delivery settings. */
+async function queue(session: CopySession, fields: { id: string; method: string; methodArgs: string[]; data?: string; methodTimeout: number }): Promise<void> {
+  const { ctx, request, copyId } = session;
+  const m = ctx.message;
+  const [result] = await ctx.send({
+    ...fields,
+    toNode: request.dstNode,
+    replyMethod: 'REQCopyReceipt',
+    replyMethodArgs: [copyId],
+    ACKTimeout: m.ACKTimeout,
+    retries: m.retries,
+    retryWait: m.retryWait,
+  });
+  if (!result || 'error' in result) {
+    const why = result && 'error' in result ? result.error.message : 'nothing was accepted';
+    throw new BosunError('BOSUN_METHOD_FAILED', `could not queue ${fields.method} for ${request.dstNode}: ${why}`);
+  }
+}
+
+function copyRequest(args: string[], defaultChunkBytes: number): CopyRequest {
+  const [srcPath, dstNode, dstPath, chunkArg] = args;
+  const bad = (what: string): BosunError => new BosunError('BOSUN_BAD_MESSAGE', `REQCopyFile: ${what}`);
+  if (!srcPath) throw bad('methodArgs[0] (srcPath) is missing; methodArgs are [srcPath, dstNode, dstPath, chunkBytes?]');
+  if (srcPath.includes('\0')) throw bad('methodArgs[0] (srcPath) must not contain NUL bytes');
+  if (!path.isAbsolute(srcPath)) throw bad(`methodArgs[0] (srcPath) must be an absolute path, not "${srcPath}"`);
+  if (!dstNode) throw bad('methodArgs[1] (dstNode) is missing');
+  if (!isValidName(dstNode)) throw bad(`methodArgs[1] (dstNode) "${dstNode}" is not a valid node name`);
+  if (!dstPath) throw bad('methodArgs[2] (dstPath) is missing');
+  if (dstPath.includes('\0')) throw bad('methodArgs[2] (dstPath) must not contain NUL bytes');
+  // The destination checks again against its own folder (symbolic links included); this
+  // catches the obvious cases before anything is sent.
+  const normal = path.posix.normalize(dstPath);
+  if (path.posix.isAbsolute(dstPath) || normal === '..' || normal.startsWith('../')) {
+    throw new BosunError('BOSUN_PATH_OUTSIDE_ROOT', `REQCopyFile: methodArgs[2] (dstPath) "${dstPath}" would leave the destination's files folder`);
+  }
+  if (normal === '.') throw bad('methodArgs[2] (dstPath) must name a file or folder inside the files folder');
+  let chunkBytes = defaultChunkBytes;
+  if (chunkArg !== undefined && chunkArg !== '') {
+    chunkBytes = Number(chunkArg);
+    if (!/^\d+$/.test(chunkArg) || chunkBytes < MIN_CHUNK_BYTES || chunkBytes > MAX_CHUNK_BYTES) {
+      throw bad(`methodArgs[3] (chunkBytes) must be a whole number from ${MIN_CHUNK_BYTES} to ${MAX_CHUNK_BYTES}`);
+    }
+  }
+  return { srcPath: path.normalize(srcPath), dstNode, dstPath: normal.replace(/\/$/, ''), chunkBytes };
+}
+
+/** The files to copy: `srcPath` itself, or every regular file under it, sorted. */
+async function sourceFiles(srcPath: string): Promise<{ files: SourceFile[]; skipped: number }> {
+  let st;
+  try {
+    st = await stat(srcPath);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new BosunError('BOSUN_METHOD_FAILED', `srcPath "${srcPath}" does not exist`);
+    throw new BosunError('BOSUN_METHOD_FAILED', `could not read srcPath "${srcPath}": ${(e as Error).message}`, { cause: e });
+  }
+  if (st.isFile()) return { files: [{ path: srcPath, relative: '', size: st.size }], skipped: 0 };
+  if (!st.isDirectory()) throw new BosunError('BOSUN_METHOD_FAILED', `srcPath "${srcPath}" is neither a regular file nor a folder`);
+  const files: SourceFile[] = [];
+  let skipped = 0;
+  const walk = async (folder: string, relative: string): Promise<void> => {
+    const entries = (await readdir(folder, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const full = path.join(folder, entry.name);
+      const rel = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      if (entry.isDirectory()) await walk(full, rel);
+      else if (entry.isFile()) files.push({ path: full, relative: rel, size: (await stat(full)).size });
+      else skipped++;
+    }
+  };
+  await walk(srcPath, '');
+  return { files, skipped };
+}
+
+/** Emits `sent 30% (3 MiB of 10 MiB)` each time the confirmed bytes pass another tenth (up to 90%). */
+function progressReporter(total: number, emit: (line: string) => Promise<void>): (confirmed: number) => Promise<void> {
+  let reported = 0;
+  return async (confirmed) => {
+    if (total === 0) return;
+    const tenth = Math.floor((confirmed * 10) / total);
+    if (tenth <= reported || tenth >= 10) return;
+    reported = tenth;
+    await emit(`sent ${tenth * 10}% (${formatBytes(confirmed)} of ${formatBytes(total)})`);
+  };
+}
+
+/** `512 B`, `3 MiB`, `1.5 GiB`. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const shown = unit === 0 || value >= 10 || Number.isInteger(value) ? String(Math.round(value)) : value.toFixed(1);
+  return `${shown} ${units[unit]}`;
+}

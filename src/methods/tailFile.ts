@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { BosunError } from '../errors.ts';
+import { ownDeadlineMs } from './deadline.ts';
+import { followFile } from './fileFollower.ts';
+import type { MethodContext, MethodResult, MethodSpec } from './types.ts';
+
+/**
+ * `REQTailFile`: follows the file at `methodArgs[0]` from its current end and sends each
+ * line appended to it as a reply of its own, in order, until `methodTimeout` (-1: until
+ * the node stops). It survives rotation and truncation, and waits for a file that does
+ * not exist yet (see `followFile`).
+ *
+ * The path may be any absolute path on the node, as in steward: tailing logs outside the
+ * files folder is the point of the method. Whoever may send `REQTailFile` to a node can
+ * read every file the daemon can; limit who may send it. A relative path is refused,
+ * since there is no folder it could sensibly be relative to.
+ *
+ * Reaching `methodTimeout` is the normal end: no further reply is sent. A node that stops
+ * ends the tail with a `BOSUN_INTERRUPTED` error reply.
+ */
+export const REQTailFile: MethodSpec = {
+  name: 'REQTailFile',
+  summary: 'Follow the file at methodArgs[0] (absolute path) like tail -F; reply with each new line until methodTimeout.',
+  // A re-run after a crash would start again from the end and skip what was written meanwhile.
+  idempotent: false,
+  handler: tailFile,
+};
+
+async function tailFile(ctx: MethodContext): Promise<MethodResult> {
+  const file = fileArgument(ctx.message.methodArgs[0]);
+  const deadlineMs = ownDeadlineMs(ctx.message.methodTimeout);
+  const signal = deadlineMs === undefined ? ctx.signal : AbortSignal.any([ctx.signal, AbortSignal.timeout(deadlineMs)]);
+  try {
+    await followFile(file, (line) => ctx.emit(line), { signal });
+  } catch (e) {
+    if (e instanceof BosunError) throw e;
+    throw new BosunError('BOSUN_METHOD_FAILED', `could not tail "${file}": ${(e as Error).message}`, { cause: e });
+  }
+  if (ctx.signal.aborted) {
+    const reason = ctx.signal.reason;
+    const code = reason instanceof BosunError ? reason.code : 'BOSUN_INTERRUPTED';
+    throw new BosunError(code, `the tail of "${file}" was stopped${reason instanceof Error ? `: ${reason.message}` : ''}`, { cause: reason });
+  }
+  return {};
+}
+
+function fileArgument(value: string | undefined): string {
+  if (value === undefined || value === '') {
+    throw new BosunError('BOSUN_BAD_MESSAGE', 'REQTailFile needs the file to follow in methodArgs[0]');
+  }
+  if (value.includes('\0')) throw new BosunError('BOSUN_BAD_MESSAGE', 'methodArgs[0] (the file to follow) must not contain NUL bytes');
+  if (!path.isAbsolute(value)) {
+    throw new BosunError('BOSUN_BAD_MESSAGE', `methodArgs[0] (the file to follow) must be an absolute path, not "${value}"`);
+  }
+  return path.normalize(value);
+}

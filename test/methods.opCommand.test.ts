@@ -1,0 +1,157 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { BosunError } from '../src/errors.ts';
+import type { Message } from '../src/message.ts';
+import { REQOpCommand, parseOpCommand } from '../src/methods/opCommand.ts';
+import { testContext, testMessage } from '../src/methods/testing.ts';
+import type { MethodOperator, MethodSpec, OperatorProcess } from '../src/methods/types.ts';
+import type { BosunNode } from '../src/runtime/Node.ts';
+import { startNode } from '../src/runtime/startNode.ts';
+import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
+
+/** An operator over a plain table, recording what it was asked to do. */
+function fakeOperator(): MethodOperator & { calls: string[]; table: Map<string, OperatorProcess> } {
+  const table = new Map<string, OperatorProcess>([
+    ['REQCliCommand', { method: 'REQCliCommand', state: 'running', queued: 2, active: 1 }],
+    ['REQHttpGet', { method: 'REQHttpGet', state: 'stopped' }],
+  ]);
+  const calls: string[] = [];
+  return {
+    calls,
+    table,
+    async list() {
+      return [...table.values()];
+    },
+    async start(method, allowedNodes) {
+      calls.push(`start ${method} ${allowedNodes?.join(',') ?? '*'}`);
+      if (method === 'REQNoSuchMethod') throw new BosunError('BOSUN_UNKNOWN_METHOD', `node1 does not know method ${method}`);
+      table.set(method, { method, state: 'running', ...(allowedNodes ? { allowedNodes } : {}) });
+    },
+    async stop(method) {
+      calls.push(`stop ${method}`);
+      const p = table.get(method);
+      if (p) p.state = 'stopped';
+    },
+  };
+}
+
+function run(arg: string | undefined, operator?: MethodOperator) {
+  const message = testMessage({ method: 'REQOpCommand', methodArgs: arg === undefined ? [] : [arg] });
+  return REQOpCommand.handler(testContext({ filesDir: '/nonexistent', message, ...(operator ? { operator } : {}) }));
+}
+
+async function failure(promise: Promise<unknown>): Promise<BosunError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(BosunError);
+  return err as BosunError;
+}
+
+describe('REQOpCommand with an operator', () => {
+  it('lists the subscribers, one line each, sorted by method', async () => {
+    const operator = fakeOperator();
+    operator.table.set('REQCopyFile', { method: 'REQCopyFile', state: 'running', allowedNodes: ['central', 'ops'] });
+    await expect(run('{"opCmd":"ps"}', operator)).resolves.toEqual({
+      output: ['REQCliCommand running queued=2 active=1', 'REQCopyFile running allowed=central,ops', 'REQHttpGet stopped'].join('\n'),
+    });
+  });
+
+  it('starts a subscriber for the nodes given', async () => {
+    const operator = fakeOperator();
+    await expect(run('{"opCmd":"startProc","opArg":{"method":"REQHttpGet","allowedNodes":["central","node1"]}}', operator)).resolves.toEqual({
+      output: 'started REQHttpGet for central, node1 on node1',
+    });
+    expect(operator.calls).toEqual(['start REQHttpGet central,node1']);
+    expect(operator.table.get('REQHttpGet')).toEqual({ method: 'REQHttpGet', state: 'running', allowedNodes: ['central', 'node1'] });
+  });
+
+  it('starts a subscriber for every node when allowedNodes is left out', async () => {
+    const operator = fakeOperator();
+    await expect(run('{"opCmd":"startProc","opArg":{"method":"REQHttpGet"}}', operator)).resolves.toEqual({ output: 'started REQHttpGet on node1' });
+    expect(operator.calls).toEqual(['start REQHttpGet *']);
+  });
+
+  it('stops a subscriber', async () => {
+    const operator = fakeOperator();
+    await expect(run('{"opCmd":"stopProc","opArg":{"method":"REQCliCommand"}}', operator)).resolves.toEqual({ output: 'stopped REQCliCommand on node1' });
+    expect(operator.table.get('REQCliCommand')?.state).toBe('stopped');
+  });
+
+  it('will not stop itself', async () => {
+    const operator = fakeOperator();
+    const err = await failure(run('{"opCmd":"stopProc","opArg":{"method":"REQOpCommand"}}', operator));
+    expect(err.code).toBe('BOSUN_BAD_MESSAGE');
+    expect(err.message).toBe('REQOpCommand cannot stop itself: the node could no longer be controlled');
+    expect(operator.calls).toEqual([]);
+  });
+
+  it("passes the operator's refusal on", async () => {
+    const err = await failure(run('{"opCmd":"startProc","opArg":{"method":"REQNoSuchMethod"}}', fakeOperator()));
+    expect(err.toJSON()).toEqual({ code: 'BOSUN_UNKNOWN_METHOD', message: 'node1 does not know method REQNoSuchMethod' });
+  });
+
+  it('says so when there is nothing to list', async () => {
+    const operator = fakeOperator();
+    operator.table.clear();
+    await expect(run('{"opCmd":"ps"}', operator)).resolves.toEqual({ output: 'no method subscribers' });
+  });
+});
+
+describe('REQOpCommand arguments', () => {
+  it.each([
+    [undefined, 'methodArgs[0] is missing'],
+    ['ps', 'methodArgs[0] is not valid JSON'],
+    ['["ps"]', 'methodArgs[0] must be a JSON object'],
+    ['{"opCmd":"kill"}', 'opCmd must be "ps", "startProc" or "stopProc", not "kill"'],
+    ['{}', 'opCmd must be "ps", "startProc" or "stopProc", not null'],
+    ['{"opCmd":"startProc"}', 'startProc needs opArg, an object with "method"'],
+    ['{"opCmd":"stopProc","opArg":{"method":"no such"}}', 'opArg.method must be a method name, not "no such"'],
+    ['{"opCmd":"startProc","opArg":{"method":"REQHttpGet","allowedNodes":[]}}', 'opArg.allowedNodes must be a non-empty array of node names'],
+    ['{"opCmd":"startProc","opArg":{"method":"REQHttpGet","allowedNodes":"central"}}', 'opArg.allowedNodes must be a non-empty array of node names'],
+  ])('refuses %j', async (arg, expected) => {
+    const err = await failure(run(arg, fakeOperator()));
+    expect(err.code).toBe('BOSUN_BAD_MESSAGE');
+    expect(err.message.startsWith(`REQOpCommand: ${expected}`)).toBe(true);
+  });
+
+  it('checks the arguments before asking whether the node offers process control', async () => {
+    const err = await failure(run('{"opCmd":"kill"}'));
+    expect(err.code).toBe('BOSUN_BAD_MESSAGE');
+  });
+
+  it('parses the three commands', () => {
+    expect(parseOpCommand('{"opCmd":"ps"}')).toEqual({ opCmd: 'ps' });
+    expect(parseOpCommand('{"opCmd":"stopProc","opArg":{"method":"REQHttpGet","kind":"subscriber"}}')).toEqual({ opCmd: 'stopProc', method: 'REQHttpGet' });
+  });
+});
+
+describe('REQOpCommand on a node without process control', () => {
+  const nodes: BosunNode[] = [];
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map((n) => n.stop(100)));
+  });
+
+  it('answers that the node does not offer it', async () => {
+    const bus = new EmbeddedBus();
+    const replies: Message[] = [];
+    const collect: MethodSpec = {
+      name: 'REQTestCollect',
+      summary: 'keeps replies',
+      idempotent: true,
+      replies: false,
+      async handler(ctx) {
+        replies.push(ctx.message);
+        return {};
+      },
+    };
+    const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, methods: [collect] });
+    const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0 });
+    nodes.push(central, ship1);
+    await central.send({ toNode: 'ship1', method: 'REQOpCommand', methodArgs: ['{"opCmd":"ps"}'], replyMethod: 'REQTestCollect' });
+    const end = Date.now() + 10_000;
+    while (replies.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    expect(replies[0]?.data).toBe('error BOSUN_NOT_SUPPORTED: node ship1: this node does not offer process control');
+    expect(replies[0]?.fileName).toBe('REQOpCommand.result.error');
+  });
+});

@@ -1,0 +1,175 @@
+import { appendFile, mkdir, mkdtemp, open, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Message } from '../src/message.ts';
+import { followFile } from '../src/methods/fileFollower.ts';
+import type { MethodSpec } from '../src/methods/types.ts';
+import type { BosunNode } from '../src/runtime/Node.ts';
+import { startNode } from '../src/runtime/startNode.ts';
+import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
+
+const nodes: BosunNode[] = [];
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-tail-'));
+});
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.stop(100)));
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function fleet(): Promise<{ central: BosunNode; ship1: BosunNode; replies: Message[] }> {
+  const bus = new EmbeddedBus();
+  const replies: Message[] = [];
+  const collect: MethodSpec = {
+    name: 'REQTestCollect',
+    summary: 'keeps replies',
+    idempotent: true,
+    replies: false,
+    async handler(ctx) {
+      replies.push(ctx.message);
+      return {};
+    },
+  };
+  const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, methods: [collect] });
+  const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0 });
+  nodes.push(central, ship1);
+  return { central, ship1, replies };
+}
+
+/** Sends the tail and returns once ship1 runs it and has had time to open the file. */
+async function tail(central: BosunNode, ship1: BosunNode, file: string, methodTimeout: number): Promise<void> {
+  await central.send({ toNode: 'ship1', method: 'REQTailFile', methodArgs: [file], methodTimeout, replyMethod: 'REQTestCollect' });
+  await until(() => (ship1.subscribers().get('REQTailFile')?.info as { running?: number } | undefined)?.running === 1);
+  await sleep(150);
+}
+
+/**
+ * Waits for the tails to end at their methodTimeout: a node that stops while a tail runs
+ * waits out its subscriber's 10 s shutdown grace before the tail's signal fires.
+ */
+async function tailsEnded(ship1: BosunNode, count = 1): Promise<void> {
+  await until(() => (ship1.subscribers().get('REQTailFile')?.info as { done: number }).done >= count, 15_000);
+}
+
+const lines = (replies: Message[]) => replies.map((r) => r.data);
+const isError = (m: Message): boolean => m.fileName?.endsWith('.error') === true;
+
+describe('REQTailFile', () => {
+  it('sends each line appended after it started, once and in order, through rotation and truncation', async () => {
+    const { central, ship1, replies } = await fleet();
+    const log = path.join(dir, 'app.log');
+    await writeFile(log, 'old 1\nold 2\n');
+    await tail(central, ship1, log, 6);
+
+    await appendFile(log, 'a1\na2\n');
+    await appendFile(log, 'a3\n');
+    await until(() => replies.length >= 3);
+
+    // Rotation: the file is renamed, the writer still finishes a line in the old one,
+    // then a new file takes the name.
+    await rename(log, `${log}.1`);
+    await appendFile(`${log}.1`, 'b1 written to the renamed file\n');
+    await writeFile(log, 'c1 in the new file\nc2\n');
+    await until(() => replies.length >= 6);
+
+    // Truncation in place (copytruncate), then more lines, before and after a check.
+    await truncate(log, 0);
+    await appendFile(log, 'd1 after truncation\n');
+    await until(() => replies.length >= 7);
+    await truncate(log, 0);
+    await sleep(400);
+    await appendFile(log, 'd2\n');
+    await until(() => replies.length >= 8);
+
+    await tailsEnded(ship1);
+    expect(lines(replies)).toEqual(['a1', 'a2', 'a3', 'b1 written to the renamed file', 'c1 in the new file', 'c2', 'd1 after truncation', 'd2']);
+    expect(replies.some(isError)).toBe(false);
+  });
+
+  it('waits for a file that does not exist yet and reads it from its start', async () => {
+    const { central, ship1, replies } = await fleet();
+    const log = path.join(dir, 'later', 'app.log');
+    await tail(central, ship1, log, 3);
+    await sleep(300);
+    await appendFile(path.join(dir, 'not-it.log'), 'noise\n');
+    await mkdir(path.dirname(log));
+    await writeFile(log, 'first\nsecond\n');
+    await until(() => replies.length >= 2);
+    await tailsEnded(ship1);
+    expect(lines(replies)).toEqual(['first', 'second']);
+  });
+
+  it('ends at methodTimeout without an error reply', async () => {
+    const { central, ship1, replies } = await fleet();
+    const log = path.join(dir, 'app.log');
+    await writeFile(log, '');
+    await tail(central, ship1, log, 1);
+    await appendFile(log, 'one\n');
+    await tailsEnded(ship1);
+    await sleep(300);
+    expect(lines(replies)).toEqual(['one']);
+    expect(replies.some(isError)).toBe(false);
+  });
+
+  it('refuses a relative path, naming methodArgs[0]', async () => {
+    const { central, replies } = await fleet();
+    await central.send({ toNode: 'ship1', method: 'REQTailFile', methodArgs: ['var/log/syslog'], replyMethod: 'REQTestCollect' });
+    await until(() => replies.length >= 1);
+    expect(replies[0]!.data).toBe('error BOSUN_BAD_MESSAGE: methodArgs[0] (the file to follow) must be an absolute path, not "var/log/syslog"');
+  });
+
+  it('refuses a message without a path', async () => {
+    const { central, replies } = await fleet();
+    await central.send({ toNode: 'ship1', method: 'REQTailFile', replyMethod: 'REQTestCollect' });
+    await until(() => replies.length >= 1);
+    expect(replies[0]!.data).toBe('error BOSUN_BAD_MESSAGE: REQTailFile needs the file to follow in methodArgs[0]');
+  });
+});
+
+describe('followFile', () => {
+  it('notices a file whose content was replaced beyond the read position between two checks', async () => {
+    const log = path.join(dir, 'app.log');
+    await writeFile(log, 'x'.repeat(100) + '\n');
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const following = followFile(log, async (line) => void seen.push(line), { signal: stop.signal, pollMs: 100 });
+    await sleep(100);
+    // Rewritten in place and longer than before: the size never drops below the read
+    // position, so only the bytes just before it can tell that the content was replaced.
+    const fresh = 'fresh content, longer than the hundred and one bytes that the file held before it was rewritten in place\n';
+    expect(fresh.length).toBeGreaterThan(101);
+    const handle = await open(log, 'r+');
+    await handle.write(fresh, 0);
+    await handle.close();
+    await until(() => seen.length >= 1, 3000);
+    stop.abort();
+    await following;
+    expect(seen).toEqual([fresh.trimEnd()]);
+  });
+
+  it('passes on a last line without a newline when following stops', async () => {
+    const log = path.join(dir, 'app.log');
+    await writeFile(log, '');
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const following = followFile(log, async (line) => void seen.push(line), { signal: stop.signal, pollMs: 50 });
+    await sleep(50);
+    await appendFile(log, 'done\nhalf a li');
+    await until(() => seen.length >= 1, 3000);
+    stop.abort();
+    await following;
+    expect(seen).toEqual(['done', 'half a li']);
+  });
+});
