@@ -35,6 +35,8 @@ export interface Message {
   /** On a scheduled re-run: when the first run was, and which run this is. */
   scheduled?: { firstRunAt: number; run: number; of: string };
   isReply?: boolean;
+  /** On a reply: set when the request failed (its data then holds the error text). */
+  error?: { code: string; message: string };
   /** On a reply: the request it answers (without its data). */
   inReplyTo?: { id: string; method: string; fromNode: string; toNode: string };
   /** Unix ms when an input accepted the message. */

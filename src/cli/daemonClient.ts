@@ -3,7 +3,7 @@ import path from 'node:path';
 import { BosunError } from '../errors.ts';
 import { isValidName } from '../message.ts';
 import { UsageError } from './args.ts';
-import { defaultDataDir } from './config.ts';
+import { defaultDataDir } from '../config/resolve.ts';
 
 /** Which daemon a client command talks to, and how to tell the user to start it. */
 export interface DaemonAddress {

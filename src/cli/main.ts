@@ -2,6 +2,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BosunError } from '../errors.ts';
 import { UsageError } from './args.ts';
+import { runConfig } from './configCommand.ts';
 import { processIo, usageOf, type CliIo } from './io.ts';
 import { runSend } from './send.ts';
 import { runStart } from './start.ts';
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   start: runStart,
   send: runSend,
   tree: runTree,
+  config: runConfig,
   help: async (args, io) => {
     const [topic] = args;
     if (topic !== undefined && !Object.hasOwn(COMMAND_USAGE, topic)) throw new UsageError(`no help for "${topic}": there is no such command`);

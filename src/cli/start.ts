@@ -1,11 +1,22 @@
+import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { METHOD_SWITCH_KEYS } from '../config/keys.ts';
+import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import type { StartConfig } from '../config/resolve.ts';
+import { saveFlagsToConfigFile } from '../config/writeBack.ts';
 import { BosunError, describeError } from '../errors.ts';
-import { startDebugSocket, type DebugSocket } from '../inputs/debugSocket.ts';
-import { startSocketInput, type SocketInput } from '../inputs/socketInput.ts';
+import { startDebugSocket } from '../inputs/debugSocket.ts';
+import { startFileInput } from '../inputs/fileInput.ts';
+import { startHttpInput, type DaemonStatus, type HttpInput } from '../inputs/httpInput.ts';
+import type { AcceptingNode } from '../inputs/messageInput.ts';
+import { startSocketInput } from '../inputs/socketInput.ts';
+import { acceptStartupFolder, STARTUP_FOLDER } from '../inputs/startupFolder.ts';
+import { formatAddress } from '../inputs/tcpListen.ts';
+import { startTcpInput } from '../inputs/tcpInput.ts';
 import type { BosunNode } from '../runtime/Node.ts';
 import { startNode } from '../runtime/startNode.ts';
 import { parseCommandArgs } from './args.ts';
-import { readConfigFile, resolveStartConfig, START_KEYS, type StartConfig } from './config.ts';
+import { settingFlags, settingOptions } from './config.ts';
 import type { CliIo } from './io.ts';
 
 /** How long a stop may take before the daemon exits regardless (below systemd's 90 s default). */
@@ -13,48 +24,42 @@ export const HARD_EXIT_MS = 20_000;
 /** How long running handlers get to finish on stop. */
 const STOP_GRACE_MS = 10_000;
 
-type Flags = Partial<Record<(typeof START_KEYS)[number], string>>;
-
 /**
  * `bosun start`: runs one node until SIGTERM or SIGINT. Resolves with the exit code once
- * the node has stopped: 0 after a clean stop, 1 after a failure. Bad settings throw a
- * `BOSUN_BAD_CONFIG` error before anything starts.
+ * the node has stopped: 0 after a clean stop, 1 after a failure, 2 for bad settings.
+ * Settings that cannot be read throw a `BOSUN_BAD_CONFIG` error before anything starts.
  */
 export async function runStart(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('start', args, {
-    node: { type: 'string' },
-    'data-dir': { type: 'string' },
-    nats: { type: 'string' },
-    central: { type: 'string' },
-    config: { type: 'string' },
-    'hello-interval': { type: 'string' },
-    'log-level': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const { values } = parseCommandArgs('start', args, { ...settingOptions(), help: { type: 'boolean', short: 'h' } });
   if (values.help) return io.help('start');
-  const { config: configFile, help: _help, ...flags } = values;
-  const config = resolveStartConfig({
-    flags: flags as Flags,
-    env: io.env,
-    cwd: io.cwd,
-    ...(configFile !== undefined ? { file: await readConfigFile(configFile, io.cwd) } : {}),
-  });
-  const log = pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: true }));
-  return new Daemon(config, log, io).run();
+  const loaded = await loadConfig({ flags: settingFlags(values), env: io.env, cwd: io.cwd });
+  const log = pino({ level: loaded.config.logLevel }, pino.destination({ dest: 1, sync: true }));
+  return new Daemon(loaded, log, io).run();
+}
+
+/** Anything the daemon opened that must be closed on stop. */
+interface Closable {
+  close(): Promise<void>;
 }
 
 /** The daemon's life: start, serve, and one orderly stop, whatever asks for it. */
 class Daemon {
+  readonly #config: StartConfig;
   #node: BosunNode | undefined;
-  #inputs: Array<SocketInput | DebugSocket> = [];
+  #inputs: Closable[] = [];
+  /** Closed last, so health checks see the drain. */
+  #http: HttpInput | undefined;
+  #draining = false;
   #stopRequested: ((signal: string) => void) | undefined;
   #signals = 0;
 
   constructor(
-    private readonly config: StartConfig,
+    private readonly loaded: LoadedConfig,
     private readonly log: Logger,
     private readonly io: CliIo,
-  ) {}
+  ) {
+    this.#config = loaded.config;
+  }
 
   async run(): Promise<number> {
     const stopSignal = new Promise<string>((resolve) => (this.#stopRequested = resolve));
@@ -69,7 +74,7 @@ class Daemon {
     } catch (err) {
       this.#logFailure(err, 'node could not start');
       // Said on stderr as well: whoever typed the command should not need to read JSON.
-      this.io.stderr.write(`bosun: node ${this.config.node} could not start: ${describeError(err).message}\n`);
+      this.io.stderr.write(`bosun: node ${this.#config.node} could not start: ${describeError(err).message}\n`);
       await this.#shutdown().catch(() => {});
       return err instanceof BosunError && err.code === 'BOSUN_BAD_CONFIG' ? 2 : 1;
     }
@@ -85,13 +90,22 @@ class Daemon {
     return 0;
   }
 
+  /** What health checks report. */
+  #status(): DaemonStatus {
+    if (this.#draining) return 'draining';
+    if (!this.#node) return 'starting';
+    return this.#node.status;
+  }
+
   /**
-   * The message socket opens before the node: a daemon already running on this data dir
-   * is found before its store is touched, and once the node logs that it started, the
-   * socket takes messages (a client that connects earlier waits for the node).
+   * The listening inputs open before the node: a daemon already running on this data dir,
+   * or a port in use, is found before the store is touched; and once the node logs that
+   * it started, they take messages (a client that comes earlier waits for the node).
+   * The startup folder and the input file follow once the node is up.
    */
   async #start(): Promise<void> {
-    const { config } = this;
+    const config = this.#config;
+    const log = this.log.child({ node: config.node });
     let nodeUp!: (node: BosunNode) => void;
     let nodeFailed!: (err: unknown) => void;
     const starting = new Promise<BosunNode>((resolve, reject) => {
@@ -99,19 +113,24 @@ class Daemon {
       nodeFailed = reject;
     });
     starting.catch(() => {}); // a failed start is reported by run(), not as a rejection here
-    const input = await startSocketInput(
-      { accept: async (value) => (await starting).accept(value) },
-      { dataDir: config.dataDir, log: this.log.child({ node: config.node }) },
-    );
-    this.#inputs.push(input);
+    const waitingNode: AcceptingNode = { accept: async (value) => (await starting).accept(value) };
+
+    const socket = await startSocketInput(waitingNode, { dataDir: config.dataDir, log });
+    this.#inputs.push(socket);
+    const tcp = config.tcpListen ? await startTcpInput(waitingNode, { listen: config.tcpListen, log }) : undefined;
+    if (tcp) this.#inputs.push(tcp);
+    if (config.httpListen) this.#http = await startHttpInput(waitingNode, { listen: config.httpListen, log, status: () => this.#status() });
+
     let node: BosunNode;
     try {
       node = await startNode({
         node: config.node,
         dataDir: config.dataDir,
-        ...(config.nats ? { nats: { servers: config.nats } } : {}),
-        ...(config.central !== undefined ? { central: config.central } : {}),
-        ...(config.helloIntervalSeconds !== undefined ? { helloIntervalSeconds: config.helloIntervalSeconds } : {}),
+        ...(config.nats ? { nats: { servers: config.nats, ...config.natsAuth } } : {}),
+        central: config.central,
+        helloIntervalSeconds: config.helloIntervalSeconds,
+        defaults: config.defaults,
+        ...(config.enabledMethods.length < METHOD_SWITCH_KEYS.length ? { enabledMethods: config.enabledMethods } : {}),
         logger: this.log,
       });
     } catch (err) {
@@ -122,27 +141,56 @@ class Daemon {
     nodeUp(node);
     // A signal during start-up stops the node as soon as it is up.
     if (this.#signals > 0) return;
+
+    const startup = await acceptStartupFolder(node, path.join(config.configDir, STARTUP_FOLDER), { log: node.log });
+    const inputFile = config.inputFile
+      ? await startFileInput(node, { file: config.inputFile, pollMs: config.inputFilePollSeconds * 1000, log: node.log })
+      : undefined;
+    if (inputFile) this.#inputs.push(inputFile);
     const debug = await startDebugSocket(node, { dataDir: config.dataDir, log: node.log });
     this.#inputs.push(debug);
+    await this.#saveFlags();
     this.log.info(
       {
         node: config.node,
         dataDir: config.dataDir,
-        socket: input.socketPath,
+        socket: socket.socketPath,
         debugSocket: debug.socketPath,
+        ...(tcp ? { tcp: formatAddress(tcp.address) } : {}),
+        ...(this.#http ? { http: formatAddress(this.#http.address) } : {}),
+        ...(inputFile ? { inputFile: inputFile.file } : {}),
+        configFile: config.configFile,
+        startup,
         transport: node.transport.kind,
         ...(config.nats ? { nats: config.nats } : {}),
+        ...(config.enabledMethods.length < METHOD_SWITCH_KEYS.length ? { methods: config.enabledMethods } : {}),
       },
       'node started',
     );
   }
 
-  /** Inputs first, so nothing new arrives, then the node itself. */
+  /** Flags become the next start's defaults; a config file that cannot be written only costs that. */
+  async #saveFlags(): Promise<void> {
+    const file = this.loaded.file ?? { path: this.#config.configFile };
+    try {
+      const saved = await saveFlagsToConfigFile(file, this.loaded.settings);
+      if (saved.length > 0) this.log.info({ configFile: file.path, keys: saved }, 'saved the settings given as flags to the config file');
+    } catch (err) {
+      this.log.warn({ configFile: file.path, ...describeError(err) }, 'could not save the settings given as flags to the config file');
+    }
+  }
+
+  /** Inputs first, so nothing new arrives, then the node itself; health checks last. */
   async #shutdown(): Promise<void> {
+    this.#draining = true;
     const inputs = this.#inputs;
     this.#inputs = [];
-    await Promise.all(inputs.map((i) => i.close()));
-    await this.#node?.stop(STOP_GRACE_MS);
+    try {
+      await Promise.all(inputs.map((i) => i.close()));
+      await this.#node?.stop(STOP_GRACE_MS);
+    } finally {
+      await this.#http?.close();
+    }
   }
 
   #onSignal(signal: NodeJS.Signals): void {

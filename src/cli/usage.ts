@@ -1,3 +1,5 @@
+import { formatKeysHelp } from '../config/help.ts';
+
 /** Help texts, one per command; `bosun help COMMAND` and `bosun COMMAND --help` print them. */
 
 export const MAIN_USAGE = `bosun: command a fleet of nodes by message passing
@@ -6,6 +8,7 @@ Usage:
   bosun start --node NAME [options]                   run a node (the daemon)
   bosun send [--node NAME | --data-dir DIR] FILE|-    hand messages to a running node
   bosun tree [--node NAME | --data-dir DIR] [--json]  show a running node's actors
+  bosun config show [settings]                        the settings bosun start would use
   bosun help [COMMAND]                                this help, or a command's
   bosun --version
 
@@ -17,27 +20,33 @@ const WHICH_DAEMON = `  --node NAME       the daemon started with --node NAME (d
   Without either: $BOSUN_DATA_DIR, else ./.bosun/$BOSUN_NODE.`;
 
 export const COMMAND_USAGE: Record<string, string> = {
-  start: `Usage: bosun start --node NAME [options]
+  start: `Usage: bosun start --node NAME [settings]
 
-Runs a node: takes messages on <data-dir>/bosun.sock, shows its state on
-<data-dir>/debug.sock, logs JSON lines to stdout. SIGTERM or SIGINT stops it cleanly.
+Runs a node: takes messages on <data-dir>/bosun.sock (and TCP, HTTP and the input file
+<data-dir>/inmsg.txt as configured), accepts the messages in <config-dir>/startup/*.json
+at every start, shows its state on <data-dir>/debug.sock, logs JSON lines to stdout.
+SIGTERM or SIGINT stops it cleanly.
+
+Settings: each is a flag (--KEY VALUE), an environment variable, or "KEY" in the config
+file (a JSON object). From lowest to highest: default, config file, environment, flag.
+Flags are saved to the config file, so they become the next start's defaults (delete
+the file to go back to the defaults); secrets (names with seed, creds, psk, key,
+password or token) are never saved. Booleans are true/false, 1/0, yes/no or on/off.
+An empty environment variable counts as unset. "bosun config show" prints the settings
+in effect and where each came from.
+
+${formatKeysHelp()}
+  -h, --help   this help
+`,
+  config: `Usage: bosun config show [--json] [settings]
+
+Prints the settings "bosun start" would run with, given the same settings, environment
+and config file: each key, its value (secrets masked) and where it came from (default,
+file, env or flag). Writes nothing. Takes every setting of "bosun start".
 
 Options:
-  --node NAME            this node's name: letters, digits, "-" and "_" (required)
-  --data-dir DIR         where the node keeps its database, results and sockets
-                         (default ./.bosun/NAME)
-  --nats URL             NATS server(s), comma-separated (nats://host:4222); without
-                         it, nodes talk over the in-process bus of this one daemon
-  --central NAME         the node that collects hellos and error logs (default central)
-  --hello-interval S     seconds between hellos to central; 0 turns them off (default 30)
-  --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (default info)
-  --config FILE          a JSON object with the same keys ("node", "data-dir", "nats",
-                         "central", "hello-interval", "log-level"); a relative data-dir
-                         is taken from the file's folder
-  -h, --help             this help
-
-Settings are taken from, lowest first: the config file, the environment
-(BOSUN_NODE, BOSUN_DATA_DIR, BOSUN_NATS, BOSUN_CENTRAL), the command line.
+  --json       one JSON line: {"file", "fileExists", "settings": [{key, shown, source, origin}]}
+  -h, --help   this help
 `,
   send: `Usage: bosun send [--node NAME | --data-dir DIR] FILE|-
 

@@ -132,6 +132,7 @@ export class SubjectSender {
    * go out straight from memory; the rest wait in the store.
    */
   committed(entries: Array<{ seq: number; message: Message }>): void {
+    if (this.#stopped) return;
     for (const { seq, message } of entries) {
       this.#settledUpTo = Math.max(this.#settledUpTo, seq);
       if (seq === this.#loadedUpTo + 1 && this.#window.size < this.deps.windowSize && !this.#refilling) {
@@ -144,11 +145,13 @@ export class SubjectSender {
 
   /** The outbox writes for `seqs` failed: those sequence numbers become holes. */
   failed(seqs: number[]): void {
+    if (this.#stopped) return;
     for (const seq of seqs) this.#settledUpTo = Math.max(this.#settledUpTo, seq);
     this.actor.send({ type: 'ENQUEUED' });
   }
 
   onAck(upTo: number | undefined, seqs: number[] | undefined): void {
+    if (this.#stopped) return;
     const acked: Message[] = [];
     const ops: StoreOp[] = [];
     if (this.ordered && upTo !== undefined) {
@@ -204,6 +207,7 @@ export class SubjectSender {
 
   /** The transport reconnected, or the receiver announced it is back. */
   nudge(kind: 'CONNECTED' | 'RESUME'): void {
+    if (this.#stopped) return;
     this.actor.send({ type: kind });
   }
 

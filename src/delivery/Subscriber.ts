@@ -35,6 +35,8 @@ export interface SubscriberDeps {
    * to refuse it: the run ends with that error, and the handler never starts.
    */
   authorize?(message: InboxEntry['message']): void | Promise<void>;
+  /** Gets ready for a run (opens the stream its reply will take, so replies keep order). */
+  prepare?(entry: InboxEntry): void | Promise<void>;
 }
 
 /**
@@ -56,6 +58,7 @@ export class Subscriber {
   #done = 0;
   #failed = 0;
   #idleWaiters: Array<() => void> = [];
+  #drained: Promise<void> | undefined;
 
   constructor(
     method: string,
@@ -101,14 +104,26 @@ export class Subscriber {
   }
 
   /** Stops taking work and waits for the runs in progress (up to `graceMs`). */
-  async drain(graceMs: number): Promise<void> {
-    if (this.actor.getSnapshot().status !== 'active') return;
-    this.actor.send({ type: 'DRAIN' });
+  /**
+   * Stops taking work and waits for the runs in progress, up to `graceMs`; then it stops
+   * them (their handlers see their signal abort). A run cut short this way stays
+   * recorded as started, so the next start reports it as interrupted. Draining twice
+   * waits for the same drain.
+   */
+  drain(graceMs: number): Promise<void> {
+    this.#drained ??= this.#drain(graceMs);
+    return this.#drained;
+  }
+
+  async #drain(graceMs: number): Promise<void> {
+    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'DRAIN' });
     if (this.#running === 0) return;
-    await Promise.race([
-      new Promise<void>((resolve) => this.#idleWaiters.push(resolve)),
-      new Promise<void>((resolve) => this.deps.clock.setTimer(graceMs, resolve)),
-    ]);
+    let timer: { cancel(): void } | undefined;
+    const idle = new Promise<boolean>((resolve) => this.#idleWaiters.push(() => resolve(true)));
+    const late = new Promise<boolean>((resolve) => (timer = this.deps.clock.setTimer(graceMs, () => resolve(false))));
+    const finished = await Promise.race([idle, late]);
+    timer?.cancel();
+    if (!finished) for (const run of [...this.#runs]) run.stop();
   }
 
   #runNext(): void {
@@ -149,6 +164,7 @@ export class Subscriber {
       }
     }
     try {
+      await this.deps.prepare?.(entry);
       if (!spec.idempotent) {
         await this.deps.store.write([{ type: 'put', key: execKey(entry.stream, entry.seq), value: { startedAt: this.deps.clock.now() } }]);
       }

@@ -1,5 +1,5 @@
 import { BosunError, describeError } from '../errors.ts';
-import { MAX_MESSAGE_BYTES } from '../message.ts';
+import { DEFAULT_MESSAGE_DEFAULTS, MAX_MESSAGE_BYTES, normaliseMessages } from '../message.ts';
 import type { AcceptResult, BosunNode } from '../runtime/Node.ts';
 import { formatBytes } from './jsonStream.ts';
 
@@ -57,7 +57,29 @@ export async function acceptInputs(node: AcceptingNode, values: unknown[], maxMe
   return answers;
 }
 
-function sizeRefusal(item: unknown, index: number, count: number, max: number): BosunError | undefined {
+/**
+ * Why the node would refuse message `index` of `count` (of one input value), checked
+ * before it goes to the node: its size, then its fields, as `accept` checks them. For
+ * inputs that must say which value of a file was at fault, which a batch's answers
+ * cannot tell once `toNodes` has fanned messages out.
+ */
+export function messageRefusal(item: unknown, index: number, count: number, localNode: string, max = MAX_MESSAGE_BYTES): BosunError | undefined {
+  const tooLarge = sizeRefusal(item, index, count, max);
+  if (tooLarge) return tooLarge;
+  try {
+    normaliseMessages(item, localNode, DEFAULT_MESSAGE_DEFAULTS, 0);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof BosunError)) throw err;
+    return count > 1 ? new BosunError(err.code, `message ${index + 1} of ${count}: ${err.message}`) : err;
+  }
+}
+
+/**
+ * Why message `index` of `count` (of one input value) is refused for its size, or
+ * undefined when it fits in `max` bytes of JSON.
+ */
+export function sizeRefusal(item: unknown, index: number, count: number, max: number): BosunError | undefined {
   const which = count > 1 ? `message ${index + 1} of ${count}` : 'the message';
   let bytes: number;
   try {

@@ -26,6 +26,7 @@ export interface InboundDeps {
   finish(entry: InboxEntry, outcome: Outcome, spec: MethodSpec | undefined): { ops: StoreOp[]; done(ok: boolean): void };
   onError(source: string, error: unknown): void;
   authorize?(message: Message): void | Promise<void>;
+  prepare?(entry: InboxEntry): void | Promise<void>;
 }
 
 /**
@@ -174,6 +175,7 @@ export class Inbound {
       log: this.deps.log,
       concurrency: this.deps.concurrency,
       ...(this.deps.authorize ? { authorize: this.deps.authorize } : {}),
+      ...(this.deps.prepare ? { prepare: this.deps.prepare } : {}),
       context: (entry, signal) => this.deps.context(entry, signal),
       finish: (entry, outcome, spec) => this.deps.finish(entry, outcome, spec),
       onError: (e) => this.deps.onError(`inbound/${method}`, e),

@@ -96,6 +96,9 @@ export interface NodeCapabilities {
   platform: string;
 }
 
+/** Reply data is cut here, well under the 1 MiB a NATS server takes by default. */
+const MAX_REPLY_DATA_BYTES = 896 * 1024;
+
 const BOSUN_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 export type AcceptResult =
@@ -223,6 +226,12 @@ export class BosunNode {
       context: (entry, signal) => this.#methodContext(entry, signal),
       finish: (entry, outcome, spec) => this.#finishRun(entry, outcome, spec),
       onError: (source, e) => this.#reportError(source, e),
+      prepare: async (entry) => {
+        const m = entry.message;
+        if (m.isReply || m.replyMethod === 'none') return;
+        const stream = streamIdOf(this.name, m.fromNode, m.replyMethod);
+        if (!this.#outbound.senders.has(stream)) await this.#outbound.sender(stream);
+      },
       // A scheduled re-run was created here from a message that was checked on its first run.
       ...(options.guard ? { authorize: (m: Message) => (m.scheduled ? undefined : options.guard!.check(m)) } : {}),
     });
@@ -629,7 +638,15 @@ export class BosunNode {
   #replyFor(m: Message, outcome: Outcome, spec: MethodSpec | undefined): Message | undefined {
     if (m.isReply || m.replyMethod === 'none') return undefined;
     if (outcome.ok && (spec?.replies === false || outcome.output === undefined)) return undefined;
-    const data = outcome.ok ? outcome.output! : `error ${outcome.code}: ${outcome.message}${outcome.output ? `\n${outcome.output}` : ''}`;
+    let data = outcome.ok ? outcome.output! : `error ${outcome.code}: ${outcome.message}${outcome.output ? `\n${outcome.output}` : ''}`;
+    let error = outcome.ok ? undefined : { code: outcome.code, message: outcome.message };
+    if (Buffer.byteLength(data) > MAX_REPLY_DATA_BYTES) {
+      // A frame larger than the broker takes would be resent forever and hold up its
+      // stream: the reply carries the beginning and says so.
+      const size = Buffer.byteLength(data);
+      error = { code: 'BOSUN_TOO_LARGE', message: `the output is ${size} bytes; a reply carries at most ${MAX_REPLY_DATA_BYTES}` };
+      data = `${Buffer.from(data).subarray(0, MAX_REPLY_DATA_BYTES).toString()}\n[bosun: output cut at ${MAX_REPLY_DATA_BYTES} of ${size} bytes]`;
+    }
     const fileName = m.fileName ?? `${m.method}.result`;
     return this.#seal({
       id: `${m.id}.reply`,
@@ -645,8 +662,9 @@ export class BosunNode {
       retryWait: m.retryWait,
       methodTimeout: this.#defaults.methodTimeout,
       ...(m.directory !== undefined ? { directory: m.directory } : {}),
-      fileName: outcome.ok ? fileName : `${fileName}.error`,
+      fileName: error ? `${fileName}.error` : fileName,
       isReply: true,
+      ...(error ? { error } : {}),
       inReplyTo: { id: m.id, method: m.method, fromNode: m.fromNode, toNode: m.toNode },
       acceptedAt: this.clock.now(),
     });

@@ -46,6 +46,9 @@ export interface BusStats {
 interface BusLink {
   register(transport: EmbeddedTransport): void;
   unregister(transport: EmbeddedTransport): void;
+  /** Delivers `<name>.>` to `transport` too, for a node it routes for. */
+  addReceiver(name: string, transport: EmbeddedTransport): void;
+  removeReceiver(name: string, transport: EmbeddedTransport): void;
   publish(from: string, subject: string, payload: Uint8Array): void;
 }
 
@@ -80,6 +83,8 @@ export class EmbeddedBus {
   readonly #link: BusLink = {
     register: (transport) => this.#register(transport),
     unregister: (transport) => this.#unregister(transport),
+    addReceiver: (name, transport) => this.#addReceiver(name, transport),
+    removeReceiver: (name, transport) => this.#removeReceiver(name, transport),
     publish: (from, subject, payload) => this.#publish(from, subject, payload),
   };
 
@@ -185,7 +190,10 @@ export class EmbeddedBus {
   }
 
   #forEachTransport(fn: (transport: EmbeddedTransport) => void): void {
-    for (const transports of [...this.#receivers.values()]) for (const transport of transports) fn(transport);
+    // a transport that routes for other nodes is listed under several names
+    const all = new Set<EmbeddedTransport>();
+    for (const transports of this.#receivers.values()) for (const transport of transports) all.add(transport);
+    for (const transport of all) fn(transport);
   }
 
   #cut(from: string, to: string): void {
@@ -199,16 +207,22 @@ export class EmbeddedBus {
   }
 
   #register(transport: EmbeddedTransport): void {
-    const node = transport.node!;
-    this.#receivers.set(node, [...(this.#receivers.get(node) ?? []), transport]);
+    this.#addReceiver(transport.node!, transport);
     transport.setStatus(this.#down ? 'connecting' : 'connected');
   }
 
   #unregister(transport: EmbeddedTransport): void {
-    const node = transport.node!;
-    const rest = (this.#receivers.get(node) ?? []).filter((t) => t !== transport);
-    if (rest.length > 0) this.#receivers.set(node, rest);
-    else this.#receivers.delete(node);
+    this.#removeReceiver(transport.node!, transport);
+  }
+
+  #addReceiver(name: string, transport: EmbeddedTransport): void {
+    this.#receivers.set(name, [...(this.#receivers.get(name) ?? []), transport]);
+  }
+
+  #removeReceiver(name: string, transport: EmbeddedTransport): void {
+    const rest = (this.#receivers.get(name) ?? []).filter((t) => t !== transport);
+    if (rest.length > 0) this.#receivers.set(name, rest);
+    else this.#receivers.delete(name);
   }
 
   #publish(from: string, subject: string, payload: Uint8Array): void {
@@ -306,6 +320,8 @@ class EmbeddedTransport implements Transport {
   readonly #status = new StatusCell('connecting');
   #node: string | undefined;
   #onFrame: FrameHandler | undefined;
+  /** Nodes this transport receives for besides its own, with how many routes ask for each. */
+  readonly #routes = new Map<string, number>();
 
   constructor(link: BusLink, onHandlerError: HandlerErrorReporter) {
     this.#link = link;
@@ -335,6 +351,27 @@ class EmbeddedTransport implements Transport {
     this.#link.publish(this.#node, subject, payload);
   }
 
+  route(node: string): () => void {
+    if (this.#node === undefined) throw new BosunError('BOSUN_TRANSPORT', 'start the transport before routing for other nodes');
+    assertNodeName(node);
+    if (this.#status.value === 'closed') return () => {};
+    const count = this.#routes.get(node) ?? 0;
+    this.#routes.set(node, count + 1);
+    if (count === 0) this.#link.addReceiver(node, this);
+    let removed = false;
+    return () => {
+      if (removed || this.#status.value === 'closed') return;
+      removed = true;
+      const left = this.#routes.get(node)! - 1;
+      if (left > 0) {
+        this.#routes.set(node, left);
+        return;
+      }
+      this.#routes.delete(node);
+      this.#link.removeReceiver(node, this);
+    };
+  }
+
   onStatus(listener: (status: TransportStatus) => void): () => void {
     return this.#status.listen(listener);
   }
@@ -342,6 +379,8 @@ class EmbeddedTransport implements Transport {
   async close(): Promise<void> {
     if (this.#status.value === 'closed') return;
     if (this.#node !== undefined) this.#link.unregister(this);
+    for (const node of this.#routes.keys()) this.#link.removeReceiver(node, this);
+    this.#routes.clear();
     this.#status.set('closed');
   }
 

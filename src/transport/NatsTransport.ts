@@ -8,6 +8,7 @@ import {
   type Msg,
   type NatsConnection,
   type NatsError,
+  type Subscription,
   type TlsOptions,
 } from 'nats';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
@@ -68,6 +69,8 @@ export class NatsTransport implements Transport {
   /** Bumped on every disconnect, so a subscription check from an older link cannot report `connected`. */
   #link = 0;
   #lastError: unknown;
+  /** Nodes this transport receives for besides its own (`route`), with their subscriptions on the current connection. */
+  readonly #routes = new Map<string, { count: number; subscription: Subscription | undefined }>();
 
   constructor(options: NatsTransportOptions) {
     this.#options = options;
@@ -115,6 +118,36 @@ export class NatsTransport implements Transport {
       // closed, or over the server's max_payload: at most once, never a throw
       this.#lastError = error;
     }
+  }
+
+  /**
+   * Subscribes to `<node>.>` as well, for a node reachable through this one; the
+   * subscription is made again on every new connection (nats.js itself renews it across
+   * reconnects of one connection).
+   */
+  route(node: string): () => void {
+    if (this.#node === undefined) throw new BosunError('BOSUN_TRANSPORT', 'start the transport before routing for other nodes');
+    assertNodeName(node);
+    if (this.#closing) return () => {};
+    let route = this.#routes.get(node);
+    if (route === undefined) {
+      route = { count: 0, subscription: undefined };
+      this.#routes.set(node, route);
+      if (this.#connection !== undefined) route.subscription = this.#subscribe(this.#connection, node);
+    }
+    route.count++;
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      if (--route.count > 0) return;
+      this.#routes.delete(node);
+      try {
+        route.subscription?.unsubscribe();
+      } catch {
+        // the connection is closed already, and the subscription with it
+      }
+    };
   }
 
   onStatus(listener: (status: TransportStatus) => void): () => void {
@@ -207,7 +240,8 @@ export class NatsTransport implements Transport {
       return;
     }
     this.#connection = connection;
-    connection.subscribe(`${this.#node!}.>`, { callback: this.#onMessage });
+    this.#subscribe(connection, this.#node!);
+    for (const [node, route] of this.#routes) route.subscription = this.#subscribe(connection, node);
     void this.#followStatus(connection);
     this.#confirmSubscribed(connection);
     void connection.closed().then((error) => {
@@ -219,6 +253,10 @@ export class NatsTransport implements Transport {
       this.#status.set('disconnected');
       this.#retryLater(options);
     });
+  }
+
+  #subscribe(connection: NatsConnection, node: string): Subscription {
+    return connection.subscribe(`${node}.>`, { callback: this.#onMessage });
   }
 
   async #followStatus(connection: NatsConnection): Promise<void> {

@@ -31,6 +31,14 @@ export interface Transport {
    * A frame to an invalid subject (see `isPublishSubject`) is dropped.
    */
   publish(subject: string, payload: Uint8Array): void;
+  /**
+   * Optional, for a medium that can carry other nodes' subjects to this transport: from now
+   * on also receive every subject under `<node>.>`, for a node reachable through this one
+   * (a ws peer of a gateway node). Those frames go to the handler given to `start`. Call
+   * after `start`. Returns the function that removes the route; routes to the same node
+   * are counted, so the subjects keep coming until every route to it is removed.
+   */
+  route?(node: string): () => void;
   /** Listens to status changes; returns the function that stops listening. */
   onStatus(listener: (status: TransportStatus) => void): () => void;
   /** Stops receiving and releases the connection. */

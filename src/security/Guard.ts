@@ -1,0 +1,239 @@
+import { BosunError } from '../errors.ts';
+import { isValidName, type Message } from '../message.ts';
+import type { MessageGuard } from '../runtime/Node.ts';
+import { streamIdOf } from '../delivery/frames.ts';
+import { COMMAND_METHODS, commandAllowed, methodAllowed } from './acl.ts';
+import { envelopeBytes, unsignedField } from './canonical.ts';
+import type { CentralAuthority } from './CentralAuthority.ts';
+import { fingerprintOf, isPublicKey, verifySignature, type NodeKeyPair } from './keys.ts';
+import type { Delivery, Ledger } from './Ledger.ts';
+import { NodeTrust } from './NodeTrust.ts';
+import type { Trust } from './Trust.ts';
+
+/** Methods that carry their sender's public key (`publicKey` in their JSON data) to central. */
+export const KEY_PRESENTING_METHODS: ReadonlySet<string> = new Set(['REQHello', 'REQKeysRequestUpdate']);
+/** Central's management methods: only central may send them, to itself (its operator). */
+export const ADMIN_METHODS: ReadonlySet<string> = new Set([
+  'REQKeysList',
+  'REQKeysAllow',
+  'REQKeysRevoke',
+  'REQAclAdd',
+  'REQAclDelete',
+  'REQAclList',
+  'REQAclExport',
+  'REQAclImport',
+]);
+/** What central distributes: only central may send them. */
+export const UPDATE_METHODS: ReadonlySet<string> = new Set(['REQKeysUpdate', 'REQAclUpdate']);
+/** What central takes from every node with an allowed key. */
+export const CENTRAL_INBOX_METHODS: ReadonlySet<string> = new Set(['REQHello', 'REQErrorLog', 'REQKeysRequestUpdate', 'REQAclRequestUpdate']);
+
+export interface GuardOptions {
+  node: string;
+  central: string;
+  keys: NodeKeyPair;
+  trust: Trust;
+  /** Central only: where keys presented in hellos are filed as pending. */
+  authority?: CentralAuthority;
+  ledger: Ledger;
+  clock: { now(): number };
+  /** Lifetime given to every message this node sends. */
+  ttlMs: number;
+  /** Longest lifetime accepted from others: bounds how long an id must be remembered. */
+  maxTtlMs: number;
+  /** How far in the future a message's `acceptedAt` may be (clock skew between nodes). */
+  skewMs: number;
+  /** How long a node without a key set yet waits for one before refusing an unknown sender. */
+  unknownKeyGraceMs: number;
+  onError(error: unknown): void;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * The message guard: `seal` signs every message this node sends, over its whole envelope;
+ * `check` refuses, before it runs, any message that is not signed by its sender's trusted
+ * key, not for this node, expired, already run, or not allowed by the ACL.
+ *
+ * Order of the checks: the signature first (so that nothing unauthenticated decides
+ * anything), then target and time, then replay, then authorisation.
+ */
+export class SecurityGuard implements MessageGuard {
+  constructor(private readonly o: GuardOptions) {}
+
+  seal(message: Message): Message {
+    const { signature: _old, ...rest } = message;
+    const sealed: Message = { ...rest, expiresAt: message.acceptedAt + this.o.ttlMs };
+    if (KEY_PRESENTING_METHODS.has(message.method) && message.toNode === this.o.central && !message.isReply) {
+      sealed.data = withPublicKey(message.data, this.o.keys.publicKey);
+    }
+    if (!message.isReply && message.replyMethod !== 'none') {
+      // Replies may arrive long after the request: it may wait its lifetime to be
+      // delivered, run up to its methodTimeout (a stream, forever), and each reply may
+      // wait a lifetime of its own.
+      const running = message.methodTimeout > 0 ? message.methodTimeout * 1000 : 365 * DAY_MS;
+      this.o.ledger.recordSent(
+        message.id,
+        { toNode: message.toNode, replyMethod: message.replyMethod, replyMethodArgs: message.replyMethodArgs, keepUntil: sealed.expiresAt! + running + this.o.ttlMs },
+        this.o.onError,
+      );
+    }
+    sealed.signature = this.o.keys.sign(envelopeBytes(sealed));
+    return sealed;
+  }
+
+  /**
+   * @param delivery where the runtime received the message. With it a re-check of the
+   * same delivery (after a restart) is not taken for a replay, a message that arrived on
+   * another stream than its own is refused, and a local scheduled re-run is told apart
+   * from one that claims to be.
+   */
+  async check(message: Message, delivery?: Delivery): Promise<void> {
+    const m = message;
+    const now = this.o.clock.now();
+    this.o.ledger.pruneSoon(now, this.o.onError);
+    // A scheduled re-run is created on this node from a message checked on its first run;
+    // the runtime gives it sequence 0, which no received message has.
+    if (delivery?.seq === 0 && m.scheduled) return;
+    if (typeof m.fromNode !== 'string' || !isValidName(m.fromNode)) refuse('BOSUN_BAD_SIGNATURE', 'the message names no valid sender');
+    const extra = unsignedField(m);
+    if (extra !== undefined) refuse('BOSUN_BAD_SIGNATURE', `the message carries "${extra}", which no signature covers`);
+    if (typeof m.signature !== 'string') refuse('BOSUN_BAD_SIGNATURE', 'the message is not signed');
+
+    const bootstrap = await this.#presentedKey(m);
+    const key = bootstrap?.key ?? (await this.#keyOf(m));
+    if (!verifySignature(key, envelopeBytes(m), m.signature)) {
+      refuse('BOSUN_BAD_SIGNATURE', `the signature does not match ${m.fromNode}'s key ${fingerprintOf(key)} (forged, or changed on the way)`);
+    }
+
+    if (m.toNode !== this.o.node) refuse('BOSUN_MISDIRECTED', `the message is for ${m.toNode}, not ${this.o.node}`);
+    if (delivery && delivery.stream !== streamIdOf(m.fromNode, m.toNode, m.method)) {
+      refuse('BOSUN_MISDIRECTED', `the message arrived on stream ${delivery.stream}, which is not its own`);
+    }
+    if (typeof m.expiresAt !== 'number' || typeof m.acceptedAt !== 'number') refuse('BOSUN_BAD_SIGNATURE', 'the message has no lifetime');
+    if (now > m.expiresAt) refuse('BOSUN_EXPIRED', `the message expired at ${iso(m.expiresAt)}`);
+    if (m.acceptedAt > now + this.o.skewMs) refuse('BOSUN_EXPIRED', `the message was issued in the future (${iso(m.acceptedAt)}); check the clocks`);
+    if (m.expiresAt - m.acceptedAt > this.o.maxTtlMs) {
+      refuse('BOSUN_EXPIRED', `the message asks to live ${Math.round((m.expiresAt - m.acceptedAt) / 1000)} s, more than the ${this.o.maxTtlMs / 1000} s this node allows`);
+    }
+
+    if ((await this.o.ledger.markSeen(m.fromNode, m.id, m.expiresAt, delivery)) === 'replay') {
+      refuse('BOSUN_REPLAYED', `message ${m.id} from ${m.fromNode} was already received; a message runs once`);
+    }
+
+    if (bootstrap?.unknown) {
+      if (bootstrap.verdict === 'changed') {
+        const allowed = this.o.trust.keyFor(m.fromNode)!;
+        refuse(
+          'BOSUN_UNKNOWN_KEY',
+          `${m.fromNode} presented key ${fingerprintOf(bootstrap.key)}, not its allowed key ${fingerprintOf(allowed)}; the new key is pending (bosun keys allow ${m.fromNode} to accept it)`,
+        );
+      }
+      // A node central does not know yet may say hello and ask for keys: that is how its
+      // key becomes pending. Anything else waits for an operator to allow the key.
+      return;
+    }
+    await this.#authorize(m);
+  }
+
+  /** Central: the key a hello or key request presents, filed as pending when it is new. */
+  async #presentedKey(m: Message): Promise<{ key: string; unknown: boolean; verdict: string } | undefined> {
+    const authority = this.o.authority;
+    if (!authority || m.isReply || m.toNode !== this.o.node || !KEY_PRESENTING_METHODS.has(m.method)) return undefined;
+    const key = presentedKey(m.data);
+    if (key === undefined) return undefined;
+    if (authority.keyFor(m.fromNode) === key) return { key, unknown: false, verdict: 'allowed' };
+    // Filed only once the signature proves the sender holds the key.
+    if (!verifySignature(key, envelopeBytes(m), m.signature!)) return { key, unknown: true, verdict: 'bad' };
+    return { key, unknown: true, verdict: await authority.notePresented(m.fromNode, key) };
+  }
+
+  async #keyOf(m: Message): Promise<string> {
+    const { trust } = this.o;
+    let key = trust.keyFor(m.fromNode);
+    // First contact with central: its key set proves central's key (trust on first use,
+    // unless the node was given central's key in a file).
+    if (key === undefined && m.fromNode === this.o.central && m.method === 'REQKeysUpdate' && !m.isReply) {
+      key = NodeTrust.centralKeyIn(m.data);
+    }
+    if (key === undefined && trust.awaitingKeys() && (await trust.waitForKey(m.fromNode, this.o.unknownKeyGraceMs))) {
+      key = trust.keyFor(m.fromNode);
+    }
+    if (key === undefined) {
+      refuse(
+        'BOSUN_UNKNOWN_KEY',
+        this.o.authority
+          ? `${m.fromNode} has no allowed key (bosun keys ls; bosun keys allow ${m.fromNode})`
+          : `this node has no key for ${m.fromNode} from central`,
+      );
+    }
+    return key;
+  }
+
+  async #authorize(m: Message): Promise<void> {
+    const { node, central } = this.o;
+    const from = m.fromNode;
+    if (m.isReply) {
+      const sent = m.inReplyTo ? await this.o.ledger.sent(m.inReplyTo.id) : undefined;
+      if (
+        !sent ||
+        m.inReplyTo!.fromNode !== node ||
+        sent.toNode !== from ||
+        sent.replyMethod !== m.method ||
+        JSON.stringify(sent.replyMethodArgs) !== JSON.stringify(m.methodArgs) ||
+        this.o.clock.now() > sent.keepUntil
+      ) {
+        refuse('BOSUN_NOT_ALLOWED', `the reply answers no request ${node} sent to ${from}`);
+      }
+      return;
+    }
+    if (ADMIN_METHODS.has(m.method)) {
+      if (node !== central || from !== node) refuse('BOSUN_NOT_ALLOWED', `${m.method} is taken only by central from itself, not from ${from}`);
+      return;
+    }
+    if (UPDATE_METHODS.has(m.method)) {
+      if (from !== central || node === central) refuse('BOSUN_NOT_ALLOWED', `${m.method} is taken only from central, not from ${from}`);
+      return;
+    }
+    if (node === central && CENTRAL_INBOX_METHODS.has(m.method)) return;
+    const acl = this.o.trust.acl();
+    if (!methodAllowed(acl, { node, central }, from, m.method)) {
+      refuse('BOSUN_NOT_ALLOWED', `${from} may not send ${m.method} to ${node} (ACL)`);
+    }
+    if (COMMAND_METHODS.has(m.method) && !commandAllowed(acl, { node, central }, from, m.methodArgs)) {
+      refuse('BOSUN_COMMAND_NOT_ALLOWED', `${from} may not run ${JSON.stringify(m.methodArgs)} on ${node} (ACL)`);
+    }
+  }
+}
+
+/** The public key in a hello's or key request's JSON data. */
+export function presentedKey(data: string | undefined): string | undefined {
+  try {
+    const value = JSON.parse(data ?? '') as { publicKey?: unknown };
+    return value && typeof value === 'object' && isPublicKey(value.publicKey) ? value.publicKey : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Adds `publicKey` to JSON object data (a hello's capabilities); other data is wrapped. */
+function withPublicKey(data: string | undefined, publicKey: string): string {
+  try {
+    const value = JSON.parse(data ?? '') as unknown;
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      if ((value as { publicKey?: unknown }).publicKey === publicKey) return data!;
+      return JSON.stringify({ ...value, publicKey });
+    }
+  } catch {
+    // not JSON: wrapped below
+  }
+  return JSON.stringify({ ...(data !== undefined && data !== '' ? { text: data } : {}), publicKey });
+}
+
+function iso(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
+}
+
+function refuse(code: ConstructorParameters<typeof BosunError>[0], message: string): never {
+  throw new BosunError(code, message);
+}

@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import type { Message } from '../message.ts';
+
+/**
+ * What a signature covers, and how it is serialised. Changing either is a new version:
+ * the prefix is part of the signed bytes, so a signature of one version never verifies
+ * as another.
+ */
+export const ENVELOPE_VERSION = 'bosun-sig-v1';
+
+/**
+ * Every field of a message, in signing order. A receiver refuses a message with any
+ * other field (but `signature`), so a field added to `Message` later cannot travel
+ * unsigned: it has to be added here, in a new version.
+ */
+export const SIGNED_FIELDS = [
+  'id',
+  'fromNode',
+  'toNode',
+  'method',
+  'methodArgs',
+  'data',
+  'replyMethod',
+  'replyMethodArgs',
+  'ACKTimeout',
+  'retries',
+  'retryWait',
+  'replyACKTimeout',
+  'replyRetries',
+  'methodTimeout',
+  'directory',
+  'fileName',
+  'schedule',
+  'isReply',
+  'error',
+  'inReplyTo',
+  'acceptedAt',
+  'expiresAt',
+] as const satisfies ReadonlyArray<keyof Message>;
+
+const SIGNED = new Set<string>(SIGNED_FIELDS);
+const encoder = new TextEncoder();
+
+/**
+ * The bytes a message's signature is over: the version line, then a JSON object of the
+ * signed fields in `SIGNED_FIELDS` order, each value with its object keys sorted, and
+ * `null` for a field the message leaves out.
+ */
+export function envelopeBytes(message: Message): Uint8Array {
+  const record = message as unknown as Record<string, unknown>;
+  const parts = SIGNED_FIELDS.map((field) => `${JSON.stringify(field)}:${canonicalJson(record[field] ?? null)}`);
+  return encoder.encode(`${ENVELOPE_VERSION}\n{${parts.join(',')}}`);
+}
+
+/** The first field of `message` a signature would not cover, if any. */
+export function unsignedField(message: Message): string | undefined {
+  for (const key of Object.keys(message)) {
+    if (key !== 'signature' && !SIGNED.has(key) && (message as unknown as Record<string, unknown>)[key] !== undefined) return key;
+  }
+  return undefined;
+}
+
+/**
+ * JSON with object keys sorted at every level, `undefined` members dropped: one text for
+ * one value, whatever order its keys were built in.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  const entries = Object.keys(value)
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+  return `{${entries.join(',')}}`;
+}
+
+/** The bytes a signed document's signature is over: `<kind>\n<canonical JSON body>`. */
+export function documentBytes(kind: string, body: unknown): Uint8Array {
+  return encoder.encode(`${kind}\n${canonicalJson(body)}`);
+}
+
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
