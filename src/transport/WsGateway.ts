@@ -258,6 +258,8 @@ export class WsGateway {
   }
 
   #onMessage(connection: Connection, data: Buffer, isBinary: boolean): void {
+    // ws still reads while a socket it was told to close waits for the peer's closing handshake
+    if (!this.#connections.has(connection)) return;
     connection.answered = true;
     if (connection.node === undefined) {
       if (isBinary) return this.#refuse(connection, CloseCode.badHello, 'say hello before sending frames');

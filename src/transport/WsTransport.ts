@@ -27,7 +27,10 @@ export interface WsTransportOptions {
   };
   /** Extra HTTP headers of the upgrade request, e.g. credentials the gateway checks. */
   headers?: Record<string, string>;
-  /** How often to ping the gateway; a link that has not answered by the next ping is dropped. Default 10 s. */
+  /**
+   * How often to ping the gateway; a link that has not answered by the next ping is dropped.
+   * Also bounds the opening handshake. Default 10 s.
+   */
   pingIntervalMs?: number;
   /** Largest ws message accepted from the gateway. Default 1 MiB. */
   maxMessageBytes?: number;
