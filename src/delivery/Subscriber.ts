@@ -34,7 +34,7 @@ export interface SubscriberDeps {
    * May this message run here? Throws a `BosunError` (bad signature, not allowed, …)
    * to refuse it: the run ends with that error, and the handler never starts.
    */
-  authorize?(message: InboxEntry['message']): void | Promise<void>;
+  authorize?(message: InboxEntry['message'], delivery: { stream: string; seq: number }): void | Promise<void>;
   /** Gets ready for a run (opens the stream its reply will take, so replies keep order). */
   prepare?(entry: InboxEntry): void | Promise<void>;
 }
@@ -155,9 +155,18 @@ export class Subscriber {
         message: `node ${entry.message.toNode} does not serve method ${entry.message.method}`,
       });
     }
+    // The handler is chosen by the stream the frame came on, so the message must be for
+    // that method: a frame that says otherwise is refused, never run as something else.
+    if (entry.message.method !== this.method) {
+      return this.#finish(entry, {
+        ok: false,
+        code: 'BOSUN_MISDIRECTED',
+        message: `a ${entry.message.method} message came on the ${this.method} stream; it was not run`,
+      });
+    }
     if (this.deps.authorize) {
       try {
-        await this.deps.authorize(entry.message);
+        await this.deps.authorize(entry.message, { stream: entry.stream, seq: entry.seq });
       } catch (e) {
         const d = describeError(e);
         return this.#finish(entry, { ok: false, code: d.code, message: d.message });

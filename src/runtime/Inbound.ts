@@ -25,7 +25,7 @@ export interface InboundDeps {
   context(entry: InboxEntry, signal: AbortSignal): MethodContext;
   finish(entry: InboxEntry, outcome: Outcome, spec: MethodSpec | undefined): { ops: StoreOp[]; done(ok: boolean): void };
   onError(source: string, error: unknown): void;
-  authorize?(message: Message): void | Promise<void>;
+  authorize?(message: Message, delivery: { stream: string; seq: number }): void | Promise<void>;
   prepare?(entry: InboxEntry): void | Promise<void>;
 }
 

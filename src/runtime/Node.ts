@@ -81,7 +81,8 @@ export type NodeErrorReport = ErrorReport;
  */
 export interface MessageGuard {
   seal(message: Message): Message;
-  check(message: Message): void | Promise<void>;
+  /** `delivery` says which stream and sequence number the message came as (0: made here). */
+  check(message: Message, delivery?: { stream: string; seq: number }): void | Promise<void>;
 }
 
 /** What a node says about itself in its hellos; central keeps the latest per node. */
@@ -232,8 +233,9 @@ export class BosunNode {
         const stream = streamIdOf(this.name, m.fromNode, m.replyMethod);
         if (!this.#outbound.senders.has(stream)) await this.#outbound.sender(stream);
       },
-      // A scheduled re-run was created here from a message that was checked on its first run.
-      ...(options.guard ? { authorize: (m: Message) => (m.scheduled ? undefined : options.guard!.check(m)) } : {}),
+      // The guard learns how the message came: scheduled re-runs, made here, are sequence 0
+      // of their stream, which no frame from the wire can be.
+      ...(options.guard ? { authorize: (m: Message, delivery: { stream: string; seq: number }) => options.guard!.check(m, delivery) } : {}),
     });
     this.#scheduler = new Scheduler(this.store, this.clock, this.#timers, (entry) => this.#inbound.subscriber(entry.message.method).enqueue([entry]));
   }

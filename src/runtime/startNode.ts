@@ -11,7 +11,7 @@ import type { Store } from '../store/types.ts';
 import { EmbeddedBus } from '../transport/EmbeddedBus.ts';
 import { NatsTransport, type NatsTransportOptions } from '../transport/NatsTransport.ts';
 import type { Transport } from '../transport/types.ts';
-import { BosunNode, type NodeErrorReport } from './Node.ts';
+import { BosunNode, type MessageGuard, type NodeErrorReport } from './Node.ts';
 
 export interface StartNodeOptions {
   /** This node's name. */
@@ -40,6 +40,9 @@ export interface StartNodeOptions {
   methods?: MethodSpec[];
   enabledMethods?: string[];
   onError?(report: NodeErrorReport): void;
+  /** Signing, verification and access control (see src/security). */
+  guard?: MessageGuard;
+  auditStripData?: boolean;
   /** Called if the supervision tree gives up (the daemon exits non-zero then). */
   onFatal?(reason: unknown): void;
   unorderedConcurrency?: number;

@@ -57,7 +57,7 @@ export class CentralAuthority implements Trust {
     if (saved) {
       authority.#state = {
         allowed: Object.fromEntries(Object.entries(saved.allowed ?? {}).filter(([, k]) => isPublicKey(k))),
-        pending: saved.pending ?? {},
+        pending: Object.fromEntries(Object.entries(saved.pending ?? {}).filter(([, p]) => isPublicKey(p?.key))),
         keysSerial: saved.keysSerial ?? 0,
         // A stored ACL that no longer validates is kept out rather than half-used.
         acl: (() => {

@@ -100,7 +100,7 @@ export class SecurityGuard implements MessageGuard {
     if (extra !== undefined) refuse('BOSUN_BAD_SIGNATURE', `the message carries "${extra}", which no signature covers`);
     if (typeof m.signature !== 'string') refuse('BOSUN_BAD_SIGNATURE', 'the message is not signed');
 
-    const bootstrap = await this.#presentedKey(m);
+    const bootstrap = this.#presentedKey(m);
     const key = bootstrap?.key ?? (await this.#keyOf(m));
     if (!verifySignature(key, envelopeBytes(m), m.signature)) {
       refuse('BOSUN_BAD_SIGNATURE', `the signature does not match ${m.fromNode}'s key ${fingerprintOf(key)} (forged, or changed on the way)`);
@@ -117,35 +117,35 @@ export class SecurityGuard implements MessageGuard {
       refuse('BOSUN_EXPIRED', `the message asks to live ${Math.round((m.expiresAt - m.acceptedAt) / 1000)} s, more than the ${this.o.maxTtlMs / 1000} s this node allows`);
     }
 
-    if ((await this.o.ledger.markSeen(m.fromNode, m.id, m.expiresAt, delivery)) === 'replay') {
+    if ((await this.o.ledger.markSeen(m.fromNode, m.id, m.expiresAt, delivery, this.o.onError)) === 'replay') {
       refuse('BOSUN_REPLAYED', `message ${m.id} from ${m.fromNode} was already received; a message runs once`);
     }
 
     if (bootstrap?.unknown) {
-      if (bootstrap.verdict === 'changed') {
+      // A node central does not know yet may say hello and ask for keys: that is how its
+      // key becomes pending. Anything else waits for an operator to allow the key.
+      if ((await this.o.authority!.notePresented(m.fromNode, bootstrap.key)) === 'changed') {
         const allowed = this.o.trust.keyFor(m.fromNode)!;
         refuse(
           'BOSUN_UNKNOWN_KEY',
           `${m.fromNode} presented key ${fingerprintOf(bootstrap.key)}, not its allowed key ${fingerprintOf(allowed)}; the new key is pending (bosun keys allow ${m.fromNode} to accept it)`,
         );
       }
-      // A node central does not know yet may say hello and ask for keys: that is how its
-      // key becomes pending. Anything else waits for an operator to allow the key.
       return;
     }
     await this.#authorize(m);
   }
 
-  /** Central: the key a hello or key request presents, filed as pending when it is new. */
-  async #presentedKey(m: Message): Promise<{ key: string; unknown: boolean; verdict: string } | undefined> {
+  /**
+   * Central: the key a hello or key request presents, and whether it is not the sender's
+   * allowed key. It is filed as pending only once every check proved the message sound.
+   */
+  #presentedKey(m: Message): { key: string; unknown: boolean } | undefined {
     const authority = this.o.authority;
     if (!authority || m.isReply || m.toNode !== this.o.node || !KEY_PRESENTING_METHODS.has(m.method)) return undefined;
     const key = presentedKey(m.data);
     if (key === undefined) return undefined;
-    if (authority.keyFor(m.fromNode) === key) return { key, unknown: false, verdict: 'allowed' };
-    // Filed only once the signature proves the sender holds the key.
-    if (!verifySignature(key, envelopeBytes(m), m.signature!)) return { key, unknown: true, verdict: 'bad' };
-    return { key, unknown: true, verdict: await authority.notePresented(m.fromNode, key) };
+    return { key, unknown: authority.keyFor(m.fromNode) !== key };
   }
 
   async #keyOf(m: Message): Promise<string> {

@@ -63,23 +63,38 @@ export class Ledger {
    * more (the node restarted before running it); `replay` is the id arriving a second
    * time. Without a delivery any second sight is a replay.
    */
-  async markSeen(fromNode: string, id: string, expiresAt: number, delivery?: Delivery): Promise<SeenVerdict> {
+  async markSeen(fromNode: string, id: string, expiresAt: number, delivery?: Delivery, onError: (e: unknown) => void = () => {}): Promise<SeenVerdict> {
     const k = key('seen', fromNode, idSegment(id));
     const record: SeenRecord = { expiresAt, ...(delivery ? { stream: delivery.stream, seq: delivery.seq } : {}) };
     const pending = this.#seenPending.get(k);
     if (pending) return sameDelivery(pending, delivery) ? 'again' : 'replay';
     this.#seenPending.set(k, record);
+    let earlier: SeenRecord | undefined;
     try {
-      const earlier = await this.store.get<SeenRecord>(k);
-      if (earlier) return sameDelivery(earlier, delivery) ? 'again' : 'replay';
-      await this.store.write([
-        { type: 'put', key: k, value: record },
-        { type: 'put', key: key('exp', seqKey(Math.max(0, Math.ceil(expiresAt))), 'seen', fromNode, idSegment(id)), value: k },
-      ]);
-      return 'first';
-    } finally {
+      earlier = await this.store.get<SeenRecord>(k);
+    } catch (e) {
       this.#seenPending.delete(k);
+      throw e;
     }
+    if (earlier) {
+      this.#seenPending.delete(k);
+      return sameDelivery(earlier, delivery) ? 'again' : 'replay';
+    }
+    // Not awaited, and not synced on its own: the message runs meanwhile (the mark stays
+    // in memory until the write lands). A crash before it lands leaves the message in the
+    // inbox, where the runtime's own records decide whether it runs again; the next
+    // synced batch (a run's record) makes the mark durable.
+    this.store
+      .write(
+        [
+          { type: 'put', key: k, value: record },
+          { type: 'put', key: key('exp', seqKey(Math.max(0, Math.ceil(expiresAt))), 'seen', fromNode, idSegment(id)), value: k },
+        ],
+        { sync: false },
+      )
+      .catch(onError)
+      .finally(() => this.#seenPending.delete(k));
+    return 'first';
   }
 
   /** Remembers a request so its replies are accepted; durable soon after (never blocks the caller). */

@@ -1,6 +1,5 @@
 import { BosunError } from '../errors.ts';
 import { isValidName } from '../message.ts';
-import type { MessageGuard } from '../runtime/Node.ts';
 import type { MethodSpec } from '../methods/types.ts';
 import type { Store } from '../store/types.ts';
 import { streamIdOf } from '../delivery/frames.ts';
@@ -49,7 +48,8 @@ export interface SecureNode {
 }
 
 export interface Security {
-  guard: MessageGuard;
+  /** A `MessageGuard`; its `check` also takes the runtime's delivery (stream and sequence). */
+  guard: SecurityGuard;
   methods: MethodSpec[];
   /** This node's key pair (its fingerprint for `bosun keys show`). */
   keys: NodeKeyPair;

@@ -1,0 +1,314 @@
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Message } from '../src/message.ts';
+import type { MethodSpec } from '../src/methods/types.ts';
+import type { MessageGuard } from '../src/runtime/Node.ts';
+import { dataSubject, encodeFrame, streamIdOf } from '../src/delivery/frames.ts';
+import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
+import { envelopeBytes } from '../src/security/canonical.ts';
+import { KEYS_KIND, signDocument } from '../src/security/documents.ts';
+import { errorLogOf, eventually, startSecureFleet, type SecureTestNode } from '../src/security/testing.ts';
+
+/**
+ * Each attack against a fleet of central, ship1 and ship2, all keys allowed. An attack is
+ * what a node (or someone on the broker) does to a message after its guard signed it:
+ * the receiver must refuse it, say why in the sender's error reply, and report it to
+ * central's error log.
+ */
+
+type Attack = (sealed: Message) => Message;
+const attacks: Record<string, Attack | undefined> = {};
+const runs: string[] = [];
+const started: SecureTestNode[] = [];
+const cleanups: Array<() => Promise<unknown>> = [];
+
+afterEach(async () => {
+  for (const k of Object.keys(attacks)) delete attacks[k];
+  runs.length = 0;
+  await Promise.all(started.splice(0).map((n) => n.stop()));
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+});
+
+const recordMethod: MethodSpec = {
+  name: 'REQTestRecord',
+  summary: 'records what ran',
+  async handler(ctx) {
+    runs.push(`${ctx.node}:${ctx.message.data}`);
+    return { output: `ran ${ctx.message.data}` };
+  },
+};
+
+function attackable(name: string) {
+  return {
+    wrapGuard: (guard: MessageGuard): MessageGuard => ({
+      seal: (m) => {
+        const sealed = guard.seal(m);
+        return attacks[name]?.(sealed) ?? sealed;
+      },
+      // Every argument the runtime gives (the delivery, once it gives it) goes through.
+      check: (...args: Parameters<MessageGuard['check']>) => guard.check(...args),
+    }),
+  };
+}
+
+async function fleet(options: { ship1Clock?: { now(): number } } = {}) {
+  const bus = new EmbeddedBus();
+  const f = await startSecureFleet(['ship1', 'ship2'], {
+    bus,
+    methods: [recordMethod],
+    perNode: {
+      central: attackable('central'),
+      ship1: { ...attackable('ship1'), ...(options.ship1Clock ? { security: { clock: options.ship1Clock, unknownKeyGraceSeconds: 2, syncIntervalSeconds: 0 } } : {}) },
+      ship2: attackable('ship2'),
+    },
+  });
+  started.push(...f.all);
+  return { bus, central: f.central, ship1: f.ships.ship1!, ship2: f.ships.ship2! };
+}
+
+async function replyTo(from: SecureTestNode, message: Record<string, unknown>): Promise<string> {
+  const d = await from.node.send(message);
+  return (await d.reply).data ?? '';
+}
+
+async function logged(central: SecureTestNode, pattern: RegExp): Promise<string> {
+  return eventually(async () => {
+    const text = await errorLogOf(central.node);
+    return pattern.test(text) && text;
+  }, 10_000, `${pattern} in central's error log`);
+}
+
+function resign(m: Message, key: KeyObject | SecureTestNode): Message {
+  const bytes = envelopeBytes(m);
+  const signature = 'security' in key ? key.security.keys.sign(bytes) : sign(null, bytes, key).toString('base64');
+  return { ...m, signature };
+}
+
+describe('attacks on a secure fleet', () => {
+  it('refuses a message signed with a key that is not its sender\'s', async () => {
+    const { central, ship1, ship2 } = await fleet();
+    const rogue = generateKeyPairSync('ed25519').privateKey;
+    attacks.ship2 = (m) => (m.data === 'forged' ? resign(m, rogue) : m);
+    expect(await replyTo(ship2, { toNode: 'ship1', method: 'REQTestRecord', data: 'forged' })).toMatch(
+      /^error BOSUN_BAD_SIGNATURE: the signature does not match ship2's key SHA256:/,
+    );
+    await logged(central, /ship1 BOSUN_BAD_SIGNATURE ship1\/inbound\/REQTestRecord: REQTestRecord \S+ from ship2/);
+    expect(runs).toEqual([]);
+    void ship1;
+  });
+
+  it('refuses a message whose data was changed after signing', async () => {
+    const { central } = await fleet();
+    attacks.central = (m) => (m.data === 'pay 10' ? { ...m, data: 'pay 1000' } : m);
+    expect(await replyTo(central, { toNode: 'ship1', method: 'REQTestRecord', data: 'pay 10' })).toMatch(/^error BOSUN_BAD_SIGNATURE/);
+    await logged(central, /ship1 BOSUN_BAD_SIGNATURE .*REQTestRecord/);
+    expect(runs).toEqual([]);
+  });
+
+  it('refuses a message whose method or command was swapped after signing', async () => {
+    const { central } = await fleet();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-attack-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const marker = path.join(dir, 'pwned');
+    attacks.central = (m) => {
+      if (m.method === 'REQToConsole' && m.data === 'swap') return { ...m, method: 'REQTestRecord' };
+      if (m.methodArgs[1] === 'harmless') return { ...m, methodArgs: ['touch', marker] };
+      return m;
+    };
+    expect(await replyTo(central, { toNode: 'ship1', method: 'REQToConsole', data: 'swap' })).toMatch(/^error BOSUN_BAD_SIGNATURE/);
+    expect(await replyTo(central, { toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'harmless'] })).toMatch(/^error BOSUN_BAD_SIGNATURE/);
+    await logged(central, /ship1 BOSUN_BAD_SIGNATURE .*REQCliCommand/);
+    expect(runs).toEqual([]);
+    await expect(stat(marker)).rejects.toThrow();
+  });
+
+  it('runs a message once: a replay of it is refused', async () => {
+    const { central } = await fleet();
+    let captured: Message | undefined;
+    attacks.central = (m) => {
+      if (m.data === 'transfer') captured = m;
+      return m.data === 'again' && captured ? captured : m;
+    };
+    expect(await replyTo(central, { toNode: 'ship1', method: 'REQTestRecord', data: 'transfer' })).toBe('ran transfer');
+    await central.node.send({ toNode: 'ship1', method: 'REQTestRecord', data: 'again' });
+    await logged(central, /ship1 BOSUN_REPLAYED .*message \S+ from central was already received/);
+    expect(runs).toEqual(['ship1:transfer']);
+  });
+
+  it('refuses a message re-targeted to another node', async () => {
+    const { central } = await fleet();
+    attacks.central = (m) => (m.data === 'for ship1' ? { ...m, toNode: 'ship2' } : m);
+    await central.node.send({ toNode: 'ship1', method: 'REQTestRecord', data: 'for ship1' });
+    await logged(central, /ship2 BOSUN_BAD_SIGNATURE .*REQTestRecord/);
+    // ship2's error reply is no answer to anything central asked ship2: refused as well.
+    await logged(central, /central BOSUN_NOT_ALLOWED .* from ship2: the reply answers no request central sent to ship2/);
+    expect(runs).toEqual([]);
+  });
+
+  it('refuses a signed message that someone on the broker re-publishes to another node', async () => {
+    const { bus, central } = await fleet();
+    let captured: Message | undefined;
+    attacks.central = (m) => {
+      if (m.data === 'only ship1') captured = m;
+      return m;
+    };
+    expect(await replyTo(central, { toNode: 'ship1', method: 'REQTestRecord', data: 'only ship1' })).toBe('ran only ship1');
+    const mallory = bus.transport();
+    await mallory.start('mallory', () => {});
+    cleanups.push(() => mallory.close());
+    const stream = streamIdOf('central', 'ship2', 'REQTestRecord');
+    mallory.publish(dataSubject({ fromNode: 'central', toNode: 'ship2', method: 'REQTestRecord' }), encodeFrame({ v: 1, type: 'data', stream, seq: 1, message: captured! }));
+    await logged(central, /ship2 BOSUN_MISDIRECTED .*the message is for ship1, not ship2/);
+    expect(runs).toEqual(['ship1:only ship1']);
+  });
+
+  it('refuses an expired message, and one issued in the future', async () => {
+    const offset = { ms: 0 };
+    const { central } = await fleet({ ship1Clock: { now: () => Date.now() + offset.ms } });
+    offset.ms = 8 * 24 * 3600 * 1000; // the message waited 8 days for ship1; it lives 7
+    expect(await replyTo(central, { toNode: 'ship1', method: 'REQTestRecord', data: 'late' })).toMatch(/^error BOSUN_EXPIRED: the message expired at/);
+    offset.ms = -3600 * 1000;
+    expect(await replyTo(central, { toNode: 'ship1', method: 'REQTestRecord', data: 'early' })).toMatch(/^error BOSUN_EXPIRED: the message was issued in the future/);
+    await logged(central, /ship1 BOSUN_EXPIRED/);
+    expect(runs).toEqual([]);
+  });
+
+  it('refuses a method from a sender the ACL does not name, until it does', async () => {
+    const { central, ship1, ship2 } = await fleet();
+    expect(await replyTo(ship2, { toNode: 'ship1', method: 'REQTestRecord', data: 'hi' })).toBe('error BOSUN_NOT_ALLOWED: ship2 may not send REQTestRecord to ship1 (ACL)');
+    await logged(central, /ship1 BOSUN_NOT_ALLOWED .*ship2 may not send REQTestRecord to ship1/);
+    // Central's management is central's own: no other node may use it.
+    expect(await replyTo(ship2, { toNode: 'central', method: 'REQKeysAllow', methodArgs: ['ship3'] })).toMatch(/^error BOSUN_NOT_ALLOWED: REQKeysAllow is taken only by central from itself/);
+
+    await replyTo(central, { toNode: 'central', method: 'REQAclAdd', methodArgs: ['method', 'ship1', 'REQTestRecord', 'ship2'] });
+    await eventually(() => ship1.security.trust!.acl().methods.REQTestRecord?.includes('ship2'), 5000, 'the ACL on ship1');
+    expect(await replyTo(ship2, { toNode: 'ship1', method: 'REQTestRecord', data: 'hi' })).toBe('ran hi');
+  });
+
+  it('runs only the commands the ACL gives a sender', async () => {
+    const { central, ship1, ship2 } = await fleet();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-acl-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    for (const args of [
+      ['nodeGroup', 'grp_operators', 'ship2'],
+      ['commandGroup', 'grp_greetings', 'echo', '*'],
+      ['command', 'ship1', 'grp_operators', 'grp_greetings'],
+    ]) {
+      await replyTo(central, { toNode: 'central', method: 'REQAclAdd', methodArgs: args });
+    }
+    await eventually(() => ship1.security.trust!.acl().commands.ship2?.length === 1, 5000, 'the ACL on ship1');
+    expect(await replyTo(ship2, { toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'ok'] })).toBe('ok\n');
+    const marker = path.join(dir, 'pwned');
+    expect(await replyTo(ship2, { toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['touch', marker] })).toBe(
+      `error BOSUN_COMMAND_NOT_ALLOWED: ship2 may not run ${JSON.stringify(['touch', marker])} on ship1 (ACL)`,
+    );
+    expect(await replyTo(ship2, { toNode: 'ship1', method: 'REQnCliCommand', methodArgs: ['echo', 'two', 'args'] })).toMatch(/^error BOSUN_COMMAND_NOT_ALLOWED/);
+    await logged(central, /ship1 BOSUN_COMMAND_NOT_ALLOWED .*ship2 may not run/);
+    await expect(stat(marker)).rejects.toThrow();
+    // Central's commands are not restricted by rules that name other senders.
+    expect(await replyTo(central, { toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'central'] })).toBe('central\n');
+  });
+
+  it('refuses a reply to a request the node never sent', async () => {
+    const { central, ship2 } = await fleet();
+    attacks.ship2 = (m) =>
+      m.data === 'fake result'
+        ? resign({ ...m, isReply: true, inReplyTo: { id: 'never-sent', method: 'REQCliCommand', fromNode: 'central', toNode: 'ship2' } }, ship2)
+        : m;
+    await ship2.node.send({ toNode: 'central', method: 'REQToFile', data: 'fake result', fileName: 'evil.txt' });
+    await logged(central, /central BOSUN_NOT_ALLOWED .*REQToFile \S+ from ship2: the reply answers no request central sent to ship2/);
+  });
+
+  it('ignores a key update that central did not sign', async () => {
+    const { central, ship1, ship2 } = await fleet();
+    const realSet = JSON.stringify(central.security.authority!.keySetDocument());
+    const hashBefore = ship1.security.trust!.keysHash;
+    // From another node, even with central's genuine key set in it.
+    expect(await replyTo(ship2, { toNode: 'ship1', method: 'REQKeysUpdate', data: realSet })).toBe(
+      'error BOSUN_NOT_ALLOWED: REQKeysUpdate is taken only from central, not from ship2',
+    );
+    // In central's envelope, but the set itself signed by another key.
+    const mallory = generateKeyPairSync('ed25519');
+    const malloryKey = Buffer.from((mallory.publicKey.export({ format: 'jwk' }) as { x: string }).x, 'base64url').toString('base64');
+    const body = central.security.authority!.keySetDocument().body;
+    const forged = signDocument(KEYS_KIND, { ...body, keys: { ...body.keys, mallory: malloryKey }, serial: body.serial + 1 }, {
+      publicKey: malloryKey,
+      fingerprint: '',
+      sign: (bytes) => sign(null, bytes, mallory.privateKey).toString('base64'),
+    });
+    await central.node.send({ toNode: 'ship1', method: 'REQKeysUpdate', data: JSON.stringify(forged), replyMethod: 'none' });
+    await logged(central, /ship1 BOSUN_BAD_SIGNATURE .*REQKeysUpdate .*the key set is not signed by central; ignored/);
+    expect(ship1.security.trust!.keyFor('mallory')).toBeUndefined();
+    expect(ship1.security.trust!.keysHash).toBe(hashBefore);
+  });
+
+  it('changes nothing on a malformed or stale key update', async () => {
+    const { central, ship1 } = await fleet();
+    const trust = ship1.security.trust!;
+    const before = { hash: trust.keysHash, ship2: trust.keyFor('ship2') };
+    const oldSet = JSON.stringify(central.security.authority!.keySetDocument());
+    for (const data of ['not json', '{"kind":"bosun-keys-v1","body":{"keys":{"ship2":"nope"}},"signature":"x"}', '{"kind":"bosun-keys-v1"}']) {
+      await central.node.send({ toNode: 'ship1', method: 'REQKeysUpdate', data, replyMethod: 'none' });
+    }
+    await logged(central, /(ship1 BOSUN_BAD_MESSAGE .*malformed update, nothing changed[^\n]*\n[^]*){3}/);
+    expect({ hash: trust.keysHash, ship2: trust.keyFor('ship2') }).toEqual(before);
+    expect(trust.keyFor('ship2')).toBeDefined();
+
+    // A newer set (central revoked and re-allowed nothing, just moved on), then the old one again.
+    await replyTo(central, { toNode: 'central', method: 'REQKeysRevoke', methodArgs: ['ship2'] });
+    await eventually(() => trust.keyFor('ship2') === undefined, 5000, 'the newer set');
+    await central.node.send({ toNode: 'ship1', method: 'REQKeysUpdate', data: oldSet, replyMethod: 'none' });
+    await logged(central, /ship1 BOSUN_REPLAYED .*key set \d+ is older than the one this node has/);
+    expect(trust.keyFor('ship2')).toBeUndefined();
+  });
+
+  /*
+   * Two attacks that need to know where a message arrived, not only what it says: the
+   * runtime hands the guard the stream and sequence number it came as.
+   */
+  it('refuses a message with a `scheduled` field that came over the wire', async () => {
+    const { bus, central } = await fleet();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-attack-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const marker = path.join(dir, 'pwned');
+    const mallory = bus.transport();
+    await mallory.start('mallory', () => {});
+    cleanups.push(() => mallory.close());
+    const unsigned = {
+      id: 'x#1', fromNode: 'central', toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['touch', marker], replyMethod: 'none', replyMethodArgs: [],
+      ACKTimeout: 5, retries: 0, retryWait: 1, methodTimeout: 10, acceptedAt: Date.now(), scheduled: { firstRunAt: Date.now(), run: 1, of: 'x' },
+    };
+    const stream = streamIdOf('central', 'ship1', 'REQCliCommand');
+    mallory.publish(dataSubject({ fromNode: 'central', toNode: 'ship1', method: 'REQCliCommand' }), encodeFrame({ v: 1, type: 'data', stream, seq: 1, message: unsigned }));
+    await new Promise((r) => setTimeout(r, 1000));
+    await expect(stat(marker)).rejects.toThrow();
+    void central;
+  });
+
+  it('refuses a message sent on the stream of another method', async () => {
+    const { bus, central, ship1, ship2 } = await fleet();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-attack-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const marker = path.join(dir, 'pwned');
+    // ship2 may print on ship1's console, nothing more.
+    await replyTo(central, { toNode: 'central', method: 'REQAclAdd', methodArgs: ['method', 'ship1', 'REQToConsole', 'ship2'] });
+    await eventually(() => ship1.security.trust!.acl().methods.REQToConsole, 5000, 'the ACL on ship1');
+    // A compromised ship2 signs a console message, then publishes it on the command stream.
+    let captured: Message | undefined;
+    attacks.ship2 = (m) => {
+      if (m.method === 'REQToConsole') captured = m;
+      return { ...m, toNode: 'nowhere' };
+    };
+    await ship2.node.send({ toNode: 'ship1', method: 'REQToConsole', methodArgs: ['touch', marker], data: 'hello', replyMethod: 'none' });
+    const mallory = bus.transport();
+    await mallory.start('mallory', () => {});
+    cleanups.push(() => mallory.close());
+    const stream = streamIdOf('ship2', 'ship1', 'REQCliCommand');
+    mallory.publish(dataSubject({ fromNode: 'ship2', toNode: 'ship1', method: 'REQCliCommand' }), encodeFrame({ v: 1, type: 'data', stream, seq: 1, message: captured! }));
+    await new Promise((r) => setTimeout(r, 1000));
+    await expect(stat(marker)).rejects.toThrow();
+  });
+});

@@ -1,0 +1,150 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { connect, nkeys, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../src/cli/natsConfig.ts';
+import type { CliIo } from '../src/cli/io.ts';
+import { natsServerConfig } from '../src/security/natsConfig.ts';
+import { startSecureFleet, type SecureTestNode } from '../src/security/testing.ts';
+import { findNatsServerBinary, startNatsServer, type NatsServer } from './helpers/natsServer.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-natsconf-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function io(): CliIo & { out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (b) => (out += b));
+  stderr.on('data', (b) => (err += b));
+  return { stdin: new PassThrough(), stdout, stderr, env: {}, cwd: dir, help: () => 0, out: () => out, err: () => err };
+}
+
+/** `nats-server -c FILE -t`: the server's own check of a configuration. */
+function serverAccepts(file: string): { ok: boolean; output: string } {
+  const r = spawnSync(findNatsServerBinary(), ['-c', file, '-t'], { encoding: 'utf8' });
+  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+}
+
+const USERS = { central: { user: 'central', password: 'pw-central' }, ship1: { user: 'ship1', password: 'pw-ship1' }, ship2: { user: 'ship2', password: 'pw-ship2' } };
+
+describe('bosun nats-config', () => {
+  it('confines each node: its own subjects to read, its peers\' to write', () => {
+    const text = natsServerConfig({ nodes: ['central', 'ship1', 'ship2'], central: 'central', identities: USERS, links: [['ship1', 'ship2']] });
+    expect(text).toContain('subscribe: { allow: ["ship1.>", "_INBOX.>"] }');
+    expect(text).toContain(
+      'publish: { allow: ["central.*.CommandACK", "central.*.EventACK", "central.*.ACK", "central.*.RESUME", "ship1.*.CommandACK", "ship1.*.EventACK", "ship1.*.ACK", "ship1.*.RESUME", "ship2.*.CommandACK", "ship2.*.EventACK", "ship2.*.ACK", "ship2.*.RESUME"] }',
+    );
+    const alone = natsServerConfig({ nodes: ['central', 'ship1', 'ship2'], central: 'central', identities: USERS });
+    const ship1Block = alone.slice(alone.indexOf('# ship1'), alone.indexOf('# ship2'));
+    expect(ship1Block).not.toContain('"ship2.');
+    expect(() => natsServerConfig({ nodes: ['central', 'ship1'], central: 'central', identities: { central: USERS.central } })).toThrow(/no nkey or user for node ship1/);
+  });
+
+  it('writes a configuration nats-server accepts, with nkeys or with users', async () => {
+    const ids: Record<string, string> = {};
+    for (const n of ['central', 'ship1', 'ship2']) ids[n] = nkeys.createUser().getPublicKey() as string;
+    const nkeyFile = path.join(dir, 'nkeys.txt');
+    await writeFile(nkeyFile, Object.entries(ids).map(([n, k]) => `${n} ${k}`).join('\n') + '\n');
+    const a = io();
+    expect(await run(['--nkeys', nkeyFile, '--mesh', '--output', 'nkeys.conf'], a)).toBe(0);
+    const nkeyConf = path.join(dir, 'nkeys.conf');
+    expect(await readFile(nkeyConf, 'utf8')).toContain(`nkey: "${ids.ship1}"`);
+    expect(serverAccepts(nkeyConf)).toMatchObject({ ok: true });
+
+    const usersFile = path.join(dir, 'users.json');
+    await writeFile(usersFile, JSON.stringify(USERS));
+    const b = io();
+    expect(await run(['--users', usersFile, '--nodes', 'central,ship1,ship2'], b)).toBe(0);
+    const usersConf = path.join(dir, 'users.conf');
+    await writeFile(usersConf, b.out());
+    expect(serverAccepts(usersConf)).toMatchObject({ ok: true });
+
+    const c = io();
+    expect(await run(['--users', usersFile, '--nkeys', nkeyFile], c)).toBe(2);
+    expect(c.err()).toMatch(/one of them/);
+  });
+
+  describe('on a running nats-server', () => {
+    let server: NatsServer;
+    const conns: NatsConnection[] = [];
+    beforeAll(async () => {
+      const file = path.join(dir, 'running.conf');
+      await writeFile(file, natsServerConfig({ nodes: ['central', 'ship1', 'ship2'], central: 'central', identities: USERS }));
+      server = await startNatsServer({ args: ['-c', file] });
+    });
+    afterAll(async () => {
+      await Promise.all(conns.map((c) => c.close()));
+      await server?.stop();
+    });
+
+    async function as(node: keyof typeof USERS): Promise<NatsConnection> {
+      const nc = await connect({ servers: server.url, user: USERS[node].user, pass: USERS[node].password });
+      conns.push(nc);
+      return nc;
+    }
+
+    it('keeps a node from reading another node\'s subjects and from writing to a node it has no business with', async () => {
+      const central = await as('central');
+      const ship1 = await as('ship1');
+      const ship2 = await as('ship2');
+      const seen: Record<string, string[]> = { ship2: [], spy: [], central: [] };
+      ship2.subscribe('ship2.>', { callback: (_e, m) => m && seen.ship2!.push(m.subject) });
+      central.subscribe('central.>', { callback: (_e, m) => m && seen.central!.push(m.subject) });
+      const refused: string[] = [];
+      ship1.subscribe('ship2.>', {
+        callback: (e, m) => {
+          if (e) refused.push(e.message);
+          else if (m) seen.spy!.push(m.subject);
+        },
+      });
+      await Promise.all([central.flush(), ship1.flush(), ship2.flush()]);
+
+      central.publish('ship2.REQCliCommand.CommandACK', new Uint8Array([1]));
+      ship1.publish('ship2.REQCliCommand.CommandACK', new Uint8Array([2])); // ship1 may not talk to ship2
+      ship1.publish('central.REQHello.EventACK', new Uint8Array([3]));
+      await Promise.all([central.flush(), ship1.flush()]);
+      await new Promise((r) => setTimeout(r, 300));
+
+      expect(seen.ship2).toEqual(['ship2.REQCliCommand.CommandACK']);
+      expect(seen.central).toEqual(['central.REQHello.EventACK']);
+      expect(seen.spy).toEqual([]);
+      expect(refused.join('\n')).toMatch(/permissions violation/i);
+    });
+  });
+
+  it('is all a secure fleet needs: hello, keys, ACL and commands run over the confined server', async () => {
+    const nodes = ['central', 'ship1', 'ship2'];
+    const identities: Record<string, { nkey: string }> = {};
+    const seeds: Record<string, string> = {};
+    for (const n of nodes) {
+      const user = nkeys.createUser();
+      identities[n] = { nkey: user.getPublicKey() as string };
+      seeds[n] = path.join(dir, `${n}.seed`);
+      await writeFile(seeds[n]!, new TextDecoder().decode(user.getSeed() as Uint8Array), { mode: 0o600 });
+    }
+    const file = path.join(dir, 'fleet.conf');
+    await writeFile(file, natsServerConfig({ nodes, central: 'central', identities }));
+    const server = await startNatsServer({ args: ['-c', file] });
+    let fleet: { all: SecureTestNode[] } | undefined;
+    try {
+      const perNode = Object.fromEntries(nodes.map((n) => [n, { nats: { servers: server.url, nkeySeedFile: seeds[n]! } }]));
+      const f = await startSecureFleet(['ship1', 'ship2'], { perNode });
+      fleet = f;
+      const d = await f.central.node.send({ toNode: 'ship2', method: 'REQCliCommand', methodArgs: ['echo', 'over nats'] });
+      expect((await d.reply).data).toBe('over nats\n');
+    } finally {
+      await Promise.all((fleet?.all ?? []).map((n) => n.stop()));
+      await server.stop();
+    }
+  });
+});
