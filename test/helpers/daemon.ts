@@ -162,6 +162,19 @@ export class Daemon {
     return path.join(this.dataDir, 'debug.sock');
   }
 
+  /** The "node started" log line: where the daemon listens, its input file, its startup report. */
+  get started(): LogLine {
+    const line = this.logs.find((l) => l.msg === 'node started' && typeof l.debugSocket === 'string');
+    if (!line) throw new Error(`${this.node} has not logged "node started"\n${this.output()}`);
+    return line;
+  }
+
+  /** Runs one debug-socket command (`stats`, `queue {"node":"x"}`…) and resolves with its parsed answer. */
+  async debug(command: string): Promise<unknown> {
+    const [answer] = await talk(this.debugSocketPath, command + '\n');
+    return answer;
+  }
+
   /** The daemon's stdout and stderr, for failure messages. */
   output(): string {
     return `--- stdout\n${this.stdout.slice(-4000)}\n--- stderr\n${this.stderr.slice(-4000)}`;
