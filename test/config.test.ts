@@ -56,6 +56,9 @@ describe('precedence', () => {
       inputFilePollSeconds: 1,
       defaults: { ACKTimeout: 5, retries: -1, retryWait: 1, methodTimeout: 10 },
       enabledMethods: METHOD_SWITCH_KEYS.map((k) => k.method),
+      secure: false,
+      signingDir: '/work/.bosun/n1/keys',
+      messageTtlSeconds: 604800,
     });
   });
 

@@ -85,7 +85,7 @@ describe('bosun start settings', () => {
   const file = (content: object) => ({ path: '/etc/bosun/bosun.json', text: JSON.stringify(content) });
 
   it('defaults the data dir to ./.bosun/<node> and the log level to info', () => {
-    expect(resolveStartConfig(sources({ flags: { node: 'ship1' } }))).toEqual({ node: 'ship1', dataDir: '/work/.bosun/ship1', logLevel: 'info' });
+    expect(resolveStartConfig(sources({ flags: { node: 'ship1' } }))).toMatchObject({ node: 'ship1', dataDir: '/work/.bosun/ship1', logLevel: 'info' });
   });
 
   it('ranks flags over environment over config file', () => {
@@ -118,7 +118,7 @@ describe('bosun start settings', () => {
     [{ flags: { node: 'x', 'hello-interval': '-1' } }, 'hello-interval (--hello-interval) must be a number of seconds, 0 or more; got "-1"'],
     [{ flags: { node: 'x', 'log-level': 'loud' } }, 'log-level (--log-level) must be one of fatal, error, warn, info, debug, trace, silent; got "loud"'],
     [{ flags: { node: 'x', nats: 'http://h:1' } }, 'nats (--nats) has "http://h:1", which is not a server URL like nats://127.0.0.1:4222'],
-    [{ file: { path: '/c.json', text: '{"node": "x", "port": 1}' } }, 'unknown key "port" in /c.json; the keys are node, data-dir, nats, central, hello-interval, log-level'],
+    [{ file: { path: '/c.json', text: '{"node": "x", "port": 1}' } }, 'unknown key "port" in /c.json; "bosun start --help" lists the keys'],
     [{ file: { path: '/c.json', text: '{"node": 7}' } }, 'node ("node" in /c.json) must be a non-empty string'],
     [{ file: { path: '/c.json', text: '["node"]' } }, 'the config file /c.json must hold a JSON object'],
     [{ file: { path: '/c.json', text: '{"node":' } }, expect.stringMatching(/^the config file \/c\.json is not valid JSON: /)],

@@ -7,6 +7,9 @@ import { processIo, usageOf, type CliIo } from './io.ts';
 import { runSend } from './send.ts';
 import { runStart } from './start.ts';
 import { runTree } from './tree.ts';
+import { runAudit, runDead, runNodes, runQueue } from './operate.ts';
+import { run as runKeys } from './keys.ts';
+import { run as runNatsConfig } from './natsConfig.ts';
 import { COMMAND_USAGE } from './usage.ts';
 
 /** Exit codes: 0 done, 1 failed or refused, 2 called wrongly (usage, config, no daemon). */
@@ -15,6 +18,12 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   send: runSend,
   tree: runTree,
   config: runConfig,
+  queue: runQueue,
+  dead: runDead,
+  audit: runAudit,
+  nodes: runNodes,
+  keys: (args, io) => runKeys(args, io),
+  'nats-config': (args, io) => runNatsConfig(args, io),
   help: async (args, io) => {
     const [topic] = args;
     if (topic !== undefined && !Object.hasOwn(COMMAND_USAGE, topic)) throw new UsageError(`no help for "${topic}": there is no such command`);

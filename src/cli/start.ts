@@ -14,7 +14,15 @@ import { acceptStartupFolder, STARTUP_FOLDER } from '../inputs/startupFolder.ts'
 import { formatAddress } from '../inputs/tcpListen.ts';
 import { startTcpInput } from '../inputs/tcpInput.ts';
 import type { BosunNode } from '../runtime/Node.ts';
-import { startNode } from '../runtime/startNode.ts';
+import { defaultBus, startNode } from '../runtime/startNode.ts';
+import { createSecurity } from '../security/createSecurity.ts';
+import { startReceptorGateway } from '../gateway/index.ts';
+import { LevelStore } from '../store/LevelStore.ts';
+import { NatsTransport } from '../transport/NatsTransport.ts';
+import { RoutedTransport } from '../transport/RoutedTransport.ts';
+import type { Transport } from '../transport/types.ts';
+import { WsGateway } from '../transport/WsGateway.ts';
+import { WsTransport } from '../transport/WsTransport.ts';
 import { parseCommandArgs } from './args.ts';
 import { settingFlags, settingOptions } from './config.ts';
 import type { CliIo } from './io.ts';
@@ -50,6 +58,12 @@ class Daemon {
   /** Closed last, so health checks see the drain. */
   #http: HttpInput | undefined;
   #draining = false;
+  /** Set when the supervision tree gave up: the daemon exits 1 so its service manager restarts it. */
+  #fatal = false;
+  #store: LevelStore | undefined;
+  /** Closed before the node stops: the key sync and the gateway's listeners. */
+  #closers: Closable[] = [];
+  #gatewayAddress: string | undefined;
   #stopRequested: ((signal: string) => void) | undefined;
   #signals = 0;
 
@@ -87,7 +101,7 @@ class Daemon {
       return 1;
     }
     this.log.info('stopped');
-    return 0;
+    return this.#fatal ? 1 : 0;
   }
 
   /** What health checks report. */
@@ -123,16 +137,52 @@ class Daemon {
 
     let node: BosunNode;
     try {
+      const store = new LevelStore(path.join(config.dataDir, 'db'));
+      await store.open();
+      this.#store = store;
+      const security = config.secure
+        ? await createSecurity({
+            node: config.node,
+            central: config.central,
+            keyDir: config.signingDir,
+            store,
+            ttlSeconds: config.messageTtlSeconds,
+            ...(config.trustCentral ? { centralKeyFile: config.trustCentral } : {}),
+          })
+        : undefined;
+      const gateway = config.gatewayListen ? new WsGateway() : undefined;
       node = await startNode({
         node: config.node,
         dataDir: config.dataDir,
-        ...(config.nats ? { nats: { servers: config.nats, ...config.natsAuth } } : {}),
+        store,
+        transport: this.#transport(config, gateway),
         central: config.central,
         helloIntervalSeconds: config.helloIntervalSeconds,
         defaults: config.defaults,
         ...(config.enabledMethods.length < METHOD_SWITCH_KEYS.length ? { enabledMethods: config.enabledMethods } : {}),
+        ...(security ? { guard: security.guard, methods: security.methods } : {}),
         logger: this.log,
+        onFatal: () => {
+          this.#fatal = true;
+          this.#stopRequested?.('the supervision tree gave up');
+        },
       });
+      if (security) {
+        const detach = security.attach(node);
+        this.#closers.push({ close: async () => detach() });
+      }
+      if (gateway && config.gatewayListen) {
+        const receptor = await startReceptorGateway({
+          listen: formatAddress(config.gatewayListen),
+          store,
+          logger: node.log.child({ part: 'gateway' }),
+          errors: node.errorKernel,
+          env: this.io.env,
+        });
+        receptor.addUpgradeRoute('/bosun', gateway.handleUpgrade);
+        this.#closers.push(receptor, gateway);
+        this.#gatewayAddress = `${receptor.host}:${receptor.port}`;
+      }
     } catch (err) {
       nodeFailed(new BosunError('BOSUN_NODE_STOPPING', `node ${config.node} could not start: ${describeError(err).message}`));
       throw err;
@@ -162,11 +212,21 @@ class Daemon {
         configFile: config.configFile,
         startup,
         transport: node.transport.kind,
+        ...(this.#gatewayAddress ? { gateway: this.#gatewayAddress } : {}),
+        ...(config.peer ? { peer: config.peer } : {}),
+        ...(config.secure ? { secure: true } : {}),
         ...(config.nats ? { nats: config.nats } : {}),
         ...(config.enabledMethods.length < METHOD_SWITCH_KEYS.length ? { methods: config.enabledMethods } : {}),
       },
       'node started',
     );
+  }
+
+  /** The node's link to the fleet: a gateway it dials, NATS, or this process's bus; routed when it is a gateway. */
+  #transport(config: StartConfig, gateway: WsGateway | undefined): Transport {
+    if (config.peer) return new WsTransport({ url: config.peer });
+    const base = config.nats ? new NatsTransport({ name: config.node, servers: config.nats, ...config.natsAuth }) : defaultBus.transport();
+    return gateway ? new RoutedTransport(base, gateway) : base;
   }
 
   /** Flags become the next start's defaults; a config file that cannot be written only costs that. */
@@ -187,7 +247,10 @@ class Daemon {
     this.#inputs = [];
     try {
       await Promise.all(inputs.map((i) => i.close()));
+      // The gateway's listeners and the key sync end before the node, like the inputs.
+      for (const c of this.#closers.splice(0)) await c.close();
       await this.#node?.stop(STOP_GRACE_MS);
+      if (!this.#node) await this.#store?.close();
     } finally {
       await this.#http?.close();
     }

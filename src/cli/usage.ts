@@ -1,4 +1,7 @@
 import { formatKeysHelp } from '../config/help.ts';
+import { KEYS_USAGE } from './keys.ts';
+import { NATS_CONFIG_USAGE } from './natsConfig.ts';
+import { OPERATE_USAGE } from './operate.ts';
 
 /** Help texts, one per command; `bosun help COMMAND` and `bosun COMMAND --help` print them. */
 
@@ -9,6 +12,12 @@ Usage:
   bosun send [--node NAME | --data-dir DIR] FILE|-    hand messages to a running node
   bosun tree [--node NAME | --data-dir DIR] [--json]  show a running node's actors
   bosun config show [settings]                        the settings bosun start would use
+  bosun queue ls|rm …                                 messages still to deliver; withdraw some
+  bosun dead ls|resend|purge …                        messages that ran out of retries
+  bosun audit [--since D] …                           what a node ran, and how it ended
+  bosun nodes                                         on central: the nodes and their capabilities
+  bosun keys ls|allow|revoke|show …                   signing keys (with --secure)
+  bosun nats-config …                                 a nats-server config confining each node
   bosun help [COMMAND]                                this help, or a command's
   bosun --version
 
@@ -68,6 +77,9 @@ ${WHICH_DAEMON}
   --json            print the tree as one JSON line
   -h, --help        this help
 `,
+  ...OPERATE_USAGE,
+  keys: KEYS_USAGE,
+  'nats-config': NATS_CONFIG_USAGE,
   help: `Usage: bosun help [COMMAND]
 
 Shows bosun's usage, or a command's.

@@ -13,6 +13,7 @@ export type ValueKind =
   | 'bool'
   | 'natsServers'
   | 'listen'
+  | 'wsUrl'
   | 'logLevel';
 
 /** One setting of `bosun start`: its names in every source, its default and meaning. */
@@ -144,6 +145,30 @@ export const STATIC_KEYS: readonly ConfigKey[] = [
     defaultText: String(DEFAULT_INPUT_FILE_POLL_SECONDS),
     meaning: 'seconds between looks at the input file, besides file-system events',
   }),
+  define({
+    key: 'peer',
+    kind: 'wsUrl',
+    arg: 'URL',
+    defaultText: '(none)',
+    meaning: 'dial out to a gateway node at ws://HOST:PORT/bosun instead of NATS: for nodes that can only connect outwards',
+  }),
+  define({
+    key: 'gateway-listen',
+    kind: 'listen',
+    arg: 'HOST:PORT',
+    defaultText: 'off',
+    meaning: 'be a gateway: bosun nodes connect at /bosun, receptor nodes at /wss/receptor-controller/gateway, with the job HTTP API',
+  }),
+  define({ key: 'secure', kind: 'bool', arg: 'BOOL', defaultText: 'false', meaning: 'sign every message this node sends and check every message it runs (ed25519, keys approved on central)' }),
+  define({ key: 'signing-dir', kind: 'path', arg: 'DIR', defaultText: '<data-dir>/keys', meaning: "where this node's signing key pair lives (made at first start)" }),
+  define({
+    key: 'trust-central',
+    kind: 'path',
+    arg: 'FILE',
+    defaultText: '(first contact)',
+    meaning: "central's public signing key (public.pem); without it a node pins the key of the first key set central sends",
+  }),
+  define({ key: 'message-ttl', kind: 'positiveSeconds', arg: 'S', defaultText: '604800', meaning: 'with secure: seconds a signed message stays valid (replay protection)' }),
   define({ key: 'ack-timeout', kind: 'positiveSeconds', arg: 'S', defaultText: String(d.ACKTimeout), meaning: 'seconds to wait for an ACK, for messages without ACKTimeout' }),
   define({ key: 'retries', kind: 'retries', arg: 'N', defaultText: String(d.retries), meaning: 'resends after the first, for messages without retries; -1 resends forever' }),
   define({ key: 'retry-wait', kind: 'seconds', arg: 'S', defaultText: String(d.retryWait), meaning: 'seconds between resends, for messages without retryWait' }),

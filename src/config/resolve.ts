@@ -63,6 +63,15 @@ export interface StartConfig {
   /** The watched input file; none when turned off. */
   inputFile?: string;
   inputFilePollSeconds: number;
+  /** Dial out to this gateway (ws) instead of NATS or the in-process bus. */
+  peer?: string;
+  /** Serve as a gateway on this address. */
+  gatewayListen?: ListenAddress;
+  /** Sign and check messages, with the key pair in `signingDir`. */
+  secure: boolean;
+  signingDir: string;
+  trustCentral?: string;
+  messageTtlSeconds: number;
   /** Daemon-wide defaults for messages that leave these fields out. */
   defaults: Pick<MessageDefaults, 'ACKTimeout' | 'retries' | 'retryWait' | 'methodTimeout'>;
   /** The built-in methods whose switch is on (all by default). */
@@ -203,7 +212,17 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
       methodTimeout: value('method-timeout', DEFAULT_MESSAGE_DEFAULTS.methodTimeout),
     },
     enabledMethods: METHOD_SWITCH_KEYS.filter((k) => value(k.key, true)).map((k) => k.method!),
+    secure: value('secure', false),
+    signingDir: value('signing-dir', path.join(dataDir, 'keys')),
+    messageTtlSeconds: value('message-ttl', 604_800),
   };
+  const peer = value<string | undefined>('peer', undefined);
+  if (peer) config.peer = peer;
+  if (peer && isSet('nats')) throw badConfig('peer and nats are both set: a node dials a gateway or a NATS server, not both');
+  const gateway = value<ListenAddress | undefined>('gateway-listen', undefined);
+  if (gateway) config.gatewayListen = gateway;
+  const trust = value<string | undefined>('trust-central', undefined);
+  if (trust) config.trustCentral = trust;
   const nats = value<string[] | undefined>('nats', undefined);
   if (nats) config.nats = nats;
   const tcp = value<ListenAddress | undefined>('tcp-listen', undefined);
@@ -218,6 +237,7 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
     'config-dir': config.configDir,
     config: config.configFile,
     'input-file': config.inputFile ?? 'off',
+    'signing-dir': config.signingDir,
   };
   const settings: ResolvedSetting[] = CONFIG_KEYS.map((spec) => {
     const p = parsed.get(spec.key);

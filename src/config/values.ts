@@ -68,6 +68,17 @@ function number(s: RawSetting, key: string, ok: (n: number) => boolean, what: st
   return n;
 }
 
+function wsUrl(s: RawSetting, key: string): string {
+  const text = typeof s.value === 'string' ? s.value.trim() : '';
+  try {
+    const url = new URL(text);
+    if ((url.protocol === 'ws:' || url.protocol === 'wss:') && url.hostname !== '') return url.toString();
+  } catch {
+    // refused below
+  }
+  throw badConfig(`${key} (${s.origin}) must be a websocket URL like ws://gateway.example:8080/bosun`);
+}
+
 function natsServers(s: RawSetting, key: string): string[] {
   const list = Array.isArray(s.value) ? s.value : typeof s.value === 'string' ? s.value.split(',') : undefined;
   if (!list || list.length === 0 || !list.every((x) => typeof x === 'string')) {
@@ -164,6 +175,8 @@ export function parseSetting(spec: ConfigKey, s: RawSetting): ParsedValue {
       const address = listen(s, key);
       return { value: address, fileValue: address ? formatAddress(address) : 'off' };
     }
+    case 'wsUrl':
+      return same(wsUrl(s, key));
     case 'logLevel':
       return same(logLevel(s, key));
   }
