@@ -257,7 +257,10 @@ export class SubjectSender {
     const toSend = this.#toSend;
     this.#toSend = [];
     for (const r of toSend) if (r.state === 'sending' && this.#window.get(r.seq) === r) this.#send(r);
-    if (this.#window.size < this.deps.windowSize && this.#loadedUpTo < this.#settledUpTo && !this.#refilling) {
+    // Refill from the outbox in large reads: only once the window is down to half, so a
+    // single ACK does not cost a store read of a single row.
+    const lowWater = this.#window.size <= this.deps.windowSize / 2;
+    if (lowWater && this.#loadedUpTo < this.#settledUpTo && !this.#refilling) {
       void this.#refill(true);
     }
   }

@@ -9,6 +9,7 @@ import type { MethodContext, MethodSpec } from '../methods/types.ts';
 import { execKey, inKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { InboxEntry } from './SubjectReceiver.ts';
+import { WorkQueue } from './WorkQueue.ts';
 
 const NEVER_ABORTED = new AbortController().signal;
 
@@ -41,7 +42,8 @@ export interface SubscriberDeps {
 
 /**
  * The subscriber of one method on the receiving node: it runs inbox entries through the
- * method's handler, ordered methods one at a time, and records each run durably: a
+ * method's handler — ordered methods one at a time per stream, in stream order — and
+ * records each run durably: a
  * `started` record before a non-idempotent handler runs, so that a crash mid-run is
  * reported as interrupted and never silently re-run.
  */
@@ -49,8 +51,7 @@ export class Subscriber {
   readonly method: string;
   readonly ordered: boolean;
   readonly actor: Actor<typeof subscriberMachine>;
-  #queue: InboxEntry[] = [];
-  #head = 0;
+  #queue: WorkQueue<InboxEntry>;
   #running = 0;
   #runs = new Set<Actor<typeof executionMachine>>();
   /** The execution machine with this method's handler, built once. */
@@ -67,6 +68,7 @@ export class Subscriber {
   ) {
     this.method = method;
     this.ordered = isOrderedMethod(method);
+    this.#queue = new WorkQueue<InboxEntry>((e) => e.stream, this.ordered);
     // Runs start outside the machine's action: an action must not create actors itself.
     this.actor = createActor(subscriberMachine.provide({ actions: { runNext: () => queueMicrotask(() => this.#runNext()) } }));
     this.actor.subscribe({ error: () => {} });
@@ -96,7 +98,7 @@ export class Subscriber {
   }
 
   get info(): Record<string, unknown> {
-    return { queued: this.#queue.length - this.#head, running: this.#running, done: this.#done, failed: this.#failed };
+    return { queued: this.#queue.size, running: this.#running, done: this.#done, failed: this.#failed };
   }
 
   get runs(): ReadonlySet<Actor<typeof executionMachine>> {
@@ -127,17 +129,14 @@ export class Subscriber {
   }
 
   #runNext(): void {
-    const limit = this.ordered ? 1 : this.deps.concurrency;
-    while (this.#running < limit && this.#head < this.#queue.length) {
-      const entry = this.#queue[this.#head++]!;
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-        this.#queue = this.#queue.slice(this.#head);
-        this.#head = 0;
-      }
+    while (this.#running < this.deps.concurrency) {
+      const entry = this.#queue.take();
+      if (!entry) break;
       this.#running++;
       void this.#run(entry).then(() => {
         this.#running--;
-        if (this.actor.getSnapshot().value === 'busy' && this.#head < this.#queue.length) this.#runNext();
+        this.#queue.done(entry);
+        if (this.actor.getSnapshot().value === 'busy' && this.#queue.size > 0) this.#runNext();
         else if (this.#running === 0) {
           this.actor.send({ type: 'IDLE' });
           for (const w of this.#idleWaiters.splice(0)) w();

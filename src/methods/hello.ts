@@ -12,6 +12,8 @@ export const REQHello: MethodSpec = {
   name: 'REQHello',
   summary: 'Central: record that the sending node is alive (its last contact).',
   idempotent: true,
+  // Central runs one per node per interval: a fleet's hellos must not each cost an actor.
+  inline: true,
   replies: false,
   async handler(ctx) {
     const { message } = ctx;

@@ -60,7 +60,7 @@ export interface NodeOptions {
   methods?: MethodSpec[];
   /** Only these built-in methods are served (default: all). */
   enabledMethods?: string[];
-  /** Concurrent runs of one unordered method (default 32). */
+  /** Concurrent runs of one method (default 32); an ordered method runs one per stream at a time. */
   unorderedConcurrency?: number;
   /** Called for every report the error kernel receives. */
   onError?(report: NodeErrorReport): void;
@@ -587,9 +587,10 @@ export class BosunNode {
       ...(this.name === this.central
         ? {
             recordHello: async (node: string, at: number, data: string | undefined) => {
+              const known = this.#lastSeen.has(node);
               this.#lastSeen.set(node, { at, ...(data !== undefined ? { data } : {}) });
               const dir = path.join(this.filesDir, 'hello-messages', node);
-              await mkdir(dir, { recursive: true });
+              if (!known) await mkdir(dir, { recursive: true });
               await writeFile(path.join(dir, 'hello.log'), `${new Date(at).toISOString()}\n`);
             },
           }
@@ -618,10 +619,18 @@ export class BosunNode {
     const records = [audit, ...this.#scheduler.afterRun(m)];
     const reply = this.#replyFor(m, outcome, spec);
     if (!reply) return { ops: records, done: () => {} };
-    const sender = this.#outbound.senders.get(streamIdOf(reply.fromNode, reply.toNode, reply.method));
+    const replyStream = streamIdOf(reply.fromNode, reply.toNode, reply.method);
+    const sender = this.#outbound.senders.get(replyStream);
     if (sender) {
       const seq = sender.allocate();
-      return { ops: [...records, sender.outboxOp(seq, reply)], done: (ok) => (ok ? sender.committed([{ seq, message: reply }]) : sender.failed([seq])) };
+      return {
+        ops: [...records, ...this.#outbound.recordOps(replyStream), sender.outboxOp(seq, reply)],
+        done: (ok) => {
+          if (!ok) return sender.failed([seq]);
+          this.#outbound.recorded(replyStream);
+          sender.committed([{ seq, message: reply }]);
+        },
+      };
     }
     // The first reply on this stream opens its subject first, so it is accepted once the
     // run is recorded.

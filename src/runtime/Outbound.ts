@@ -25,6 +25,8 @@ export interface OutboundDeps extends Omit<SenderDeps, 'store' | 'clock' | 'time
 export class Outbound {
   readonly senders = new Map<string, SubjectSender>();
   #opening = new Map<string, Promise<SubjectSender>>();
+  /** Streams opened in this process whose `meta!send` row is not written yet. */
+  #unrecorded = new Set<string>();
   #supervisor: Supervisor | undefined;
   /** Retry deadlines read at start-up, consumed by each stream's first open. */
   #retryDue = new Map<string, number>();
@@ -70,9 +72,10 @@ export class Outbound {
     let opening = this.#opening.get(stream);
     if (!opening) {
       opening = (async () => {
-        if ((await this.deps.store.get(metaKey('send', stream))) === undefined) {
-          await this.deps.store.write([{ type: 'put', key: metaKey('send', stream), value: { ackedUpTo: 0 } }]);
-        }
+        // A new stream is recorded with its first outbox rows (see `stage`), not by a
+        // write of its own: a fan-out to a thousand nodes is then one batch, not a
+        // thousand synced writes.
+        if ((await this.deps.store.get(metaKey('send', stream))) === undefined) this.#unrecorded.add(stream);
         const supervisor = this.#supervisor;
         if (!supervisor || supervisor.status !== 'running') throw new Error('the outbound supervisor is not running');
         await supervisor.startChild(this.#senderSpec(stream));
@@ -87,9 +90,14 @@ export class Outbound {
   async stage(messages: Message[]): Promise<{ ops: StoreOp[]; done(ok: boolean): void }> {
     const ops: StoreOp[] = [];
     const bySender = new Map<SubjectSender, Array<{ seq: number; message: Message }>>();
+    const recording: string[] = [];
     for (const message of messages) {
       const stream = streamIdOf(message.fromNode, message.toNode, message.method);
       const sender = this.senders.get(stream) ?? (await this.sender(stream));
+      if (this.#unrecorded.has(stream) && !recording.includes(stream)) {
+        recording.push(stream);
+        ops.push(...this.recordOps(stream));
+      }
       const seq = sender.allocate();
       ops.push(sender.outboxOp(seq, message));
       let list = bySender.get(sender);
@@ -99,12 +107,26 @@ export class Outbound {
     return {
       ops,
       done: (ok) => {
+        if (ok) for (const stream of recording) this.#unrecorded.delete(stream);
         for (const [sender, entries] of bySender) {
           if (ok) sender.committed(entries);
           else sender.failed(entries.map((e) => e.seq));
         }
       },
     };
+  }
+
+  /**
+   * The row that makes a new stream known at the next start; written with the stream's
+   * first outbox rows. Empty once it is written.
+   */
+  recordOps(stream: string): StoreOp[] {
+    return this.#unrecorded.has(stream) ? [{ type: 'put', key: metaKey('send', stream), value: { ackedUpTo: 0 } }] : [];
+  }
+
+  /** The stream's row is durable now. */
+  recorded(stream: string): void {
+    this.#unrecorded.delete(stream);
   }
 
   /** Every subject resends its window now (the broker is back, or a receiver is). */
