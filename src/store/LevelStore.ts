@@ -119,6 +119,20 @@ export class LevelStore implements GroupCommitStore {
 
   #batch(ops: EncodedOp[], sync: boolean): Promise<void> {
     // Only reachable while open or closing: close() drains the queue before it lets go.
+    const db = this.#db! as unknown as Partial<ImplementationBatch>;
+    if (typeof db._batch === 'function') {
+      // Keys and values are strings already encoded, so the per-operation validation
+      // and encoding of abstract-level's public batch() would be pure overhead: it cost
+      // four times LevelDB's own work per operation on the bench. `_batch` is the
+      // implementation hook abstract-level documents for stores (its "private API for
+      // implementors"); it takes operations in exactly this shape.
+      const prepared = new Array<object>(ops.length);
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
+        prepared[i] = op.type === 'put' ? { type: 'put', key: op.key, value: op.value, keyEncoding: 'utf8', valueEncoding: 'utf8' } : { type: 'del', key: op.key, keyEncoding: 'utf8' };
+      }
+      return db._batch.call(this.#db, prepared, { sync });
+    }
     return this.#db!.batch<string, string>(ops, { sync, valueEncoding: 'utf8' });
   }
 
@@ -126,6 +140,11 @@ export class LevelStore implements GroupCommitStore {
     if (this.#status !== 'open' || this.#db === null) throw closedError(this.path, action);
     return this.#db;
   }
+}
+
+/** The store-implementation side of abstract-level that `#batch` calls. */
+interface ImplementationBatch {
+  _batch(operations: object[], options: { sync: boolean }): Promise<void>;
 }
 
 /** Copies only the options that are set: abstract-level would encode an `undefined` bound. */
