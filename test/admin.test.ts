@@ -3,19 +3,13 @@ import { startNode } from '../src/runtime/startNode.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { recorder } from './helpers/recorder.ts';
+import { until } from './helpers/until.ts';
 
 const nodes: BosunNode[] = [];
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop(100)));
 });
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const slow = { ACKTimeout: 0.05, retryWait: 0.05, replyMethod: 'none' };
 

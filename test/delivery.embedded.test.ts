@@ -4,19 +4,13 @@ import { MemoryStore } from '../src/store/MemoryStore.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { recorder } from './helpers/recorder.ts';
+import { until } from './helpers/until.ts';
 
 const nodes: BosunNode[] = [];
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop(100)));
 });
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('delivery over the embedded bus', () => {
   it('runs an ordered stream once each, in order', async () => {

@@ -4,19 +4,13 @@ import type { Message } from '../src/message.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
+import { until } from './helpers/until.ts';
 
 const nodes: BosunNode[] = [];
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop(100)));
 });
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A reply method on the sender that keeps every reply it gets, in order. */
 function inbox(): { method: MethodSpec; got: Message[] } {

@@ -8,19 +8,13 @@ import type { MethodSpec } from '../src/methods/types.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
+import { until } from './helpers/until.ts';
 
 const nodes: BosunNode[] = [];
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop(100)));
 });
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A reply method on the sender that keeps every reply, in arrival order. */
 function collector(): { method: MethodSpec; replies: Message[] } {

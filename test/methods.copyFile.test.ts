@@ -12,6 +12,7 @@ import type { MethodContext, MethodSpec } from '../src/methods/types.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
+import { until } from './helpers/until.ts';
 
 const MiB = 1024 * 1024;
 const nodes: BosunNode[] = [];
@@ -24,13 +25,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -163,7 +157,7 @@ describe('REQCopyFile', () => {
       replyMethod: 'REQTestCollect',
     });
     const part = path.join(f.files, 'restarted.bin' + PART_SUFFIX);
-    await until(async () => existsSync(part) && (await stat(part)).size >= 5 * 64 * 1024);
+    await until(async () => existsSync(part) && (await stat(part)).size >= 5 * 64 * 1024, 15_000);
     await f.ship2.stop(5000);
     const heldAtStop = (await stat(part)).size;
     expect(heldAtStop).toBeLessThan(bytes.length);
@@ -255,17 +249,17 @@ describe('REQCopyChunk and REQCopyDone', () => {
       { ...chunkMessage(first, 0), id: 'first-again' },
       { ...chunkMessage(second, 6000), id: 'second' },
     ]);
-    await until(() => f.replies.length >= 3);
+    await until(() => f.replies.length >= 3, 15_000);
     // Receipts are matched by the request they answer: the runtime may deliver the first
     // replies on a new reply stream out of order.
     const receipts = Object.fromEntries(f.replies.map((r) => [r.inReplyTo!.id, r.data]));
     expect(receipts).toEqual({ first: '6000', 'first-again': '6000', second: '10000' });
     await f.central.send({ toNode: 'ship2', method: 'REQCopyDone', methodArgs: ['copy-1', 'direct.bin', '10000', sha256(bytes)], replyMethod: 'REQTestCollect' });
-    await until(() => f.replies.length >= 4);
+    await until(() => f.replies.length >= 4, 15_000);
     expect(f.replies[3]!.data).toBe('copied 10000 bytes');
     // The same end again (a redelivery after a crash) answers the same.
     await f.central.send({ toNode: 'ship2', method: 'REQCopyDone', methodArgs: ['copy-1', 'direct.bin', '10000', sha256(bytes)], replyMethod: 'REQTestCollect' });
-    await until(() => f.replies.length >= 5);
+    await until(() => f.replies.length >= 5, 15_000);
     expect(f.replies[4]!.data).toBe('copied 10000 bytes');
     expect((await readFile(path.join(f.files, 'direct.bin'))).equals(bytes)).toBe(true);
   });
@@ -276,7 +270,7 @@ describe('REQCopyChunk and REQCopyDone', () => {
     const corrupted = Buffer.from(bytes);
     corrupted[10] = corrupted[10]! ^ 1;
     await f.central.send(chunkMessage(corrupted, 0, 'direct.bin', sha256(bytes)));
-    await until(() => f.replies.length >= 1);
+    await until(() => f.replies.length >= 1, 15_000);
     expect(f.replies[0]!.data).toBe('error BOSUN_CHECKSUM_MISMATCH: the chunk at offset 0 of "direct.bin" does not match its sha256; it was not written');
     expect(existsSync(path.join(f.files, 'direct.bin' + PART_SUFFIX))).toBe(false);
   });
@@ -284,7 +278,7 @@ describe('REQCopyChunk and REQCopyDone', () => {
   it('refuses a chunk that leaves a gap', async () => {
     const f = await fleet();
     await f.central.send(chunkMessage(randomBytes(100), 500));
-    await until(() => f.replies.length >= 1);
+    await until(() => f.replies.length >= 1, 15_000);
     expect(f.replies[0]!.data).toMatch(/^error BOSUN_METHOD_FAILED: the chunk at offset 500 of "direct.bin" arrived but the part file holds only 0 bytes/);
   });
 
@@ -295,7 +289,7 @@ describe('REQCopyChunk and REQCopyDone', () => {
   ])('refuses methodArgs %j', async (methodArgs, expected) => {
     const f = await fleet();
     await f.central.send({ toNode: 'ship2', method: 'REQCopyChunk', methodArgs, data: 'AAAA', replyMethod: 'REQTestCollect' });
-    await until(() => f.replies.length >= 1);
+    await until(() => f.replies.length >= 1, 15_000);
     expect(f.replies[0]!.data).toBe(`error BOSUN_BAD_MESSAGE: ${expected}`);
   });
 });

@@ -7,6 +7,7 @@ import type { MethodSpec } from '../src/methods/types.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
+import { until } from './helpers/until.ts';
 
 let server: http.Server;
 let base: string;
@@ -70,13 +71,6 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop(100)));
 });
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Sends one REQHttpGet from central to ship1 and gives back its one reply. */
 async function get(args: string[], methodTimeout = 10): Promise<Message> {

@@ -4,19 +4,13 @@ import type { BosunNode, NodeErrorReport } from '../src/runtime/Node.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import type { Transport } from '../src/transport/types.ts';
 import { recorder } from './helpers/recorder.ts';
+import { until } from './helpers/until.ts';
 
 const nodes: BosunNode[] = [];
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop(100).catch(() => {})));
 });
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A transport whose publish throws for subjects matching `poison`, `times` times. */
 function faulty(inner: Transport, poison: RegExp, times: number): Transport & { thrown: number } {
