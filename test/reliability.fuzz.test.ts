@@ -23,7 +23,7 @@ const SELF = 'fuzz';
 const BATCH = 200;
 const CONNECTIONS = 4;
 /** Share of the inputs per kind; stream kinds go to the unix socket and TCP alike. */
-const SHARE = { bytes: 0.25, bytesAlone: 0.05, json: 0.2, mutated: 0.3, http: 0.2 };
+const SHARE = { bytes: 0.24, bytesAlone: 0.06, json: 0.2, mutated: 0.3, http: 0.2 };
 /** Placeholders replaced at send time, so every message sent carries a unique token and id. */
 const TOKEN = '__TOKEN__';
 const ID = '__ID__';

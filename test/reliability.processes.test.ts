@@ -1,10 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonProcess, waitFor } from './helpers/fleet.ts';
-import { FAULT_KINDS, formatReport, readLines, runReliability, sendBatch } from './helpers/jepsen.ts';
+import { checkStreams, FAULT_KINDS, formatReport, nemesisSchedule, readLines, runReliability, sendBatch } from './helpers/jepsen.ts';
 import { startNatsServer } from './helpers/natsServer.ts';
+import { startTcpProxy } from './helpers/tcpProxy.ts';
 
 /**
  * The kernel's promise under a Jepsen-style nemesis, against real processes: nats-server,
@@ -88,6 +90,92 @@ describe('an unordered stream across a restart of its sender', () => {
     } finally {
       await Promise.all([central.kill(), ship1.kill()]);
       await nats.stop();
+    }
+  });
+});
+
+describe('the checker', () => {
+  const stream = { stream: 's', ordered: true };
+
+  it('finds nothing wrong with a history executed once, in order', () => {
+    const v = checkStreams([{ ...stream, accepted: ['a', 'b', 'c'], executed: ['a', 'b', 'c'] }]);
+    expect(v.valid).toBe(true);
+    expect(v.totals).toMatchObject({ accepted: 3, executed: 3, lost: 0, duplicated: 0, reordered: 0, unexpected: 0, unknown: 0 });
+  });
+
+  it('classifies lost (prefix, middle, postfix), duplicated, reordered and unexpected', () => {
+    const v = checkStreams([{ ...stream, accepted: ['a', 'b', 'c', 'd', 'e', 'f'], executed: ['b', 'd', 'c', 'd', 'x'] }]);
+    const s = v.streams[0]!;
+    expect(v.valid).toBe(false);
+    expect({ prefix: s.lost.prefix, middle: s.lost.middle, postfix: s.lost.postfix }).toEqual({ prefix: 1, middle: 0, postfix: 2 });
+    expect(s.duplicated.count).toBe(1);
+    expect(s.reordered.count).toBe(1);
+    expect(s.reordered.examples[0]).toContain('c executed after d');
+    expect(s.unexpected.count).toBe(1);
+  });
+
+  it('counts a missing message reported interrupted as unknown, not lost, and leaves it out of the order', () => {
+    const v = checkStreams([{ ...stream, accepted: ['a', 'b', 'c'], executed: ['c', 'a'], interrupted: new Set(['b', 'c']) }]);
+    expect(v.valid).toBe(true);
+    expect(v.totals).toMatchObject({ lost: 0, reordered: 0, unknown: 2, unknownRan: 1 });
+  });
+
+  it('lets a message without an answer run or not, and never calls it unexpected', () => {
+    const v = checkStreams([{ ...stream, ordered: false, accepted: ['a'], indeterminate: ['b', 'c'], executed: ['b', 'a'] }]);
+    expect(v.valid).toBe(true);
+    expect(v.totals).toMatchObject({ recovered: 1, indeterminate: 2, unexpected: 0 });
+  });
+
+  it('draws every fault kind, replayably from its seed', () => {
+    const schedule = nemesisSchedule(42, 30_000, ['ship1', 'ship2']);
+    expect(new Set(schedule.map((f) => f.kind))).toEqual(new Set(FAULT_KINDS));
+    expect(nemesisSchedule(42, 30_000, ['ship1', 'ship2'])).toEqual(schedule);
+  });
+});
+
+describe('the TCP proxy', () => {
+  it('forwards, delays, cuts and refuses', { timeout: 20_000 }, async () => {
+    const echo = createServer((socket) => socket.on('error', () => {}).pipe(socket));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const proxy = await startTcpProxy({ targetPort: (echo.address() as { port: number }).port });
+    const open = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: proxy.port });
+        socket.once('connect', () => resolve(socket)).once('error', reject);
+        // The proxy resets its links when it closes.
+        socket.on('error', () => {});
+      });
+    const roundTrip = (socket: Socket, text: string) =>
+      new Promise<number>((resolve) => {
+        const started = Date.now();
+        socket.once('data', () => resolve(Date.now() - started));
+        socket.write(text);
+      });
+    try {
+      const socket = await open();
+      expect(await roundTrip(socket, 'fast')).toBeLessThan(150);
+      proxy.delay(200);
+      // 200 ms each way.
+      expect(await roundTrip(socket, 'slow')).toBeGreaterThanOrEqual(380);
+      proxy.delay(0);
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      proxy.block();
+      expect(proxy.cut()).toBe(1);
+      await closed;
+      const refused = await new Promise<boolean>((resolve) => {
+        const s = connect({ host: '127.0.0.1', port: proxy.port });
+        s.on('error', () => resolve(true));
+        s.on('close', () => resolve(true));
+        s.on('data', () => resolve(false));
+        s.write('anyone?');
+      });
+      expect(refused).toBe(true);
+      proxy.unblock();
+      expect(await roundTrip(await open(), 'back')).toBeLessThan(150);
+      expect(proxy.stats).toMatchObject({ cut: 1, refused: 1 });
+    } finally {
+      await proxy.close();
+      await new Promise<void>((resolve) => echo.close(() => resolve()));
     }
   });
 });

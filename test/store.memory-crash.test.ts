@@ -188,7 +188,10 @@ describe('MemoryStore crash simulation', () => {
       await store.write([put('good', 1)]);
       store.corrupt('bad', 'not json');
       const survivor = await restart(store, true);
-      await expect(survivor.get('bad')).rejects.toMatchObject({ code: 'BOSUN_STORE_CORRUPT', message: expect.stringContaining('"bad"') });
+      const seen: Array<{ key: string; error: unknown }> = [];
+      survivor.onCorrupt = (key, error) => seen.push({ key, error });
+      expect(await survivor.get('bad')).toBeUndefined();
+      expect(seen).toMatchObject([{ key: 'bad', error: { code: 'BOSUN_STORE_CORRUPT', message: expect.stringContaining('"bad"') } }]);
       expect(await survivor.get('good')).toBe(1);
     });
 

@@ -33,6 +33,8 @@ export class DurableTimers {
    * written with the state change that armed it. Re-arming an id replaces its deadline.
    */
   arm(record: TimerRecord, fire: () => void): StoreOp[] {
+    // Keys hold whole milliseconds; a deadline never fires early for the rounding.
+    record = { ...record, dueAt: Math.ceil(record.dueAt) };
     const ops = this.#schedule(record, fire);
     ops.push({ type: 'put', key: timerKey(record.dueAt, record.id), value: record });
     return ops;

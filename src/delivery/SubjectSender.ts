@@ -8,6 +8,14 @@ import type { Store, StoreOp } from '../store/types.ts';
 import type { DurableTimers } from './DurableTimers.ts';
 import { dataSubject, encodeFrame, parseStreamId, type StreamId } from './frames.ts';
 
+/** The stream's position, in `meta!send!<stream>`. */
+interface SendMeta {
+  /** Ordered streams: every seq up to here is ACKed. */
+  ackedUpTo: number;
+  /** The highest seq ever handed out and settled. */
+  highSeq?: number;
+}
+
 /** What the outbox holds for one sequence number. */
 export interface OutboxRecord {
   message?: Message;
@@ -100,11 +108,14 @@ export class SubjectSender {
   /** Restores a stream from the store: sequence position, window, and a pending retry. */
   static async open(stream: string, deps: SenderDeps, retryDueAt?: number): Promise<SubjectSender> {
     const sender = new SubjectSender(stream, deps);
-    const meta = await deps.store.get<{ ackedUpTo: number }>(metaKey('send', stream));
-    const last = await deps.store.range<OutboxRecord>({ ...prefixRange(`out!${stream}`), reverse: true, limit: 1 });
+    const meta = await deps.store.get<SendMeta>(metaKey('send', stream));
+    const lastSeq = await lastUsedSeq(deps.store, stream);
     sender.#ackedUpTo = meta?.ackedUpTo ?? 0;
     sender.#loadedUpTo = sender.ordered ? sender.#ackedUpTo : 0;
-    sender.#settledUpTo = Math.max(sender.#ackedUpTo, last.length ? parseSeq(last[0]![0]) : 0);
+    // A sequence number is never handed out twice: the receiver would take the second
+    // message for a duplicate of the first. Acked rows are deleted, so the highest number
+    // used is kept in the stream's meta row as well.
+    sender.#settledUpTo = Math.max(sender.#ackedUpTo, meta?.highSeq ?? 0, lastSeq);
     sender.#nextSeq = sender.#settledUpTo + 1;
     sender.actor.start();
     if (retryDueAt !== undefined) {
@@ -163,7 +174,7 @@ export class SubjectSender {
       }
       if (upTo > this.#ackedUpTo) {
         this.#ackedUpTo = upTo;
-        ops.push({ type: 'put', key: metaKey('send', this.stream), value: { ackedUpTo: upTo } });
+        ops.push(this.#metaOp());
       }
     } else if (seqs) {
       for (const seq of seqs) {
@@ -173,6 +184,7 @@ export class SubjectSender {
         ops.push({ type: 'del', key: outKey(this.stream, seq) });
         if (r.message) acked.push(r.message);
       }
+      if (ops.length) ops.push(this.#metaOp());
     }
     if (ops.length === 0) return;
     this.deps.store.write(ops).catch((e) => this.deps.onError(e));
@@ -265,9 +277,16 @@ export class SubjectSender {
     }
   }
 
-  /** Loads the next part of the outbox into the window; ordered streams turn holes into skips. */
+  /**
+   * Loads the next part of the outbox into the window. In an ordered stream a missing row
+   * (a write that failed) becomes a skip marker, but only once the skip is itself durable:
+   * a skip the receiver saw for a number the sender could later hand out again would make
+   * the receiver drop the new message as a duplicate. A read or write that fails is tried
+   * again a second later, not at once.
+   */
   async #refill(send: boolean): Promise<void> {
     this.#refilling = true;
+    let failed = false;
     try {
       const room = this.deps.windowSize - this.#window.size;
       const upTo = this.#settledUpTo;
@@ -276,38 +295,39 @@ export class SubjectSender {
         lte: outKey(this.stream, upTo),
         limit: room,
       });
-      let expected = this.#loadedUpTo + 1;
-      for (const [key, row] of rows) {
-        const seq = parseSeq(key);
-        if (this.ordered) {
-          for (; expected < seq && this.#window.size < this.deps.windowSize; expected++) {
-            this.#add(this.#record(expected, undefined, 0));
-            this.#loadedUpTo = expected;
-          }
-          if (this.#window.size >= this.deps.windowSize) break;
-        }
-        this.#add(this.#record(seq, row.skip ? undefined : row.message, row.attempts ?? 0));
-        expected = seq + 1;
-        this.#loadedUpTo = seq;
-      }
       // Only a read that came back short has seen everything up to `upTo`; otherwise the
       // rows after the last one are merely unread, not missing.
       const exhausted = rows.length < room;
-      if (this.ordered && exhausted) {
-        // Holes after the last row (writes that failed) up to what has settled.
-        for (; expected <= upTo && this.#window.size < this.deps.windowSize; expected++) {
-          this.#add(this.#record(expected, undefined, 0));
-        }
-        this.#loadedUpTo = Math.max(this.#loadedUpTo, expected - 1);
-      } else if (exhausted) {
-        this.#loadedUpTo = Math.max(this.#loadedUpTo, upTo);
+      const taken: Array<{ seq: number; row: OutboxRecord | undefined }> = [];
+      let expected = this.#loadedUpTo + 1;
+      for (const [key, row] of rows) {
+        const seq = parseSeq(key);
+        if (this.ordered) for (; expected < seq && taken.length < room; expected++) taken.push({ seq: expected, row: undefined });
+        if (taken.length >= room) break;
+        taken.push({ seq, row });
+        expected = seq + 1;
       }
+      if (this.ordered && exhausted) for (; expected <= upTo && taken.length < room; expected++) taken.push({ seq: expected, row: undefined });
+      const holes = taken.filter((t) => t.row === undefined);
+      if (holes.length) {
+        await this.deps.store.write(
+          holes.map((h) => ({ type: 'put', key: outKey(this.stream, h.seq), value: { skip: true } satisfies OutboxRecord })),
+        );
+      }
+      for (const { seq, row } of taken) {
+        this.#add(this.#record(seq, !row || row.skip ? undefined : row.message, row?.attempts ?? 0));
+        this.#loadedUpTo = seq;
+      }
+      if (!this.ordered && exhausted) this.#loadedUpTo = Math.max(this.#loadedUpTo, upTo);
     } catch (e) {
+      failed = true;
       this.deps.onError(e);
     } finally {
       this.#refilling = false;
     }
-    if (send && !this.#stopped) this.actor.send({ type: 'ENQUEUED' });
+    if (this.#stopped) return;
+    if (failed) this.deps.clock.setTimer(1000, () => !this.#stopped && this.actor.send({ type: 'ENQUEUED' }));
+    else if (send) this.actor.send({ type: 'ENQUEUED' });
   }
 
   #add(r: WindowRecord): void {
@@ -358,6 +378,8 @@ export class SubjectSender {
     }
     if (ops.length) this.deps.store.write(ops).catch((e) => this.deps.onError(e));
     if (nextDue !== Infinity) this.#armAckTimer(nextDue);
+    // Dead letters of an unordered stream free their places: what waits behind them goes.
+    if (!this.ordered && ops.length) this.#pump();
   }
 
   #deadLetter(r: WindowRecord, ops: StoreOp[]): void {
@@ -372,9 +394,13 @@ export class SubjectSender {
       ops.push({ type: 'put', key: outKey(this.stream, r.seq), value: { skip: true } satisfies OutboxRecord });
     } else {
       this.#window.delete(r.seq);
-      ops.push({ type: 'del', key: outKey(this.stream, r.seq) });
+      ops.push({ type: 'del', key: outKey(this.stream, r.seq) }, this.#metaOp());
     }
     this.deps.onDead(message, r.attempts);
+  }
+
+  #metaOp(): StoreOp {
+    return { type: 'put', key: metaKey('send', this.stream), value: { ackedUpTo: this.#ackedUpTo, highSeq: this.#settledUpTo } satisfies SendMeta };
   }
 
   get #retryTimerId(): string {
@@ -421,4 +447,19 @@ export class SubjectSender {
     for (const r of this.#window.values()) if (r.state === state) return true;
     return false;
   }
+}
+
+/**
+ * The highest sequence number with a row in the outbox, counting rows found corrupt and
+ * moved to quarantine: their numbers were used, and must not be handed out again.
+ */
+async function lastUsedSeq(store: Store, stream: string): Promise<number> {
+  const last = (prefix: string) => store.range<unknown>({ ...prefixRange(prefix), reverse: true, limit: 1 });
+  const first = await last(`out!${stream}`);
+  if (first.length > 0) return parseSeq(first[0]![0]);
+  // Empty: either no rows, or the last one was corrupt (the read moved it aside). An empty
+  // write waits for that move; then both places are read again.
+  await store.write([]);
+  const [out, quarantined] = await Promise.all([last(`out!${stream}`), last(`quarantine!out!${stream}`)]);
+  return Math.max(out.length ? parseSeq(out[0]![0]) : 0, quarantined.length ? parseSeq(quarantined[0]![0]) : 0);
 }

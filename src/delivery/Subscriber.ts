@@ -171,16 +171,20 @@ export class Subscriber {
         return this.#finish(entry, { ok: false, code: d.code, message: d.message });
       }
     }
-    try {
-      await this.deps.prepare?.(entry);
-      if (!spec.idempotent) {
-        await this.deps.store.write([{ type: 'put', key: execKey(entry.stream, entry.seq), value: { startedAt: this.deps.clock.now() } }]);
+    // Without a durable `started` record a run would not be safe, and the stream must not
+    // move on past this message: wait for the store, trying again with a growing pause.
+    for (let pause = 100; ; pause = Math.min(pause * 2, 5_000)) {
+      try {
+        await this.deps.prepare?.(entry);
+        if (!spec.idempotent) {
+          await this.deps.store.write([{ type: 'put', key: execKey(entry.stream, entry.seq), value: { startedAt: this.deps.clock.now() } }]);
+        }
+        break;
+      } catch (e) {
+        this.deps.onError(e);
+        if (this.actor.getSnapshot().status !== 'active' || this.#drained) return;
+        await new Promise<void>((resolve) => this.deps.clock.setTimer(pause, resolve));
       }
-    } catch (e) {
-      // Without a durable `started` record the run would not be safe: leave the entry in
-      // the inbox for the next start and report.
-      this.deps.onError(e);
-      return;
     }
     const outcome = await this.#execute(entry, spec);
     await this.#finish(entry, outcome, spec);

@@ -83,6 +83,9 @@ async function exists(p: string): Promise<boolean> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    if (code === 'ENAMETOOLONG') {
+      throw new BosunError('BOSUN_BAD_MESSAGE', `the path "${p.length > 80 ? `${p.slice(0, 80)}…` : p}" is longer than the file system allows`, { cause: err });
+    }
     throw err;
   }
 }

@@ -237,6 +237,14 @@ export class BosunNode {
       // of their stream, which no frame from the wire can be.
       ...(options.guard ? { authorize: (m: Message, delivery: { stream: string; seq: number }) => options.guard!.check(m, delivery) } : {}),
     });
+    this.store.onCorrupt = (key, error) =>
+      this.errorKernel.report({
+        source: `${this.name}/store`,
+        severity: 'error',
+        code: 'BOSUN_STORE_CORRUPT',
+        message: `the record ${key} was corrupt; it was moved to quarantine!${key} and left out (${describeError(error).message})`,
+        action: 'reported',
+      });
     this.#scheduler = new Scheduler(this.store, this.clock, this.#timers, (entry) => this.#inbound.subscriber(entry.message.method).enqueue([entry]));
   }
 
@@ -530,15 +538,8 @@ export class BosunNode {
   // ---- outbound ------------------------------------------------------------------
 
   /** Puts messages in the outbox; resolves when durable, then hands them to their subjects. */
-  async #enqueue(messages: Message[]): Promise<void> {
-    const staged = await this.#outbound.stage(messages);
-    try {
-      await this.store.write(staged.ops);
-    } catch (e) {
-      staged.done(false);
-      throw e;
-    }
-    staged.done(true);
+  #enqueue(messages: Message[]): Promise<void> {
+    return this.#outbound.enqueue(messages);
   }
 
   // ---- inbound -------------------------------------------------------------------
@@ -702,6 +703,9 @@ export class BosunNode {
       // A listener's failure must not break the error path.
     }
     if (report.forward === false || this.#status !== 'running') return;
+    // A store that cannot write cannot take the error report either: sending one would
+    // only make another failed write, and another report.
+    if (report.code === 'BOSUN_STORE_WRITE_FAILED' || report.code === 'BOSUN_STORE_CLOSED') return;
     void this.accept({
       toNode: this.central,
       method: 'REQErrorLog',

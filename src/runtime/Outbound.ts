@@ -86,14 +86,26 @@ export class Outbound {
     return opening;
   }
 
-  /** The outbox rows for `messages`, and what to do once they are (or are not) durable. */
-  async stage(messages: Message[]): Promise<{ ops: StoreOp[]; done(ok: boolean): void }> {
-    const ops: StoreOp[] = [];
-    const bySender = new Map<SubjectSender, Array<{ seq: number; message: Message }>>();
-    const recording: string[] = [];
+  /**
+   * Puts `messages` in the outbox and hands them to their subjects once durable.
+   *
+   * Every stream is opened first; then sequence numbers are handed out and the write is
+   * issued in one synchronous step. Were there an `await` between handing out a number
+   * and issuing its write, a concurrent accept could commit a later number of the same
+   * stream first, and the earlier one would look like a failed write.
+   */
+  async enqueue(messages: Message[]): Promise<void> {
+    const streams = new Map<string, SubjectSender>();
     for (const message of messages) {
       const stream = streamIdOf(message.fromNode, message.toNode, message.method);
-      const sender = this.senders.get(stream) ?? (await this.sender(stream));
+      if (!streams.has(stream)) streams.set(stream, this.senders.get(stream) ?? (await this.sender(stream)));
+    }
+    const ops: StoreOp[] = [];
+    const recording: string[] = [];
+    const bySender = new Map<SubjectSender, Array<{ seq: number; message: Message }>>();
+    for (const message of messages) {
+      const stream = streamIdOf(message.fromNode, message.toNode, message.method);
+      const sender = this.senders.get(stream) ?? streams.get(stream)!;
       if (this.#unrecorded.has(stream) && !recording.includes(stream)) {
         recording.push(stream);
         ops.push(...this.recordOps(stream));
@@ -104,16 +116,20 @@ export class Outbound {
       if (!list) bySender.set(sender, (list = []));
       list.push({ seq, message });
     }
-    return {
-      ops,
-      done: (ok) => {
-        if (ok) for (const stream of recording) this.#unrecorded.delete(stream);
-        for (const [sender, entries] of bySender) {
-          if (ok) sender.committed(entries);
-          else sender.failed(entries.map((e) => e.seq));
-        }
-      },
+    const done = (ok: boolean) => {
+      if (ok) for (const stream of recording) this.#unrecorded.delete(stream);
+      for (const [sender, entries] of bySender) {
+        if (ok) sender.committed(entries);
+        else sender.failed(entries.map((e) => e.seq));
+      }
     };
+    try {
+      await this.deps.store.write(ops);
+    } catch (e) {
+      done(false);
+      throw e;
+    }
+    done(true);
   }
 
   /**

@@ -109,7 +109,7 @@ export async function purgeDead(store: Store, ids?: string[]): Promise<DeadLette
 
 export function auditOp(at: number, message: Message, outcome: AuditRecord['outcome'], stripData: boolean): StoreOp {
   const kept = stripData ? { ...message, data: undefined } : message;
-  return { type: 'put', key: auditKey(at, `${message.fromNode}~${message.id}`), value: { at, message: kept, outcome } satisfies AuditRecord };
+  return { type: 'put', key: auditKey(Math.floor(at), `${message.fromNode}~${message.id}`), value: { at, message: kept, outcome } satisfies AuditRecord };
 }
 
 export async function queryAudit(store: Store, filter: AuditFilter = {}): Promise<AuditRecord[]> {

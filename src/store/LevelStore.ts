@@ -1,6 +1,6 @@
 import { Level } from 'level';
 import { BosunError } from '../errors.ts';
-import { decodeValue, encodeOps, type EncodedOp } from './encoding.ts';
+import { decodeRows, encodeOps, quarantineOps, type EncodedOp } from './encoding.ts';
 import { GroupCommit } from './groupCommit.ts';
 import type {
   CommitStats,
@@ -22,6 +22,18 @@ import type {
  * than the whole group-committed batch, and a corrupt record is reported by key.
  */
 export class LevelStore implements GroupCommitStore {
+  onCorrupt?: (key: string, error: unknown) => void;
+  /** Moves a corrupt record aside and tells `onCorrupt`; the read goes on without it. */
+  readonly #quarantine = (key: string, text: string, error: unknown): void => {
+    this.write(quarantineOps(key, text)).catch(() => {
+      // Left where it is, it is found (and reported) again on the next read.
+    });
+    try {
+      this.onCorrupt?.(key, error);
+    } catch {
+      // A listener's failure must not break reads.
+    }
+  };
   #status: StoreStatus = 'closed';
   /** The open or close in progress, so that concurrent calls wait for it. */
   #transition: Promise<void> | null = null;
@@ -64,7 +76,7 @@ export class LevelStore implements GroupCommitStore {
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const text = await this.#openDb('read').get<string, string>(key, { valueEncoding: 'utf8' });
-    return text === undefined ? undefined : decodeValue<T>(key, text);
+    return text === undefined ? undefined : decodeRows<T>([[key, text]], this.#quarantine)[0]?.[1];
   }
 
   write(ops: StoreOp[], options: WriteOptions = {}): Promise<void> {
@@ -81,7 +93,7 @@ export class LevelStore implements GroupCommitStore {
   async range<T = unknown>(options: RangeOptions): Promise<Array<[string, T]>> {
     const iterator = this.#openDb('read').iterator<string, string>({ ...iteratorBounds(options), valueEncoding: 'utf8' });
     const entries = await iterator.all();
-    return entries.map(([key, text]) => [key, decodeValue<T>(key, text)]);
+    return decodeRows<T>(entries, this.#quarantine);
   }
 
   /** Waits for every pending write to settle, then closes the database. */

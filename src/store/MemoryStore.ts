@@ -1,5 +1,5 @@
 import { BosunError } from '../errors.ts';
-import { decodeValue, encodeOps, type EncodedOp } from './encoding.ts';
+import { decodeRows, encodeOps, quarantineOps, type EncodedOp } from './encoding.ts';
 import { GroupCommit } from './groupCommit.ts';
 import { SortedKeys } from './sortedKeys.ts';
 import type {
@@ -23,6 +23,18 @@ import type {
  * would find.
  */
 export class MemoryStore implements GroupCommitStore {
+  onCorrupt?: (key: string, error: unknown) => void;
+  /** Moves a corrupt record aside and tells `onCorrupt`; the read goes on without it. */
+  readonly #quarantine = (key: string, text: string, error: unknown): void => {
+    this.write(quarantineOps(key, text)).catch(() => {
+      // Left where it is, it is found (and reported) again on the next read.
+    });
+    try {
+      this.onCorrupt?.(key, error);
+    } catch {
+      // A listener's failure must not break reads.
+    }
+  };
   #status: StoreStatus = 'closed';
   #crashed = false;
   readonly #sync: boolean;
@@ -60,7 +72,7 @@ export class MemoryStore implements GroupCommitStore {
   async get<T = unknown>(key: string): Promise<T | undefined> {
     this.#assertOpen('read');
     const text = this.#data.get(key);
-    return text === undefined ? undefined : decodeValue<T>(key, text);
+    return text === undefined ? undefined : decodeRows<T>([[key, text]], this.#quarantine)[0]?.[1];
   }
 
   write(ops: StoreOp[], options: WriteOptions = {}): Promise<void> {
@@ -76,7 +88,10 @@ export class MemoryStore implements GroupCommitStore {
 
   async range<T = unknown>(options: RangeOptions): Promise<Array<[string, T]>> {
     this.#assertOpen('read');
-    return this.#keys.range(options).map((key) => [key, decodeValue<T>(key, this.#data.get(key)!)]);
+    return decodeRows<T>(
+      this.#keys.range(options).map((key) => [key, this.#data.get(key)!]),
+      this.#quarantine,
+    );
   }
 
   async close(): Promise<void> {

@@ -59,3 +59,27 @@ export function decodeValue<T>(key: string, text: string): T {
     throw new BosunError('BOSUN_STORE_CORRUPT', `the stored record "${key}" is corrupt (not valid JSON)`, { cause });
   }
 }
+
+/**
+ * Decodes stored rows; a corrupt one is left out and handed to `quarantine`, so one bad
+ * record costs itself, not the read (or the start-up) it was part of.
+ */
+export function decodeRows<T>(rows: Array<[string, string]>, quarantine: (key: string, text: string, error: unknown) => void): Array<[string, T]> {
+  const out: Array<[string, T]> = [];
+  for (const [key, text] of rows) {
+    try {
+      out.push([key, decodeValue<T>(key, text)]);
+    } catch (error) {
+      quarantine(key, text, error);
+    }
+  }
+  return out;
+}
+
+/** Where a corrupt record is moved: kept, as text, for an operator to look at. */
+export function quarantineOps(key: string, text: string): StoreOp[] {
+  return [
+    { type: 'del', key },
+    { type: 'put', key: `quarantine!${key}`, value: { text } },
+  ];
+}

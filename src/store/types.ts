@@ -33,6 +33,11 @@ export interface Store {
   write(ops: StoreOp[], options?: WriteOptions): Promise<void>;
   /** Entries in key order (or reverse), bounded as in abstract-level's iterator options. */
   range<T = unknown>(options: RangeOptions): Promise<Array<[string, T]>>;
+  /**
+   * Told of every record found corrupt (not valid JSON). The store has already moved it
+   * out of the way, to `quarantine!<key>`, and reads go on without it.
+   */
+  onCorrupt?: (key: string, error: unknown) => void;
   /** Waits for pending writes, then closes. Further calls reject with `BOSUN_STORE_CLOSED`. */
   close(): Promise<void>;
 }

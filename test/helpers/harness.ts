@@ -686,6 +686,15 @@ class CrashPointStore implements Store {
     return this.inner.commitStats;
   }
 
+  /** The node's listener for corrupt records goes to the store that finds them. */
+  get onCorrupt(): ((key: string, error: unknown) => void) | undefined {
+    return this.inner.onCorrupt;
+  }
+
+  set onCorrupt(listener: ((key: string, error: unknown) => void) | undefined) {
+    this.inner.onCorrupt = listener;
+  }
+
   open(): Promise<void> {
     return this.inner.open();
   }
