@@ -1,6 +1,6 @@
 import { Level } from 'level';
 import { BosunError } from '../errors.ts';
-import { decodeRows, encodeOps, quarantineOps, type EncodedOp } from './encoding.ts';
+import { decodeRows, encodeOps, quarantiner, type EncodedOp } from './encoding.ts';
 import { GroupCommit } from './groupCommit.ts';
 import type {
   CommitStats,
@@ -23,17 +23,7 @@ import type {
  */
 export class LevelStore implements GroupCommitStore {
   onCorrupt?: (key: string, error: unknown) => void;
-  /** Moves a corrupt record aside and tells `onCorrupt`; the read goes on without it. */
-  readonly #quarantine = (key: string, text: string, error: unknown): void => {
-    this.write(quarantineOps(key, text)).catch(() => {
-      // Left where it is, it is found (and reported) again on the next read.
-    });
-    try {
-      this.onCorrupt?.(key, error);
-    } catch {
-      // A listener's failure must not break reads.
-    }
-  };
+  readonly #quarantine = quarantiner(this);
   #status: StoreStatus = 'closed';
   /** The open or close in progress, so that concurrent calls wait for it. */
   #transition: Promise<void> | null = null;

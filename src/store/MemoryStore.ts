@@ -1,5 +1,5 @@
 import { BosunError } from '../errors.ts';
-import { decodeRows, encodeOps, quarantineOps, type EncodedOp } from './encoding.ts';
+import { decodeRows, encodeOps, quarantiner, type EncodedOp } from './encoding.ts';
 import { GroupCommit } from './groupCommit.ts';
 import { SortedKeys } from './sortedKeys.ts';
 import type {
@@ -24,17 +24,7 @@ import type {
  */
 export class MemoryStore implements GroupCommitStore {
   onCorrupt?: (key: string, error: unknown) => void;
-  /** Moves a corrupt record aside and tells `onCorrupt`; the read goes on without it. */
-  readonly #quarantine = (key: string, text: string, error: unknown): void => {
-    this.write(quarantineOps(key, text)).catch(() => {
-      // Left where it is, it is found (and reported) again on the next read.
-    });
-    try {
-      this.onCorrupt?.(key, error);
-    } catch {
-      // A listener's failure must not break reads.
-    }
-  };
+  readonly #quarantine = quarantiner(this);
   #status: StoreStatus = 'closed';
   #crashed = false;
   readonly #sync: boolean;

@@ -1,5 +1,5 @@
 import { BosunError } from '../errors.ts';
-import type { StoreOp } from './types.ts';
+import type { Store, StoreOp } from './types.ts';
 
 /** @internal A store operation with its value already serialised to JSON text. */
 export type EncodedOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
@@ -82,4 +82,21 @@ export function quarantineOps(key: string, text: string): StoreOp[] {
     { type: 'del', key },
     { type: 'put', key: `quarantine!${key}`, value: { text } },
   ];
+}
+
+/**
+ * What a store does with a corrupt record it reads: moves it aside and tells its
+ * `onCorrupt` listener; the read goes on without it.
+ */
+export function quarantiner(store: Pick<Store, 'write' | 'onCorrupt'>): (key: string, text: string, error: unknown) => void {
+  return (key, text, error) => {
+    store.write(quarantineOps(key, text)).catch(() => {
+      // Left where it is, it is found (and reported) again on the next read.
+    });
+    try {
+      store.onCorrupt?.(key, error);
+    } catch {
+      // A listener's failure must not break reads.
+    }
+  };
 }
