@@ -60,6 +60,10 @@ export class Subscriber {
   #failed = 0;
   #idleWaiters: Array<() => void> = [];
   #drained: Promise<void> | undefined;
+  /** Stopped by an operator (REQOpCommand): entries wait in the queue until resumed. */
+  #paused = false;
+  /** Set by an operator: only these nodes may send this method here. */
+  allowedNodes: string[] | undefined;
 
   constructor(
     method: string,
@@ -128,15 +132,29 @@ export class Subscriber {
     if (!finished) for (const run of [...this.#runs]) run.stop();
   }
 
+  /** Stops taking work (runs in progress finish); entries keep arriving and wait. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.actor.send({ type: 'WORK' });
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   #runNext(): void {
-    while (this.#running < this.deps.concurrency) {
+    while (!this.#paused && this.#running < this.deps.concurrency) {
       const entry = this.#queue.take();
       if (!entry) break;
       this.#running++;
       void this.#run(entry).then(() => {
         this.#running--;
         this.#queue.done(entry);
-        if (this.actor.getSnapshot().value === 'busy' && this.#queue.size > 0) this.#runNext();
+        if (this.actor.getSnapshot().value === 'busy' && this.#queue.size > 0 && !this.#paused) this.#runNext();
         else if (this.#running === 0) {
           this.actor.send({ type: 'IDLE' });
           for (const w of this.#idleWaiters.splice(0)) w();
@@ -161,6 +179,13 @@ export class Subscriber {
         ok: false,
         code: 'BOSUN_MISDIRECTED',
         message: `a ${entry.message.method} message came on the ${this.method} stream; it was not run`,
+      });
+    }
+    if (this.allowedNodes && !this.allowedNodes.includes(entry.message.fromNode)) {
+      return this.#finish(entry, {
+        ok: false,
+        code: 'BOSUN_NOT_ALLOWED',
+        message: `${this.method} here takes messages from ${this.allowedNodes.join(', ')} only, not from ${entry.message.fromNode}`,
       });
     }
     if (this.deps.authorize) {

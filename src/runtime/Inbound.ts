@@ -4,7 +4,8 @@ import type { ChildSpec, ErrorSink } from '../../supervisors/types.ts';
 import type { Clock } from '../clock.ts';
 import type { Message } from '../message.ts';
 import type { MethodRegistry } from '../methods/registry.ts';
-import type { MethodContext, MethodSpec } from '../methods/types.ts';
+import type { MethodContext, MethodOperator, MethodSpec } from '../methods/types.ts';
+import { BosunError } from '../errors.ts';
 import { parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import { ackSubject, encodeFrame, parseStreamId, type Frame } from '../delivery/frames.ts';
@@ -157,6 +158,31 @@ export class Inbound {
       }
     });
   }
+
+  /** Process control for REQOpCommand: list, stop and start method subscribers. */
+  readonly operator: MethodOperator = {
+    list: async () =>
+      [...this.subscribers].map(([method, sub]) => {
+        const info = sub.info as { queued: number; running: number };
+        return {
+          method,
+          state: sub.paused ? 'stopped' : String(sub.actor.getSnapshot().value),
+          ...(sub.allowedNodes ? { allowedNodes: sub.allowedNodes } : {}),
+          queued: info.queued,
+          active: info.running,
+        };
+      }),
+    start: async (method, allowedNodes) => {
+      if (!this.deps.methods.has(method)) throw new BosunError('BOSUN_UNKNOWN_METHOD', `this node has no method ${method} to start`);
+      const sub = this.subscriber(method);
+      sub.allowedNodes = allowedNodes && allowedNodes.length > 0 ? allowedNodes : undefined;
+      sub.resume();
+    },
+    stop: async (method) => {
+      if (!this.subscribers.has(method)) throw new BosunError('BOSUN_NOT_FOUND', `no subscriber for ${method} runs here`);
+      this.subscriber(method).pause();
+    },
+  };
 
   /** The method's subscriber; one for a method this node does not serve answers with errors. */
   subscriber(method: string): Subscriber {

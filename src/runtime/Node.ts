@@ -582,6 +582,7 @@ export class BosunNode {
       },
       send: (message) => this.accept(message) as never,
       registry: this.#registryData,
+      operator: this.#inbound.operator,
       get log() {
         return log.child({ method: entry.message.method, id: entry.message.id });
       },
