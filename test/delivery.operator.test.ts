@@ -1,10 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Message } from '../src/message.ts';
-import type { MethodSpec } from '../src/methods/types.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
-import { recorder } from './helpers/recorder.ts';
+import { recorder, replyCollector } from './helpers/recorder.ts';
 import { until } from './helpers/until.ts';
 
 const nodes: BosunNode[] = [];
@@ -16,8 +14,7 @@ describe('REQOpCommand on a running node', () => {
   it('lists subscribers, stops one (its messages wait), and starts it again for some senders only', async () => {
     const bus = new EmbeddedBus();
     const rec = recorder();
-    const replies: Message[] = [];
-    const inbox: MethodSpec = { name: 'REQTestInbox', summary: 'keeps replies', replies: false, async handler(ctx) { replies.push(ctx.message); return {}; } };
+    const { method: inbox, replies } = replyCollector('REQTestInbox');
     const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, methods: [inbox] });
     const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0, methods: rec.methods });
     const ship2 = await startNode({ node: 'ship2', bus, helloIntervalSeconds: 0 });

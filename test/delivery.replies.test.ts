@@ -5,6 +5,7 @@ import { startNode } from '../src/runtime/startNode.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { until } from './helpers/until.ts';
+import { replyCollector } from './helpers/recorder.ts';
 
 const nodes: BosunNode[] = [];
 afterEach(async () => {
@@ -12,14 +13,10 @@ afterEach(async () => {
 });
 
 
-/** A reply method on the sender that keeps every reply it gets, in order. */
-function inbox(): { method: MethodSpec; got: Message[] } {
-  const got: Message[] = [];
-  return {
-    got,
-    method: { name: 'REQTestInbox', summary: 'keeps replies', replies: false, async handler(ctx) { got.push(ctx.message); return {}; } },
-  };
-}
+const inbox = () => {
+  const { method, replies } = replyCollector('REQTestInbox');
+  return { method, got: replies };
+};
 
 describe('replies', () => {
   it('arrive in the order a streaming handler emitted them, the first one included', async () => {

@@ -13,6 +13,7 @@ import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { until } from './helpers/until.ts';
+import { replyCollector } from './helpers/recorder.ts';
 
 const MiB = 1024 * 1024;
 const nodes: BosunNode[] = [];
@@ -51,17 +52,7 @@ interface Fleet {
 
 async function fleet(ship2Options: { enabledMethods?: string[]; methods?: MethodSpec[]; dataDir?: string } = {}): Promise<Fleet> {
   const bus = new EmbeddedBus();
-  const replies: Message[] = [];
-  const collect: MethodSpec = {
-    name: 'REQTestCollect',
-    summary: 'keeps replies',
-    idempotent: true,
-    replies: false,
-    async handler(ctx) {
-      replies.push(ctx.message);
-      return {};
-    },
-  };
+  const { method: collect, replies } = replyCollector();
   const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, methods: [collect] });
   const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0 });
   const ship2 = await startNode({ node: 'ship2', bus, helloIntervalSeconds: 0, dataDir: path.join(dir, 'ship2'), ...ship2Options });

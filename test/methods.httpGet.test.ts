@@ -8,6 +8,7 @@ import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { until } from './helpers/until.ts';
+import { replyCollector } from './helpers/recorder.ts';
 
 let server: http.Server;
 let base: string;
@@ -75,17 +76,7 @@ afterEach(async () => {
 /** Sends one REQHttpGet from central to ship1 and gives back its one reply. */
 async function get(args: string[], methodTimeout = 10): Promise<Message> {
   const bus = new EmbeddedBus();
-  const replies: Message[] = [];
-  const collect: MethodSpec = {
-    name: 'REQTestCollect',
-    summary: 'keeps replies',
-    idempotent: true,
-    replies: false,
-    async handler(ctx) {
-      replies.push(ctx.message);
-      return {};
-    },
-  };
+  const { method: collect, replies } = replyCollector();
   const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, methods: [collect] });
   const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0 });
   nodes.push(central, ship1);

@@ -7,6 +7,7 @@ import type { MethodOperator, MethodSpec, OperatorProcess } from '../src/methods
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
+import { replyCollector } from './helpers/recorder.ts';
 
 /** An operator over a plain table, recording what it was asked to do. */
 function fakeOperator(): MethodOperator & { calls: string[]; table: Map<string, OperatorProcess> } {
@@ -134,17 +135,7 @@ describe('REQOpCommand on a node without process control', () => {
 
   it('lists the subscribers of a running node', async () => {
     const bus = new EmbeddedBus();
-    const replies: Message[] = [];
-    const collect: MethodSpec = {
-      name: 'REQTestCollect',
-      summary: 'keeps replies',
-      idempotent: true,
-      replies: false,
-      async handler(ctx) {
-        replies.push(ctx.message);
-        return {};
-      },
-    };
+    const { method: collect, replies } = replyCollector();
     const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, methods: [collect] });
     const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0 });
     nodes.push(central, ship1);

@@ -9,6 +9,7 @@ import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { until } from './helpers/until.ts';
+import { replyCollector } from './helpers/recorder.ts';
 
 const nodes: BosunNode[] = [];
 let dir: string;
@@ -25,17 +26,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function fleet(): Promise<{ central: BosunNode; ship1: BosunNode; replies: Message[] }> {
   const bus = new EmbeddedBus();
-  const replies: Message[] = [];
-  const collect: MethodSpec = {
-    name: 'REQTestCollect',
-    summary: 'keeps replies',
-    idempotent: true,
-    replies: false,
-    async handler(ctx) {
-      replies.push(ctx.message);
-      return {};
-    },
-  };
+  const { method: collect, replies } = replyCollector();
   const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, methods: [collect] });
   const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0 });
   nodes.push(central, ship1);

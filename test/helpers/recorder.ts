@@ -1,3 +1,4 @@
+import type { Message } from '../../src/message.ts';
 import type { MethodSpec } from '../../src/methods/types.ts';
 
 /**
@@ -31,5 +32,26 @@ export function recorder(): { methods: MethodSpec[]; runs: Map<string, string[]>
         },
       },
     ],
+  };
+}
+
+/**
+ * A method for the sending node that keeps every reply it gets, in order: use its name as
+ * the request's `replyMethod`.
+ */
+export function replyCollector(name = 'REQTestCollect'): { method: MethodSpec; replies: Message[] } {
+  const replies: Message[] = [];
+  return {
+    replies,
+    method: {
+      name,
+      summary: 'keeps replies',
+      idempotent: true,
+      replies: false,
+      async handler(ctx) {
+        replies.push(ctx.message);
+        return {};
+      },
+    },
   };
 }
