@@ -16,6 +16,8 @@ export interface ExecutionInput {
 
 export interface ExecutionContext extends ExecutionInput {
   output?: string;
+  /** What the handler hands on besides its output; opaque to the machine. */
+  forward?: unknown[];
   error?: unknown;
 }
 
@@ -28,7 +30,7 @@ export const executionMachine = setup({
     events: {} as ExecutionEvent,
   },
   actors: {
-    handler: fromPromise<{ output?: string }, ExecutionInput>(async () => ({})),
+    handler: fromPromise<{ output?: string; forward?: unknown[] }, ExecutionInput>(async () => ({})),
   },
 }).createMachine({
   id: 'execution',
@@ -39,7 +41,7 @@ export const executionMachine = setup({
       invoke: {
         src: 'handler',
         input: ({ context }) => ({ method: context.method, timeoutMs: context.timeoutMs, payload: context.payload }),
-        onDone: { target: 'succeeded', actions: assign({ output: ({ event }) => event.output.output }) },
+        onDone: { target: 'succeeded', actions: assign({ output: ({ event }) => event.output.output, forward: ({ event }) => event.output.forward }) },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => event.error }) },
       },
       on: { TIMEOUT: 'timedOut' },

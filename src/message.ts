@@ -45,6 +45,11 @@ export interface Message {
   signature?: string;
   /** Unix ms after which the receiver refuses the message (replay protection). */
   expiresAt?: number;
+  /**
+   * A node that carries the message to `toNode`, for a target the sender cannot reach
+   * directly; the reply comes back the same way. Kept on the message end to end.
+   */
+  relayViaNode?: string;
 }
 
 /** Daemon-wide defaults applied where a message leaves a field out. */
@@ -138,6 +143,10 @@ export function normaliseMessages(
     ...optional('schedule', scheduleOf(r)),
     acceptedAt: now,
   };
+  const relayViaNode = str(r, 'relayViaNode') || undefined;
+  if (relayViaNode !== undefined && !isValidName(relayViaNode)) {
+    throw new BosunError('BOSUN_BAD_MESSAGE', `relayViaNode "${relayViaNode}" is not a valid node name`);
+  }
   if (id !== undefined && (id === '' || id.length > 128)) {
     throw new BosunError('BOSUN_BAD_MESSAGE', 'field "id" must be a non-empty string of at most 128 characters');
   }
@@ -145,6 +154,8 @@ export function normaliseMessages(
     id: id !== undefined && targets.length === 1 ? id : randomUUID(),
     toNode,
     ...base,
+    // A relay that is the sender or the target itself has nothing to carry.
+    ...(relayViaNode !== undefined && relayViaNode !== toNode && relayViaNode !== localNode ? { relayViaNode } : {}),
   }));
 }
 

@@ -184,12 +184,15 @@ class Send implements Cmd {
     /** -1: forever; otherwise the message may end in the dead letters. */
     readonly retries: number,
     readonly crashAt?: 'beforePersist' | 'afterPersist',
+    /** A node that relays the messages (`relayViaNode`). */
+    readonly via?: string,
   ) {}
   check = () => true;
   async run(m: Model, h: Harness): Promise<void> {
-    count(totals.commands, this.crashAt ? `send+crash@${this.crashAt}` : 'send');
+    count(totals.commands, `${this.via ? 'send-relayed' : 'send'}${this.crashAt ? `+crash@${this.crashAt}` : ''}`);
     const ids = Array.from({ length: this.count }, () => `msg-${m.nextId++}`);
-    for (const r of await h.send(this.from, this.to, this.kind, ids, { reply: this.reply, retries: this.retries, ...(this.crashAt ? { crashAt: this.crashAt } : {}) })) {
+    const options = { reply: this.reply, retries: this.retries, ...(this.crashAt ? { crashAt: this.crashAt } : {}), ...(this.via ? { via: this.via } : {}) };
+    for (const r of await h.send(this.from, this.to, this.kind, ids, options)) {
       if (r.outcome === 'accepted') {
         totals.accepted++;
         if (this.reply) m.wantsReply.add(r.id);
@@ -206,7 +209,7 @@ class Send implements Cmd {
     assertSafety(m, h);
   }
   toString = () =>
-    `send(${this.from}→${this.to},${this.kind}${this.count > 1 ? ` ×${this.count}` : ''}${this.reply ? ',reply' : ''}${this.retries >= 0 ? `,retries ${this.retries}` : ''}${this.crashAt ? `,crash@${this.crashAt}` : ''})`;
+    `send(${this.from}→${this.via ? `${this.via}→` : ''}${this.to},${this.kind}${this.count > 1 ? ` ×${this.count}` : ''}${this.reply ? ',reply' : ''}${this.retries >= 0 ? `,retries ${this.retries}` : ''}${this.crashAt ? `,crash@${this.crashAt}` : ''})`;
 }
 
 class Advance implements Cmd {
@@ -357,8 +360,12 @@ const crashAtArb = fc.oneof({ arbitrary: fc.constant(undefined), weight: 8 }, { 
 const countArb = fc.oneof({ arbitrary: fc.constant(1), weight: 4 }, { arbitrary: fc.integer({ min: 2, max: 9 }), weight: 1 });
 const retriesArb = fc.oneof({ arbitrary: fc.constant(-1), weight: 5 }, { arbitrary: fc.constantFrom(0, 1, 3), weight: 1 });
 const sendArb = fc
-  .tuple(pairArb(), all(['ordered', 'unordered'] as const), countArb, fc.boolean(), retriesArb, crashAtArb)
-  .map(([[from, to], kind, n, reply, retries, crashAt]) => new Send(from, to, kind, n, reply, retries, crashAt));
+  .tuple(pairArb(), all(['ordered', 'unordered'] as const), countArb, fc.boolean(), retriesArb, crashAtArb, fc.integer({ min: 0, max: 3 }))
+  // One send in four goes through the third node (relayViaNode).
+  .map(([[from, to], kind, n, reply, retries, crashAt, route]) => {
+    const via = route === 0 ? NODES.find((x) => x !== from && x !== to) : undefined;
+    return new Send(from, to, kind, n, reply, retries, crashAt, via);
+  });
 const advanceArb = fc.integer({ min: 1, max: 4000 }).map((ms) => new Advance(ms));
 const crashArb = fc
   .tuple(all(NODES), fc.boolean(), fc.constantFrom(0, 0, 500, 3000))

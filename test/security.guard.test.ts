@@ -75,6 +75,7 @@ describe('the envelope signature', () => {
       id: 'other', fromNode: 'ship2', toNode: 'ship2', method: 'REQnCliCommand', methodArgs: ['rm'], data: 'e', replyMethod: 'REQToFile',
       replyMethodArgs: ['x'], ACKTimeout: 99, retries: 0, retryWait: 9, replyACKTimeout: 1, replyRetries: 1, methodTimeout: -1, directory: 'x',
       fileName: 'g', schedule: [1, 3], isReply: true, error: { code: 'X', message: 'y' }, inReplyTo: { id: 'y', method: 'M', fromNode: 'a', toNode: 'b' }, acceptedAt: 1, expiresAt: 2,
+      relayViaNode: 'hub',
     };
     expect(Object.keys(changed).sort()).toEqual([...SIGNED_FIELDS].sort());
     expect(verifySignature(central.keys.publicKey, envelopeBytes(sealed), sealed.signature!)).toBe(true);
@@ -119,6 +120,17 @@ describe('check with the runtime\'s delivery', () => {
     await expect(ship1.guard.check(m, { stream: streamIdOf('central', 'ship1', 'REQCliCommand'), seq: 1 })).rejects.toMatchObject({
       code: 'BOSUN_MISDIRECTED',
     });
+  });
+
+  it('takes a relayed message only from the relay its sender signed for', async () => {
+    const { central, ship1 } = await pair();
+    const m = central.guard.seal(request({ relayViaNode: 'hub' }));
+    await expect(ship1.guard.check(m, { stream: streamIdOf('evil', 'ship1', 'REQCliCommand'), seq: 1 })).rejects.toMatchObject({ code: 'BOSUN_MISDIRECTED' });
+    // Naming another relay after signing breaks the signature.
+    await expect(ship1.guard.check({ ...m, relayViaNode: 'evil' }, { stream: streamIdOf('evil', 'ship1', 'REQCliCommand'), seq: 1 })).rejects.toMatchObject({
+      code: 'BOSUN_BAD_SIGNATURE',
+    });
+    await ship1.guard.check(m, { stream: streamIdOf('hub', 'ship1', 'REQCliCommand'), seq: 1 });
   });
 
   it('lets a local scheduled re-run (sequence 0) through, and refuses a received message that claims to be one', async () => {

@@ -4,7 +4,7 @@ import { executionMachine, type ExecutionInput } from '../../actors/executionMac
 import { subscriberMachine } from '../../actors/subscriberMachine.ts';
 import type { Clock } from '../clock.ts';
 import { BosunError, describeError } from '../errors.ts';
-import { isOrderedMethod } from '../message.ts';
+import { isOrderedMethod, type Message } from '../message.ts';
 import type { MethodContext, MethodSpec } from '../methods/types.ts';
 import { execKey, inKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
@@ -15,7 +15,7 @@ const NEVER_ABORTED = new AbortController().signal;
 
 /** How a run ended, for the reply and the error kernel. */
 export type Outcome =
-  | { ok: true; output?: string }
+  | { ok: true; output?: string; forward?: Message[] }
   | { ok: false; code: string; message: string; output?: string };
 
 export interface SubscriberDeps {
@@ -80,7 +80,7 @@ export class Subscriber {
     const handler = spec?.handler;
     this.#execution = executionMachine.provide({
       actors: {
-        handler: fromPromise<{ output?: string }, ExecutionInput>(async ({ input, signal }) =>
+        handler: fromPromise<{ output?: string; forward?: unknown[] }, ExecutionInput>(async ({ input, signal }) =>
           handler!(this.deps.context(input.payload as InboxEntry, signal)),
         ),
       },
@@ -229,7 +229,7 @@ export class Subscriber {
           if (s.status !== 'done') return;
           timer?.cancel();
           this.#runs.delete(run);
-          if (s.value === 'succeeded') resolve({ ok: true, ...(s.context.output !== undefined ? { output: s.context.output } : {}) });
+          if (s.value === 'succeeded') resolve(success(s.context.output, s.context.forward as Message[] | undefined));
           else if (s.value === 'timedOut') {
             resolve({ ok: false, code: 'BOSUN_METHOD_TIMEOUT', message: `${m.method} did not finish within methodTimeout ${m.methodTimeout}s; it was stopped` });
           } else {
@@ -255,7 +255,7 @@ export class Subscriber {
   async #executeInline(entry: InboxEntry, spec: MethodSpec): Promise<Outcome> {
     try {
       const result = await spec.handler(this.deps.context(entry, NEVER_ABORTED));
-      return { ok: true, ...(result.output !== undefined ? { output: result.output } : {}) };
+      return success(result.output, result.forward);
     } catch (e) {
       const d = describeError(e);
       return { ok: false, code: d.code, message: d.message };
@@ -268,6 +268,7 @@ export class Subscriber {
     const { ops, done } = this.deps.finish(entry, outcome, spec);
     ops.push({ type: 'del', key: inKey(entry.stream, entry.seq) });
     if (!spec?.idempotent) ops.push({ type: 'del', key: execKey(entry.stream, entry.seq) });
+    if (outcome.ok && outcome.forward?.length) return this.#finishHandingOn(ops, done);
     const write = this.deps.store.write(ops).then(
       () => done(true),
       (e) => {
@@ -279,4 +280,26 @@ export class Subscriber {
     // this record to be durable.
     if (!spec?.idempotent) await write;
   }
+
+  /**
+   * A run that hands messages on (a relay) holds its stream until they are durable: were
+   * a failed write given up, the next run's messages would leave first and this one's
+   * after a restart, out of order. The same write is tried again with a growing pause.
+   */
+  async #finishHandingOn(ops: StoreOp[], done: (ok: boolean) => void): Promise<void> {
+    for (let pause = 100; ; pause = Math.min(pause * 2, 5_000)) {
+      try {
+        await this.deps.store.write(ops);
+        return done(true);
+      } catch (e) {
+        this.deps.onError(e);
+        if (this.actor.getSnapshot().status !== 'active' || this.#drained) return done(false);
+        await new Promise<void>((resolve) => this.deps.clock.setTimer(pause, resolve));
+      }
+    }
+  }
+}
+
+function success(output: string | undefined, forward: Message[] | undefined): Outcome {
+  return { ok: true, ...(output !== undefined ? { output } : {}), ...(forward?.length ? { forward } : {}) };
 }

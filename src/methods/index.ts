@@ -30,3 +30,4 @@ export {
 export { REQCopyChunk, REQCopyDone, PART_SUFFIX } from './copyReceive.ts';
 export { REQOpCommand, parseOpCommand } from './opCommand.ts';
 export { REQNone, REQnNone } from './none.ts';
+export { REQRelay, REQnRelay } from './relay.ts';

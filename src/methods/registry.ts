@@ -10,6 +10,7 @@ import { REQToFile, REQToFileAppend } from './files.ts';
 import { REQErrorLog, REQHello } from './hello.ts';
 import { REQPing, REQPong } from './ping.ts';
 import { REQNone, REQnNone } from './none.ts';
+import { REQRelay, REQnRelay } from './relay.ts';
 import type { MethodSpec } from './types.ts';
 
 /** The methods a node can run, by name. */
@@ -70,5 +71,7 @@ export function builtinMethods(options: BuiltinMethodOptions = {}): MethodSpec[]
     REQHttpGet,
     ...copyFileMethods(),
     REQOpCommand,
+    REQRelay,
+    REQnRelay,
   ];
 }

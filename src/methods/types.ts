@@ -29,6 +29,11 @@ export interface MethodSpec {
 export interface MethodResult {
   /** The reply's data; nothing is sent when undefined. */
   output?: string;
+  /**
+   * Messages the run hands on, as they are (a relay's): written to the outbox in the same
+   * write that records the run, so they leave exactly once.
+   */
+  forward?: Message[];
 }
 
 export interface MethodContext {

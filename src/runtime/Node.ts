@@ -22,6 +22,7 @@ import type { InboxEntry } from '../delivery/SubjectReceiver.ts';
 import type { Outcome } from '../delivery/Subscriber.ts';
 import { Inbound } from './Inbound.ts';
 import { Outbound } from './Outbound.ts';
+import { needsRelay, outboundStreamOf, RELAY_METHODS, relayedMessage, relayEnvelope } from './relay.ts';
 import { Scheduler } from './Scheduler.ts';
 import { workerHandle } from './workerHandle.ts';
 import {
@@ -43,6 +44,13 @@ export interface NodeOptions {
   node: string;
   /** The node that collects hellos and error logs (default `central`). */
   central?: string;
+  /**
+   * Relays by target node: a message for a node named here, that names no relay of its
+   * own, goes through the given node (`relayViaNode`). A node behind a relay names it for
+   * central, so its hellos, error reports and key requests get there; central names it
+   * for the node, so its key and ACL updates do.
+   */
+  routes?: Record<string, string>;
   store: Store;
   transport: Transport;
   /** `<dataDir>/files` by default; every file method is confined to it. */
@@ -200,13 +208,13 @@ export class BosunNode {
           if (!waiter) continue;
           waiter.acked?.resolve();
           // Nothing will come back for a message that asked for no reply.
-          if (m.replyMethod === 'none') this.#waiters.delete(m.id);
+          if (replyMethodOf(m) === 'none') this.#waiters.delete(m.id);
         }
       },
       onDead: (message, attempts) => {
         this.#counters.dead++;
         this.#report(
-          `outbound/${streamIdOf(message.fromNode, message.toNode, message.method)}`,
+          `outbound/${streamIdOf(this.name, message.toNode, message.method)}`,
           'BOSUN_DEAD_LETTER',
           `message ${message.id} (${message.method} to ${message.toNode}) got no ACK after ${attempts} attempts; it is in the dead-letter store`,
           message,
@@ -227,11 +235,17 @@ export class BosunNode {
       context: (entry, signal) => this.#methodContext(entry, signal),
       finish: (entry, outcome, spec) => this.#finishRun(entry, outcome, spec),
       onError: (source, e) => this.#reportError(source, e),
+      // Opens the streams a run's records will write to, so they go in the run's own batch.
       prepare: async (entry) => {
         const m = entry.message;
-        if (m.isReply || m.replyMethod === 'none') return;
-        const stream = streamIdOf(this.name, m.fromNode, m.replyMethod);
-        if (!this.#outbound.senders.has(stream)) await this.#outbound.sender(stream);
+        const streams: string[] = [];
+        if (RELAY_METHODS.has(m.method)) {
+          const relayed = tryRelayed(m, this.name);
+          if (relayed) streams.push(outboundStreamOf(this.name, relayed));
+        } else if (!m.isReply && m.replyMethod !== 'none') {
+          streams.push(outboundStreamOf(this.name, { toNode: m.fromNode, method: m.replyMethod, relayViaNode: m.relayViaNode }));
+        }
+        for (const stream of streams) if (!this.#outbound.senders.has(stream)) await this.#outbound.sender(stream);
       },
       // The guard learns how the message came: scheduled re-runs, made here, are sequence 0
       // of their stream, which no frame from the wire can be.
@@ -354,7 +368,7 @@ export class BosunNode {
     for (const item of items) {
       try {
         if (this.#status !== 'running') throw new BosunError('BOSUN_NODE_STOPPING', `node ${this.name} is ${this.#status}; it accepts no new messages`);
-        const messages = normaliseMessages(item, this.name, this.#defaults, this.clock.now()).map((m) => this.#seal(m));
+        const messages = normaliseMessages(item, this.name, this.#defaults, this.clock.now()).map((m) => this.#seal(this.#withRoute(m)));
         results.push(messages.map((m) => ({ id: m.id, toNode: m.toNode, status: 'accepted' as const })));
         staged.push(...messages);
       } catch (e) {
@@ -539,7 +553,19 @@ export class BosunNode {
 
   /** Puts messages in the outbox; resolves when durable, then hands them to their subjects. */
   #enqueue(messages: Message[]): Promise<void> {
-    return this.#outbound.enqueue(messages);
+    return this.#outbound.enqueue(messages.map((m) => this.#route(m)));
+  }
+
+  /** What goes in the outbox for `message`: itself, or the envelope that takes it to its relay. */
+  #route(message: Message): Message {
+    return needsRelay(message, this.name) ? this.#seal(relayEnvelope(message, this.name, this.clock.now())) : message;
+  }
+
+  /** A message that names no relay takes the one `routes` gives for its target, if any. */
+  #withRoute(message: Message): Message {
+    const via = this.options.routes?.[message.toNode];
+    if (via === undefined || via === this.name || via === message.toNode || message.relayViaNode !== undefined) return message;
+    return { ...message, relayViaNode: via };
   }
 
   // ---- inbound -------------------------------------------------------------------
@@ -620,26 +646,33 @@ export class BosunNode {
     );
     const records = [audit, ...this.#scheduler.afterRun(m)];
     const reply = this.#replyFor(m, outcome, spec);
-    if (!reply) return { ops: records, done: () => {} };
-    const replyStream = streamIdOf(reply.fromNode, reply.toNode, reply.method);
-    const sender = this.#outbound.senders.get(replyStream);
-    if (sender) {
+    const outgoing = [...(reply ? [this.#route(reply)] : []), ...(outcome.ok ? (outcome.forward ?? []) : [])];
+    if (outgoing.length === 0) return { ops: records, done: () => {} };
+    const ops = [...records];
+    const committed: Array<(ok: boolean) => void> = [];
+    const unopened: Message[] = [];
+    for (const message of outgoing) {
+      const stream = streamIdOf(this.name, message.toNode, message.method);
+      const sender = this.#outbound.senders.get(stream);
+      if (!sender) {
+        unopened.push(message);
+        continue;
+      }
       const seq = sender.allocate();
-      return {
-        ops: [...records, ...this.#outbound.recordOps(replyStream), sender.outboxOp(seq, reply)],
-        done: (ok) => {
-          if (!ok) return sender.failed([seq]);
-          this.#outbound.recorded(replyStream);
-          sender.committed([{ seq, message: reply }]);
-        },
-      };
+      ops.push(...this.#outbound.recordOps(stream), sender.outboxOp(seq, message));
+      committed.push((ok) => {
+        if (!ok) return sender.failed([seq]);
+        this.#outbound.recorded(stream);
+        sender.committed([{ seq, message }]);
+      });
     }
-    // The first reply on this stream opens its subject first, so it is accepted once the
-    // run is recorded.
     return {
-      ops: records,
+      ops,
       done: (ok) => {
-        if (ok) void this.#enqueue([reply]).catch((e) => this.#reportError('outbound', e));
+        for (const c of committed) c(ok);
+        // `prepare` opened these streams before the run; one closed since (its subtree
+        // restarting) is opened again and its message accepted once the run is recorded.
+        if (ok && unopened.length > 0) void this.#outbound.enqueue(unopened).catch((e) => this.#reportError('outbound', e));
       },
     };
   }
@@ -661,7 +694,7 @@ export class BosunNode {
       data = `${Buffer.from(data).subarray(0, MAX_REPLY_DATA_BYTES).toString()}\n[bosun: output cut at ${MAX_REPLY_DATA_BYTES} of ${size} bytes]`;
     }
     const fileName = m.fileName ?? `${m.method}.result`;
-    return this.#seal({
+    return this.#seal(this.#withRoute({
       id: `${m.id}.reply`,
       fromNode: this.name,
       toNode: m.fromNode,
@@ -680,7 +713,9 @@ export class BosunNode {
       ...(error ? { error } : {}),
       inReplyTo: { id: m.id, method: m.method, fromNode: m.fromNode, toNode: m.toNode },
       acceptedAt: this.clock.now(),
-    });
+      // A request that came through a relay is answered through it.
+      ...(m.relayViaNode !== undefined && m.relayViaNode !== this.name ? { relayViaNode: m.relayViaNode } : {}),
+    }));
   }
 
   // ---- errors and hello ----------------------------------------------------------
@@ -728,5 +763,24 @@ export class BosunNode {
       this.#helloTimer = this.clock.setTimer(every * 1000, tick);
     };
     tick();
+  }
+}
+
+/** The reply method of a message, or of the message a relay envelope carries. */
+function replyMethodOf(m: Message): string {
+  if (m.replyMethod !== 'none' || !RELAY_METHODS.has(m.method)) return m.replyMethod;
+  try {
+    return (JSON.parse(m.data ?? '') as { replyMethod?: string }).replyMethod ?? 'none';
+  } catch {
+    return 'none';
+  }
+}
+
+/** The message a relay envelope carries, or undefined when it is unsound (its run will say why). */
+function tryRelayed(envelope: Message, node: string): Message | undefined {
+  try {
+    return relayedMessage(envelope, node);
+  } catch {
+    return undefined;
   }
 }

@@ -97,14 +97,14 @@ export class Outbound {
   async enqueue(messages: Message[]): Promise<void> {
     const streams = new Map<string, SubjectSender>();
     for (const message of messages) {
-      const stream = streamIdOf(message.fromNode, message.toNode, message.method);
+      const stream = streamIdOf(this.deps.node, message.toNode, message.method);
       if (!streams.has(stream)) streams.set(stream, this.senders.get(stream) ?? (await this.sender(stream)));
     }
     const ops: StoreOp[] = [];
     const recording: string[] = [];
     const bySender = new Map<SubjectSender, Array<{ seq: number; message: Message }>>();
     for (const message of messages) {
-      const stream = streamIdOf(message.fromNode, message.toNode, message.method);
+      const stream = streamIdOf(this.deps.node, message.toNode, message.method);
       const sender = this.senders.get(stream) ?? streams.get(stream)!;
       if (this.#unrecorded.has(stream) && !recording.includes(stream)) {
         recording.push(stream);

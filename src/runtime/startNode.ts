@@ -18,6 +18,8 @@ export interface StartNodeOptions {
   node: string;
   /** The node that collects hellos and errors (default `central`). */
   central?: string;
+  /** Relays by target node (see `NodeOptions.routes`). */
+  routes?: Record<string, string>;
   /**
    * Where the node keeps its LevelDB (`db/`) and result files (`files/`). Without it the
    * node keeps its state in memory: fine for tests and embedding, gone at exit.

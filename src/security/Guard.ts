@@ -2,6 +2,7 @@ import { BosunError } from '../errors.ts';
 import { isValidName, type Message } from '../message.ts';
 import type { MessageGuard } from '../runtime/Node.ts';
 import { streamIdOf } from '../delivery/frames.ts';
+import { RELAY_METHODS } from '../runtime/relay.ts';
 import { COMMAND_METHODS, commandAllowed, methodAllowed } from './acl.ts';
 import { envelopeBytes, unsignedField } from './canonical.ts';
 import type { CentralAuthority } from './CentralAuthority.ts';
@@ -100,14 +101,14 @@ export class SecurityGuard implements MessageGuard {
     if (extra !== undefined) refuse('BOSUN_BAD_SIGNATURE', `the message carries "${extra}", which no signature covers`);
     if (typeof m.signature !== 'string') refuse('BOSUN_BAD_SIGNATURE', 'the message is not signed');
 
-    const bootstrap = this.#presentedKey(m);
+    const bootstrap = this.#presentedKey(m) ?? this.#relayedKeyRequest(m);
     const key = bootstrap?.key ?? (await this.#keyOf(m));
     if (!verifySignature(key, envelopeBytes(m), m.signature)) {
       refuse('BOSUN_BAD_SIGNATURE', `the signature does not match ${m.fromNode}'s key ${fingerprintOf(key)} (forged, or changed on the way)`);
     }
 
     if (m.toNode !== this.o.node) refuse('BOSUN_MISDIRECTED', `the message is for ${m.toNode}, not ${this.o.node}`);
-    if (delivery && delivery.stream !== streamIdOf(m.fromNode, m.toNode, m.method)) {
+    if (delivery && delivery.stream !== streamIdOf(m.fromNode, m.toNode, m.method) && !relayedOn(m, delivery.stream)) {
       refuse('BOSUN_MISDIRECTED', `the message arrived on stream ${delivery.stream}, which is not its own`);
     }
     if (typeof m.expiresAt !== 'number' || typeof m.acceptedAt !== 'number') refuse('BOSUN_BAD_SIGNATURE', 'the message has no lifetime');
@@ -121,6 +122,7 @@ export class SecurityGuard implements MessageGuard {
       refuse('BOSUN_REPLAYED', `message ${m.id} from ${m.fromNode} was already received; a message runs once`);
     }
 
+    if (bootstrap?.relayed) return;
     if (bootstrap?.unknown) {
       // A node central does not know yet may say hello and ask for keys: that is how its
       // key becomes pending. Anything else waits for an operator to allow the key.
@@ -140,12 +142,30 @@ export class SecurityGuard implements MessageGuard {
    * Central: the key a hello or key request presents, and whether it is not the sender's
    * allowed key. It is filed as pending only once every check proved the message sound.
    */
-  #presentedKey(m: Message): { key: string; unknown: boolean } | undefined {
+  #presentedKey(m: Message): { key: string; unknown: boolean; relayed?: boolean } | undefined {
     const authority = this.o.authority;
     if (!authority || m.isReply || m.toNode !== this.o.node || !KEY_PRESENTING_METHODS.has(m.method)) return undefined;
     const key = presentedKey(m.data);
     if (key === undefined) return undefined;
     return { key, unknown: authority.keyFor(m.fromNode) !== key };
+  }
+
+  /**
+   * A relay: an envelope from a node it has no key for yet, carrying that node's hello or
+   * key request to central. Central is where the key is judged, so the relay carries it,
+   * checked against the key it presents; the relay takes nothing else from such a node.
+   */
+  #relayedKeyRequest(m: Message): { key: string; unknown: true; relayed: true } | undefined {
+    if (!RELAY_METHODS.has(m.method) || m.toNode !== this.o.node || this.o.trust.keyFor(m.fromNode) !== undefined) return undefined;
+    let inner: Partial<Message>;
+    try {
+      inner = JSON.parse(m.data ?? '') as Partial<Message>;
+    } catch {
+      return undefined;
+    }
+    if (!inner || inner.fromNode !== m.fromNode || inner.toNode !== this.o.central || inner.isReply || !KEY_PRESENTING_METHODS.has(inner.method ?? '')) return undefined;
+    const key = presentedKey(inner.data);
+    return key === undefined ? undefined : { key, unknown: true, relayed: true };
   }
 
   async #keyOf(m: Message): Promise<string> {
@@ -196,6 +216,9 @@ export class SecurityGuard implements MessageGuard {
       return;
     }
     if (node === central && CENTRAL_INBOX_METHODS.has(m.method)) return;
+    // A relay carries a node's own signed messages, which their target checks in full:
+    // carrying one gives a node no power it lacks, so every node with a key may ask.
+    if (RELAY_METHODS.has(m.method)) return;
     const acl = this.o.trust.acl();
     if (!methodAllowed(acl, { node, central }, from, m.method)) {
       refuse('BOSUN_NOT_ALLOWED', `${from} may not send ${m.method} to ${node} (ACL)`);
@@ -204,6 +227,14 @@ export class SecurityGuard implements MessageGuard {
       refuse('BOSUN_COMMAND_NOT_ALLOWED', `${from} may not run ${JSON.stringify(m.methodArgs)} on ${node} (ACL)`);
     }
   }
+}
+
+/**
+ * A relayed message arrives on its relay's stream. `relayViaNode` is signed, so only a
+ * relay its sender chose can deliver it.
+ */
+function relayedOn(m: Message, stream: string): boolean {
+  return m.relayViaNode !== undefined && m.relayViaNode !== m.fromNode && stream === streamIdOf(m.relayViaNode, m.toNode, m.method);
 }
 
 /** The public key in a hello's or key request's JSON data. */

@@ -6,7 +6,7 @@ import type { Message } from '../message.ts';
  * the prefix is part of the signed bytes, so a signature of one version never verifies
  * as another.
  */
-export const ENVELOPE_VERSION = 'bosun-sig-v1';
+export const ENVELOPE_VERSION = 'bosun-sig-v2';
 
 /**
  * Every field of a message, in signing order. A receiver refuses a message with any
@@ -36,6 +36,7 @@ export const SIGNED_FIELDS = [
   'inReplyTo',
   'acceptedAt',
   'expiresAt',
+  'relayViaNode',
 ] as const satisfies ReadonlyArray<keyof Message>;
 
 const SIGNED = new Set<string>(SIGNED_FIELDS);

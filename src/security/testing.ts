@@ -32,6 +32,10 @@ export interface SecureTestNodeOptions {
   wrapGuard?(guard: MessageGuard): MessageGuard;
   security?: Partial<SecurityOptions>;
   helloIntervalSeconds?: number;
+  /** Only these built-in methods are served (default: all). */
+  enabledMethods?: string[];
+  /** Relays by target node (see `NodeOptions.routes`). */
+  routes?: Record<string, string>;
 }
 
 /** @internal Starts `name` with security on a memory store and a temporary key folder. */
@@ -59,6 +63,8 @@ export async function startSecureTestNode(name: string, o: SecureTestNodeOptions
     guard: o.wrapGuard ? o.wrapGuard(security.guard) : security.guard,
     methods: [...security.methods, ...(o.methods ?? [])],
     defaults: { ACKTimeout: 0.5, retryWait: 0.1 },
+    ...(o.enabledMethods ? { enabledMethods: o.enabledMethods } : {}),
+    ...(o.routes ? { routes: o.routes } : {}),
   };
   const node = await startNode(options);
   const detach = security.attach(node);

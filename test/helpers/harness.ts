@@ -206,8 +206,12 @@ export class Harness {
     return this.#slot(name).memory;
   }
 
-  streamOf(from: string, to: string, kind: StreamKind): string {
-    return streamIdOf(from, to, METHOD_OF[kind]);
+  /**
+   * The stream the model orders `from`'s messages for `to` by. Messages relayed through
+   * `via` are their own stream: their order is kept among themselves, end to end.
+   */
+  streamOf(from: string, to: string, kind: StreamKind, via?: string): string {
+    return via === undefined ? streamIdOf(from, to, METHOD_OF[kind]) : `${from}~${to}~via-${via}~${METHOD_OF[kind]}`;
   }
 
   // ---- commands --------------------------------------------------------------------
@@ -224,11 +228,11 @@ export class Harness {
     to: string,
     kind: StreamKind,
     ids: readonly string[],
-    options: { crashAt?: 'beforePersist' | 'afterPersist'; reply?: boolean; retries?: number } = {},
+    options: { crashAt?: 'beforePersist' | 'afterPersist'; reply?: boolean; retries?: number; via?: string } = {},
   ): Promise<SendResult[]> {
     const { crashAt } = options;
     const slot = this.#slot(from);
-    const stream = this.streamOf(from, to, kind);
+    const stream = this.streamOf(from, to, kind, options.via);
     for (const id of ids) this.#streamOf.set(id, stream);
     if (crashAt) slot.armed.add(crashAt);
     let results: SendResult[];
@@ -243,6 +247,7 @@ export class Harness {
           ACKTimeout: this.#options.ackTimeoutSeconds,
           retryWait: this.#options.retryWaitSeconds,
           retries: options.retries ?? -1,
+          ...(options.via !== undefined ? { relayViaNode: options.via } : {}),
         })),
       );
       results = ids.map((id, i) => {
@@ -596,7 +601,7 @@ export class Harness {
       defaults: { ACKTimeout: 600, retryWait: 600, replyMethod: 'none' },
       // Only the test methods: every served method is a supervised subscriber, and a
       // dozen built-ins would make each start several times dearer.
-      enabledMethods: [],
+      enabledMethods: ['REQRelay', 'REQnRelay'],
       methods: this.#methodsFor(slot, incarnation),
       onError: (report) => this.reports.push({ ...report, node: slot.name, incarnation }),
     });
