@@ -7,7 +7,7 @@ import { isProcessOverride, overrideHolds, planFor, type ProcessOverride } from 
 import { startNode } from '../src/runtime/startNode.ts';
 import { MemoryStore } from '../src/store/MemoryStore.ts';
 import { PROC_PREFIX, prefixRange, procKey } from '../src/store/keys.ts';
-import type { Store, StoreOp, WriteOptions } from '../src/store/types.ts';
+import type { StoreOp, WriteOptions } from '../src/store/types.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { recorder, replyCollector } from './helpers/recorder.ts';
 import { until } from './helpers/until.ts';
@@ -27,21 +27,21 @@ const ALL_BUT_PING = builtinMethods()
   .filter((m) => m !== 'REQPing');
 
 /** central and ship2 on one bus; ship1 on a store that survives its crashes. */
-async function fleet(ship1Options: { enabledMethods?: string[]; store?: Store } = {}) {
+async function fleet(ship1Options: { enabledMethods?: string[]; store?: MemoryStore } = {}) {
   const bus = new EmbeddedBus();
   const rec = recorder();
   const collector = replyCollector('REQTestInbox');
   const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, methods: [collector.method] });
   const ship2 = await startNode({ node: 'ship2', bus, helloIntervalSeconds: 0, methods: [replyCollector('REQTestInbox').method] });
   running.push(central, ship2);
-  let store = new MemoryStore();
+  let store = ship1Options.store ?? new MemoryStore();
   const startShip1 = async (enabledMethods = ship1Options.enabledMethods) => {
     const node = await startNode({
       node: 'ship1',
       bus,
       helloIntervalSeconds: 0,
       methods: rec.methods,
-      store: ship1Options.store ?? store,
+      store,
       ...(enabledMethods ? { enabledMethods } : {}),
     });
     running.push(node);
@@ -105,6 +105,14 @@ describe('a stopProc kept across restarts', () => {
     await f.op({ opCmd: 'stopProc', opArg: { method: 'REQnTestRecord' } });
     await f.restartShip1();
     expect(await f.store().get(procKey('REQnTestRecord'))).toMatchObject({ state: 'stopped', switchedOn: true });
+    expect(await f.ps('REQnTestRecord')).toBe('REQnTestRecord stopped queued=0 active=0 from=operator');
+  });
+
+  it('syncs the stop even on a store that does not sync by default', async () => {
+    const f = await fleet({ store: new MemoryStore({ sync: false }) });
+    await f.op({ opCmd: 'stopProc', opArg: { method: 'REQnTestRecord' } });
+    await f.restartShip1();
+    expect(await f.store().get(procKey('REQnTestRecord'))).toMatchObject({ state: 'stopped' });
     expect(await f.ps('REQnTestRecord')).toBe('REQnTestRecord stopped queued=0 active=0 from=operator');
   });
 

@@ -55,6 +55,12 @@ export function isProcessOverride(value: unknown): value is ProcessOverride {
   return v.state === 'running' && Array.isArray(v.allowedNodes) && v.allowedNodes.length > 0 && v.allowedNodes.every((n) => typeof n === 'string' && isValidName(n));
 }
 
+/**
+ * Operators' changes are synced even on a store opened without sync: they are rare, and
+ * the reply promises they survive a power cut.
+ */
+const DURABLE = { sync: true } as const;
+
 export interface ProcessControlDeps {
   store: Store;
   clock: Clock;
@@ -132,7 +138,7 @@ export class ProcessControl implements MethodOperator {
   async reset(method: string): Promise<OperatorProcess> {
     this.#specOrRefuse(method);
     if (this.#overrides.has(method)) {
-      await this.deps.store.write([{ type: 'del', key: procKey(method) }]);
+      await this.deps.store.write([{ type: 'del', key: procKey(method) }], DURABLE);
       this.#overrides.delete(method);
       this.#enact(method);
     }
@@ -143,7 +149,7 @@ export class ProcessControl implements MethodOperator {
   async #keep(method: string, change: Pick<ProcessOverride, 'state' | 'allowedNodes'>): Promise<void> {
     this.#specOrRefuse(method);
     const override: ProcessOverride = { ...change, switchedOn: !this.#switchedOff.has(method), at: this.deps.clock.now() };
-    await this.deps.store.write([{ type: 'put', key: procKey(method), value: override }]);
+    await this.deps.store.write([{ type: 'put', key: procKey(method), value: override }], DURABLE);
     this.#overrides.set(method, override);
     this.#enact(method);
   }
