@@ -154,8 +154,11 @@ describe('a startProc kept across restarts', () => {
 });
 
 describe('resetProc', () => {
-  it('returns a started method to its switch (off), and that holds after a restart', async () => {
+  it('starts a switched-off method at once, returns it to its switch (off), and that holds after a restart', async () => {
     const f = await fleet({ enabledMethods: ALL_BUT_PING });
+    const ping = async () => (await f.central.send({ toNode: 'ship1', method: 'REQPing', replyMethod: 'REQTestInbox' })).reply;
+    // The refusal leaves a subscriber behind that answers as for an unknown method: the start takes it over.
+    expect((await ping()).error?.code).toBe('BOSUN_UNKNOWN_METHOD');
     await f.op({ opCmd: 'startProc', opArg: { method: 'REQPing' } });
     expect((await (await f.central.send({ toNode: 'ship1', method: 'REQPing', replyMethod: 'REQTestInbox' })).reply).data).toBe('pong from ship1');
 
