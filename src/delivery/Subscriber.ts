@@ -64,27 +64,44 @@ export class Subscriber {
   #paused = false;
   /** Set by an operator: only these nodes may send this method here. */
   allowedNodes: string[] | undefined;
+  #spec: MethodSpec | undefined;
 
   constructor(
     method: string,
-    readonly spec: MethodSpec | undefined,
+    spec: MethodSpec | undefined,
     private readonly deps: SubscriberDeps,
   ) {
     this.method = method;
+    this.#spec = spec;
     this.ordered = isOrderedMethod(method);
     this.#queue = new WorkQueue<InboxEntry>((e) => e.stream, this.ordered);
     // Runs start outside the machine's action: an action must not create actors itself.
     this.actor = createActor(subscriberMachine.provide({ actions: { runNext: () => queueMicrotask(() => this.#runNext()) } }));
     this.actor.subscribe({ error: () => {} });
     this.actor.start();
-    const handler = spec?.handler;
+    // Each run carries the spec it started with: an operator may later start a method
+    // this subscriber did not serve when it was made (one switched off in the config).
     this.#execution = executionMachine.provide({
       actors: {
-        handler: fromPromise<{ output?: string; forward?: unknown[] }, ExecutionInput>(async ({ input, signal }) =>
-          handler!(this.deps.context(input.payload as InboxEntry, signal)),
-        ),
+        handler: fromPromise<{ output?: string; forward?: unknown[] }, ExecutionInput>(async ({ input, signal }) => {
+          const { entry, spec: runSpec } = input.payload as { entry: InboxEntry; spec: MethodSpec };
+          return runSpec.handler(this.deps.context(entry, signal));
+        }),
       },
     });
+  }
+
+  /** The method this subscriber runs; undefined while it answers every message as unknown. */
+  get spec(): MethodSpec | undefined {
+    return this.#spec;
+  }
+
+  /**
+   * Starts or stops serving the method: with a spec its entries run, without one they are
+   * answered `BOSUN_UNKNOWN_METHOD`. Runs in progress are not affected.
+   */
+  serve(spec: MethodSpec | undefined): void {
+    this.#spec = spec;
   }
 
   enqueue(entries: InboxEntry[]): void {
@@ -219,7 +236,7 @@ export class Subscriber {
     if (spec.inline) return this.#executeInline(entry, spec);
     const m = entry.message;
     const timeoutMs = m.methodTimeout > 0 ? m.methodTimeout * 1000 : undefined;
-    const input = { method: m.method, payload: entry, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+    const input = { method: m.method, payload: { entry, spec }, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
     const run = createActor(this.#execution, { input });
     this.#runs.add(run);
     return new Promise<Outcome>((resolve) => {

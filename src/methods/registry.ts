@@ -35,6 +35,11 @@ export class MethodRegistry {
     return this.#methods.get(name);
   }
 
+  /** Stops serving a method (an operator's start of a switched-off method is undone). */
+  delete(name: string): boolean {
+    return this.#methods.delete(name);
+  }
+
   has(name: string): boolean {
     return this.#methods.has(name);
   }

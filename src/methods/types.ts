@@ -72,11 +72,23 @@ export interface MethodContext {
   operator?: MethodOperator;
 }
 
+/**
+ * Where a subscriber's state comes from: the node's configuration (its method switch), or
+ * an operator's `startProc` / `stopProc`, which is kept across restarts until reset.
+ */
+export type ProcessSource = 'config' | 'operator';
+
 /** One method subscriber as `MethodOperator.list` reports it. */
 export interface OperatorProcess {
   method: string;
-  /** `running` while it takes messages, `stopped` once stopped; a runtime may add its own. */
+  /**
+   * `running` while it takes messages, `stopped` once stopped (messages wait), `off` for a
+   * method switched off in the configuration (messages are refused); a runtime may report
+   * its own word for a running subscriber (`idle`, `busy`).
+   */
   state: string;
+  /** Where `state` and `allowedNodes` come from. */
+  source?: ProcessSource;
   /** Nodes it takes messages from; undefined for every node. */
   allowedNodes?: string[];
   queued?: number;
@@ -86,7 +98,9 @@ export interface OperatorProcess {
 
 /**
  * What `REQOpCommand` needs from the runtime to list, start and stop method subscribers.
- * Each call rejects with a `BosunError` the reply can carry (an unknown method, say).
+ * Each call rejects with a `BosunError` the reply can carry (an unknown method, say). A
+ * runtime that keeps operators' changes across restarts has them durable before a call
+ * resolves.
  */
 export interface MethodOperator {
   list(): Promise<OperatorProcess[]>;
@@ -94,6 +108,8 @@ export interface MethodOperator {
   start(method: string, allowedNodes?: string[]): Promise<void>;
   /** Stops the subscriber for `method`: messages for it wait in the inbox until it starts again. */
   stop(method: string): Promise<void>;
+  /** Forgets the operator's start or stop of `method`: it does what the configuration says again. */
+  reset(method: string): Promise<OperatorProcess>;
 }
 
 export interface MethodRegistryData {

@@ -4,13 +4,13 @@ import type { ChildSpec, ErrorSink } from '../../supervisors/types.ts';
 import type { Clock } from '../clock.ts';
 import type { Message } from '../message.ts';
 import type { MethodRegistry } from '../methods/registry.ts';
-import type { MethodContext, MethodOperator, MethodSpec } from '../methods/types.ts';
-import { BosunError } from '../errors.ts';
+import type { MethodContext, MethodSpec } from '../methods/types.ts';
 import { parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import { ackSubject, encodeFrame, parseStreamId, type Frame } from '../delivery/frames.ts';
 import { SubjectReceiver, type InboxEntry } from '../delivery/SubjectReceiver.ts';
 import { Subscriber, type Outcome } from '../delivery/Subscriber.ts';
+import { ProcessControl } from './ProcessControl.ts';
 import { workerHandle } from './workerHandle.ts';
 
 export interface InboundDeps {
@@ -28,6 +28,8 @@ export interface InboundDeps {
   onError(source: string, error: unknown): void;
   authorize?(message: Message, delivery: { stream: string; seq: number }): void | Promise<void>;
   prepare?(entry: InboxEntry): void | Promise<void>;
+  /** Built-in methods switched off in the configuration, which an operator may start. */
+  switchedOff?: MethodSpec[];
 }
 
 /**
@@ -47,7 +49,20 @@ export class Inbound {
   /** Subscribers created on demand, adopted by their child spec's first start. */
   #adopt = new Map<string, Subscriber>();
 
-  constructor(private readonly deps: InboundDeps) {}
+  /** Process control for REQOpCommand, kept across restarts. */
+  readonly operator: ProcessControl;
+
+  constructor(private readonly deps: InboundDeps) {
+    this.operator = new ProcessControl({
+      store: deps.store,
+      clock: deps.clock,
+      log: deps.log,
+      methods: deps.methods,
+      switchedOff: deps.switchedOff ?? [],
+      subscribers: this.subscribers,
+      subscriber: (method) => this.subscriber(method),
+    });
+  }
 
   childSpec(): ChildSpec {
     return {
@@ -58,6 +73,8 @@ export class Inbound {
         this.receivers.clear();
         this.#receiverOpening.clear();
         this.subscribers.clear();
+        // Operators' starts and stops apply before any subscriber takes an inbox entry.
+        await this.operator.load();
         const supervisor = await Supervisor.start({
           id: 'inbound',
           strategy: 'one_for_one',
@@ -159,31 +176,6 @@ export class Inbound {
     });
   }
 
-  /** Process control for REQOpCommand: list, stop and start method subscribers. */
-  readonly operator: MethodOperator = {
-    list: async () =>
-      [...this.subscribers].map(([method, sub]) => {
-        const info = sub.info as { queued: number; running: number };
-        return {
-          method,
-          state: sub.paused ? 'stopped' : String(sub.actor.getSnapshot().value),
-          ...(sub.allowedNodes ? { allowedNodes: sub.allowedNodes } : {}),
-          queued: info.queued,
-          active: info.running,
-        };
-      }),
-    start: async (method, allowedNodes) => {
-      if (!this.deps.methods.has(method)) throw new BosunError('BOSUN_UNKNOWN_METHOD', `this node has no method ${method} to start`);
-      const sub = this.subscriber(method);
-      sub.allowedNodes = allowedNodes && allowedNodes.length > 0 ? allowedNodes : undefined;
-      sub.resume();
-    },
-    stop: async (method) => {
-      if (!this.subscribers.has(method)) throw new BosunError('BOSUN_NOT_FOUND', `no subscriber for ${method} runs here`);
-      this.subscriber(method).pause();
-    },
-  };
-
   /** The method's subscriber; one for a method this node does not serve answers with errors. */
   subscriber(method: string): Subscriber {
     const known = this.subscribers.get(method);
@@ -207,6 +199,7 @@ export class Inbound {
       onError: (e) => this.deps.onError(`inbound/${method}`, e),
     });
     this.subscribers.set(method, sub);
+    this.operator.apply(sub);
     return sub;
   }
 

@@ -187,8 +187,9 @@ export class BosunNode {
     this.filesDir = options.filesDir;
     this.#defaults = { ...DEFAULT_MESSAGE_DEFAULTS, ...options.defaults };
     this.#timers = new DurableTimers(this.store, this.clock);
-    const builtins = builtinMethods().filter((m) => !options.enabledMethods || options.enabledMethods.includes(m.name));
-    this.methods = new MethodRegistry([...builtins, ...(options.methods ?? [])]);
+    const switchedOn = (m: MethodSpec) => !options.enabledMethods || options.enabledMethods.includes(m.name);
+    const builtins = builtinMethods();
+    this.methods = new MethodRegistry([...builtins.filter(switchedOn), ...(options.methods ?? [])]);
     this.errorKernel = new ErrorKernel(this.log, [(report) => this.#forward(report)]);
     const windowSize = options.windowSize ?? 1000;
     const publish = (subject: string, payload: Uint8Array) => this.transport.publish(subject, payload);
@@ -235,6 +236,7 @@ export class BosunNode {
       context: (entry, signal) => this.#methodContext(entry, signal),
       finish: (entry, outcome, spec) => this.#finishRun(entry, outcome, spec),
       onError: (source, e) => this.#reportError(source, e),
+      switchedOff: builtins.filter((m) => !switchedOn(m) && !this.methods.has(m.name)),
       // Opens the streams a run's records will write to, so they go in the run's own batch.
       prepare: async (entry) => {
         const m = entry.message;

@@ -64,6 +64,18 @@ export function metaKey(kind: 'send' | 'recv', stream: string): string {
   return `${SUBLEVEL.streamMeta}!${kind}!${stream}`;
 }
 
+/** The prefix of every `procKey`, for `prefixRange`. */
+export const PROC_PREFIX = `${SUBLEVEL.streamMeta}${SEPARATOR}proc`;
+
+/**
+ * An operator's start or stop of a method subscriber (REQOpCommand), kept until the
+ * operator resets it. Under `meta` beside the stream positions, which live under
+ * `meta!send` and `meta!recv`.
+ */
+export function procKey(method: string): string {
+  return `${PROC_PREFIX}${SEPARATOR}${method}`;
+}
+
 /** A durable timer; keyed by due time first so start-up re-arms them soonest first. */
 export function timerKey(dueAt: number, id: string): string {
   return `${SUBLEVEL.timers}!${seqKey(dueAt)}!${id}`;
