@@ -175,6 +175,15 @@ describe('booleans', () => {
   });
 });
 
+describe('routes', () => {
+  it('reads NODE=RELAY pairs from a flag or the environment, and an object from the file', () => {
+    expect(resolveConfig(sources({ flags: { node: 'n1', routes: 'ship2=hub, central=hub' } })).config.routes).toEqual({ ship2: 'hub', central: 'hub' });
+    expect(resolveConfig(sources({ env: { BOSUN_ROUTES: 'ship3=ship1' } })).config.routes).toEqual({ ship3: 'ship1' });
+    expect(resolveConfig(sources({ file: file({ routes: { central: 'hub' } }) })).config.routes).toEqual({ central: 'hub' });
+    expect(resolveConfig(sources()).config.routes).toBeUndefined();
+  });
+});
+
 describe('bad settings', () => {
   it.each([
     [{ file: file({ port: 1 }) }, 'unknown key "port" in /etc/bosun/config.json; "bosun start --help" lists the keys'],
@@ -192,6 +201,10 @@ describe('bad settings', () => {
     [{ flags: { node: 'n1', nats: 'h:1', 'nats-creds-file': 'x.creds', 'nats-nkey-seed-file': 'seed' } }, 'nats-nkey-seed-file and nats-creds-file are both set; give one of them'],
     [{ env: { BOSUN_NATS: 'http://h:1' } }, 'nats ($BOSUN_NATS) has "http://h:1", which is not a server URL like nats://127.0.0.1:4222'],
     [{ flags: {} }, 'node is not set: give --node NAME (or $BOSUN_NODE, or "node" in the config file)'],
+    [{ flags: { node: 'n1', routes: 'ship2' } }, 'routes (--routes) must be NODE=RELAY pairs, comma-separated, like ship2=hub,central=hub; "ship2" has no "="'],
+    [{ env: { BOSUN_ROUTES: 'ship2=hub hub' } }, 'routes ($BOSUN_ROUTES) must be NODE=RELAY pairs, comma-separated, like ship2=hub,central=hub; "ship2=hub hub" does not name two nodes'],
+    [{ file: file({ routes: ['ship2=hub'] }) }, 'routes ("routes" in /etc/bosun/config.json) must be NODE=RELAY pairs, comma-separated, like ship2=hub,central=hub'],
+    [{ flags: { node: 'n1', routes: 'hub=hub' } }, 'routes (--routes) routes hub through itself'],
     [{ flags: { node: 'a b' } }, 'node (--node) is "a b"; a node name may only hold letters, digits, "-" and "_" (at most 128)'],
   ])('refuses %j with one message naming the key', (over, message) => {
     expect(() => resolveConfig(sources(over as Partial<ConfigSources>))).toThrow(expect.objectContaining({ code: 'BOSUN_BAD_CONFIG', message }));

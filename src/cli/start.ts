@@ -157,6 +157,7 @@ class Daemon {
         store,
         transport: this.#transport(config, gateway),
         central: config.central,
+        ...(config.routes ? { routes: config.routes } : {}),
         helloIntervalSeconds: config.helloIntervalSeconds,
         defaults: config.defaults,
         ...(config.enabledMethods.length < METHOD_SWITCH_KEYS.length ? { enabledMethods: config.enabledMethods } : {}),

@@ -14,6 +14,7 @@ export type ValueKind =
   | 'natsServers'
   | 'listen'
   | 'wsUrl'
+  | 'routes'
   | 'logLevel';
 
 /** One setting of `bosun start`: its names in every source, its default and meaning. */
@@ -158,6 +159,13 @@ export const STATIC_KEYS: readonly ConfigKey[] = [
     arg: 'HOST:PORT',
     defaultText: 'off',
     meaning: 'be a gateway: bosun nodes connect at /bosun, receptor nodes at /wss/receptor-controller/gateway, with the job HTTP API',
+  }),
+  define({
+    key: 'routes',
+    kind: 'routes',
+    arg: 'NODE=RELAY,…',
+    defaultText: '(none)',
+    meaning: 'relays by target: messages for NODE that name no relayViaNode go through RELAY (a node behind a relay sets central=RELAY)',
   }),
   define({ key: 'secure', kind: 'bool', arg: 'BOOL', defaultText: 'false', meaning: 'sign every message this node sends and check every message it runs (ed25519, keys approved on central)' }),
   define({ key: 'signing-dir', kind: 'path', arg: 'DIR', defaultText: '<data-dir>/keys', meaning: "where this node's signing key pair lives (made at first start)" }),

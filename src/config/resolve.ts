@@ -65,6 +65,8 @@ export interface StartConfig {
   inputFilePollSeconds: number;
   /** Dial out to this gateway (ws) instead of NATS or the in-process bus. */
   peer?: string;
+  /** Relays by target node. */
+  routes?: Record<string, string>;
   /** Serve as a gateway on this address. */
   gatewayListen?: ListenAddress;
   /** Sign and check messages, with the key pair in `signingDir`. */
@@ -218,6 +220,8 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
   };
   const peer = value<string | undefined>('peer', undefined);
   if (peer) config.peer = peer;
+  const routes = value<Record<string, string> | undefined>('routes', undefined);
+  if (routes && Object.keys(routes).length > 0) config.routes = routes;
   if (peer && isSet('nats')) throw badConfig('peer and nats are both set: a node dials a gateway or a NATS server, not both');
   const gateway = value<ListenAddress | undefined>('gateway-listen', undefined);
   if (gateway) config.gatewayListen = gateway;
@@ -255,7 +259,10 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
 
 function showValue(value: unknown): string {
   if (Array.isArray(value)) return value.join(',');
-  if (value !== null && typeof value === 'object') return formatAddress(value as ListenAddress);
+  if (value !== null && typeof value === 'object') {
+    if ('host' in value && 'port' in value) return formatAddress(value as ListenAddress);
+    return Object.entries(value).map(([k, v]) => `${k}=${String(v)}`).join(',');
+  }
   return String(value);
 }
 

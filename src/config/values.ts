@@ -98,6 +98,36 @@ function natsServers(s: RawSetting, key: string): string[] {
   });
 }
 
+/** `ship2=hub,central=hub` (flag, environment) or `{"ship2": "hub"}` (file): target → relay. */
+function routes(s: RawSetting, key: string): Record<string, string> {
+  const expected = `${key} (${s.origin}) must be NODE=RELAY pairs, comma-separated, like ship2=hub,central=hub`;
+  let pairs: Array<[unknown, unknown]>;
+  if (typeof s.value === 'string') {
+    pairs = s.value
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '')
+      .map((p) => {
+        const at = p.indexOf('=');
+        if (at < 0) throw badConfig(`${expected}; "${p}" has no "="`);
+        return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
+      });
+  } else if (s.value !== null && typeof s.value === 'object' && !Array.isArray(s.value)) {
+    pairs = Object.entries(s.value);
+  } else {
+    throw badConfig(expected);
+  }
+  const table: Record<string, string> = {};
+  for (const [target, relay] of pairs) {
+    if (typeof target !== 'string' || !isValidName(target) || typeof relay !== 'string' || !isValidName(relay)) {
+      throw badConfig(`${expected}; "${String(target)}=${String(relay)}" does not name two nodes`);
+    }
+    if (target === relay) throw badConfig(`${key} (${s.origin}) routes ${target} through itself`);
+    table[target] = relay;
+  }
+  return table;
+}
+
 /** `HOST:PORT`, `[v6]:PORT`, or a bare `PORT` on loopback; `off` is no listener. */
 export function parseListen(raw: string): ListenAddress | 'off' | undefined {
   const value = raw.trim();
@@ -177,6 +207,8 @@ export function parseSetting(spec: ConfigKey, s: RawSetting): ParsedValue {
     }
     case 'wsUrl':
       return same(wsUrl(s, key));
+    case 'routes':
+      return same(routes(s, key));
     case 'logLevel':
       return same(logLevel(s, key));
   }

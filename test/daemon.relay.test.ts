@@ -1,0 +1,110 @@
+import { createConnection } from 'node:net';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { nkeys } from 'nats';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { natsServerConfig } from '../src/security/natsConfig.ts';
+import { DaemonProcess, sendToSocket, waitFor } from './helpers/fleet.ts';
+import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
+
+/**
+ * Relaying between daemon processes on a nats-server confined by `bosun nats-config`:
+ * ships may talk to central only, so ship1 reaches ship2 through central (relayViaNode).
+ * Central, the relay, is killed with SIGKILL mid-stream and started again.
+ */
+const NODES = ['central', 'ship1', 'ship2'];
+let dir: string;
+let nats: NatsServer;
+let daemons: DaemonProcess[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-relay-'));
+  const identities: Record<string, { nkey: string }> = {};
+  for (const node of NODES) {
+    const user = nkeys.createUser();
+    identities[node] = { nkey: user.getPublicKey() };
+    await writeFile(path.join(dir, `${node}.seed`), new TextDecoder().decode(user.getSeed()), { mode: 0o600 });
+  }
+  await writeFile(path.join(dir, 'nats.conf'), natsServerConfig({ nodes: NODES, central: 'central', identities }));
+  nats = await startNatsServer({ args: ['-c', path.join(dir, 'nats.conf')] });
+});
+
+afterEach(async () => {
+  await Promise.all(daemons.map((d) => d.kill()));
+  daemons = [];
+  await nats.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function daemon(node: string): DaemonProcess {
+  const d = new DaemonProcess(node, path.join(dir, node), ['--nats', nats.url, '--nats-nkey-seed-file', path.join(dir, `${node}.seed`)]);
+  daemons.push(d);
+  return d;
+}
+
+/** One debug-socket command, answered with one JSON line. */
+function debug(d: DaemonProcess, command: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(path.join(d.dataDir, 'debug.sock'));
+    let text = '';
+    socket.on('data', (b) => {
+      text += b.toString();
+      const end = text.indexOf('\n');
+      if (end >= 0) {
+        socket.end();
+        resolve(JSON.parse(text.slice(0, end)));
+      }
+    });
+    socket.on('error', reject);
+    socket.write(`${command}\n`);
+  });
+}
+
+async function lines(file: string): Promise<string[]> {
+  return (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+}
+
+describe('relayViaNode between daemons on a confined nats-server', () => {
+  it('carries ship1\'s commands to ship2 through central, in order and once, across a SIGKILL of central', async () => {
+    const central = daemon('central');
+    const ship1 = daemon('ship1');
+    const ship2 = daemon('ship2');
+    await Promise.all([central.start(), ship1.start(), ship2.start()]);
+    const effects = path.join(dir, 'effects.log');
+    const command = (i: number) => ({
+      toNode: 'ship2',
+      relayViaNode: 'central',
+      method: 'REQCliCommand',
+      methodArgs: ['sh', '-c', `echo ${i} >> ${effects}; echo ran ${i}`],
+      fileName: `r${i}.txt`,
+      ACKTimeout: 1,
+      retryWait: 0.2,
+    });
+
+    // The server refuses ship1 a direct publish to ship2: that message waits, undelivered.
+    const [direct] = await sendToSocket(ship1.dataDir, { toNode: 'ship2', method: 'REQCliCommand', methodArgs: ['sh', '-c', `echo direct >> ${effects}`] }, 1);
+    expect(direct).toMatchObject({ status: 'accepted' });
+
+    const first = await sendToSocket(ship1.dataDir, Array.from({ length: 20 }, (_, i) => command(i)), 20);
+    expect(first.every((a) => (a as { status?: string }).status === 'accepted')).toBe(true);
+    await waitFor(async () => (await lines(effects)).length >= 5, 30_000, 'the first relayed runs');
+    await central.kill();
+    const more = await sendToSocket(ship1.dataDir, Array.from({ length: 20 }, (_, i) => command(20 + i)), 20);
+    expect(more.every((a) => (a as { status?: string }).status === 'accepted')).toBe(true);
+    await central.start();
+
+    await waitFor(async () => (await lines(effects)).length >= 40, 60_000, 'every relayed run');
+    const expected = Array.from({ length: 40 }, (_, i) => String(i));
+    expect(await lines(effects)).toEqual(expected);
+    // Each reply came back to ship1 through central.
+    const replies = path.join(ship1.dataDir, 'files', 'REQCliCommand', 'ship2');
+    await waitFor(async () => (await lines(path.join(replies, 'r39.txt'))).length > 0, 30_000, 'the last reply on ship1');
+    for (const i of [0, 19, 39]) expect(await lines(path.join(replies, `r${i}.txt`))).toEqual([`ran ${i}`]);
+    // The direct message is still in ship1's queue, and never ran.
+    const queue = (await debug(ship1, 'queue')) as { messages?: Array<{ id: string; toNode: string; method: string }> } | Array<{ id: string }>;
+    const queued = Array.isArray(queue) ? queue : (queue.messages ?? []);
+    expect(queued.map((q) => q.id)).toEqual([(direct as { id: string }).id]);
+    expect(await lines(effects)).toEqual(expected);
+  });
+});
