@@ -338,6 +338,11 @@ describe('the entry point', () => {
     ['RECEPTOR_CONTROLLER_WEBSOCKET_PONG_WAIT', '-1', /must be a positive number of seconds/],
     ['RECEPTOR_CONTROLLER_GATEWAY_CONNECTION_REGISTRAR_IMPL', 'redis', /NATS KV, not Redis/],
     ['RECEPTOR_CONTROLLER_ENABLE_PROFILE', 'maybe', /must be true or false/],
+    ['RECEPTOR_CONTROLLER_JOBS_SUBJECT', 'platform.*.jobs', /NATS subject without wildcards/],
+    ['RECEPTOR_CONTROLLER_RESPONSES_SUBJECT', 'platform.receptor-controller.jobs', /must differ/],
+    ['RECEPTOR_CONTROLLER_RESPONSES_STREAM', 'responses.v1', /JetStream stream name/],
+    ['RECEPTOR_CONTROLLER_JOBS_INTAKE', 'sometimes', /must be true or false/],
+    ['RECEPTOR_CONTROLLER_JOBS_NODE_WAIT', '0', /must be a positive number of seconds/],
   ])('refuses to start with a bad %s', async (name, value, message) => {
     const store = new MemoryStore();
     await store.open();
