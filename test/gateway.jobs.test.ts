@@ -154,6 +154,18 @@ describe('jobs on the subject, with JetStream', () => {
     expect(await lost.next(15_000)).toEqual({ title: 'Not Found', status: 404, detail: 'No connection found for node (01:node-nowhere)' });
   });
 
+  it('goes on taking jobs after nats-server was killed and restarted', async () => {
+    const { holder } = await twoInstances();
+    const node = await nodeOn(holder);
+    await server.kill();
+    await server.restart();
+    const nc = await client(server);
+    const inbox = answers(nc);
+    await nc.jetstream().publish(SUBJECT, JSON.stringify({ ...job, payload: 'after the restart' }), { headers: jobHeaders(inbox.inbox) });
+    const answer = await inbox.next(30_000);
+    expect(frameBodies(await node.next(10_000))[1]).toMatchObject({ message_id: answer.id, raw_payload: 'after the restart' });
+  });
+
   it('answers bad messages with 400 and what is wrong, and goes on taking jobs', async () => {
     const { holder, taker } = await twoInstances();
     const node = await nodeOn(holder);

@@ -149,6 +149,16 @@ describe('the responses stream on JetStream', () => {
     expect((await gw.http('GET', '/responses?after=0&limit=100')).json.responses).toHaveLength(15);
   });
 
+  it('closes while nats-server is down, keeping the unsent replies for the next start', async () => {
+    const { gw, node } = await gatewayWithNode();
+    await server.kill();
+    await node.send(reply(1));
+    await eventually(() => gw.gateway.responses.lastSeq === 1);
+    running.splice(running.indexOf(gw), 1);
+    await gw.close();
+    expect(await gw.store.get(regKey(`receptor!resp-forwarded!${STREAM}`))).toBeUndefined();
+  });
+
   it('publishes nothing twice when a restarted gateway sends records again whose acknowledgement it lost', async () => {
     const storeDir = await mkdtemp(join(tmpdir(), 'bosun-gw-js-store-'));
     try {
