@@ -95,7 +95,8 @@ export class ResponseForwarder {
         retryMs = RETRY_MIN_MS;
       } catch (error) {
         // The store failed, not NATS (publishes retry on their own): report it and try again.
-        this.#deps.errors.report({ source: 'receptor-gateway', severity: 'error', code: describeError(error).code, message: `the responses forwarder failed: ${describeError(error).message}`, error });
+        const { code, message } = describeError(error);
+        this.#deps.errors.report({ source: 'receptor-gateway', severity: 'error', code, message: `the responses forwarder failed: ${message}`, error });
         await this.#pause(retryMs);
         retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
       }
