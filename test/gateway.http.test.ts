@@ -94,14 +94,56 @@ describe('authentication', () => {
   ])('answers 403 when the body names an account other than the caller (%s)', async (_name, headers) => {
     for (const [path, body] of [
       ['/job', job],
-      ['/connection/status', nodeB],
-      ['/connection/ping', nodeB],
       ['/connection/disconnect', nodeB],
     ] as const) {
       const answer = await gw.http('POST', path, { body, headers });
       expect(answer, path).toMatchObject({ status: 403, json: { title: 'Forbidden', status: 403, detail: 'The caller may not act for account 0000001' } });
     }
     expect((await gw.http('GET', '/connection/0000001', { headers })).status).toBe(403);
+  });
+
+  it.each([
+    ['identity', { 'x-rh-identity': identityFor('0000002') }],
+    ['PSK', psk('test_client_2', '0000002', '6789')],
+  ])("answers status and ping of another account's node as not connected (%s)", async (_name, headers) => {
+    expect((await gw.http('POST', '/connection/status', { body: nodeB, headers })).json).toEqual({ status: 'disconnected', capabilities: null });
+    expect((await gw.http('POST', '/connection/ping', { body: nodeB, headers })).json).toEqual({ status: 'disconnected', payload: null });
+    expect(nodeOfB.unread).toBe(0);
+  });
+});
+
+describe('account numbers compare as numbers', () => {
+  it('takes "01" and "0001" for the node registered by an identity of "0000001"', async () => {
+    const viaIdentity = await gw.http('POST', '/job', { body: { ...job, account: '01' } });
+    expect(viaIdentity.status).toBe(201);
+    expect(frameBodies(await nodeOfB.next())[1]).toMatchObject({ message_id: viaIdentity.json.id });
+    const viaPsk = await gw.http('POST', '/job', { body: { ...job, account: '01' }, headers: psk('test_client_1', '0001', '12345') });
+    expect(viaPsk.status).toBe(201);
+    expect(frameBodies(await nodeOfB.next())[1]).toMatchObject({ message_id: viaPsk.json.id });
+    expect((await gw.http('POST', '/connection/status', { body: { account: '001', node_id: 'node-b' } })).json).toMatchObject({ status: 'connected' });
+    const ping = gw.http('POST', '/connection/ping', { body: { account: '1', node_id: 'node-b' } });
+    await answerNextPing(nodeOfB);
+    expect((await ping).json).toMatchObject({ status: 'connected', payload: { sender: 'node-b', account: '0000001' } });
+  });
+
+  it('lists the account as the node spelled it, whoever asks', async () => {
+    const expected = { connections: [{ account: '0000001', connections: ['node-b'] }] };
+    expect((await gw.http('GET', '/connection', { headers: psk('test_client_1', '0001', '12345') })).json).toEqual(expected);
+    expect((await gw.http('GET', '/connection', { headers: { 'x-rh-identity': identityFor('1') } })).json).toEqual(expected);
+    expect((await gw.http('GET', '/connection/01')).json).toEqual({ connections: ['node-b'] });
+    expect((await gw.http('GET', '/connection/0000002')).status).toBe(403);
+  });
+
+  it('answers status of a node id of the caller\'s own account as not connected when the body names another account', async () => {
+    // node-b is connected in the caller's account 0000001; account 02 has no node-b.
+    const answer = await gw.http('POST', '/connection/status', { body: { account: '02', node_id: 'node-b' } });
+    expect(answer.json).toEqual({ status: 'disconnected', capabilities: null });
+  });
+
+  it('compares accounts that are not all digits exactly', async () => {
+    const headers = { 'x-rh-identity': identityFor('acct-A') };
+    expect((await gw.http('POST', '/job', { body: { ...job, account: 'acct-a' }, headers })).status).toBe(403);
+    expect((await gw.http('POST', '/job', { body: { ...job, account: 'acct-A' }, headers })).status).toBe(404);
   });
 });
 
@@ -296,6 +338,11 @@ describe('the entry point', () => {
     ['RECEPTOR_CONTROLLER_WEBSOCKET_PONG_WAIT', '-1', /must be a positive number of seconds/],
     ['RECEPTOR_CONTROLLER_GATEWAY_CONNECTION_REGISTRAR_IMPL', 'redis', /NATS KV, not Redis/],
     ['RECEPTOR_CONTROLLER_ENABLE_PROFILE', 'maybe', /must be true or false/],
+    ['RECEPTOR_CONTROLLER_JOBS_SUBJECT', 'platform.*.jobs', /NATS subject without wildcards/],
+    ['RECEPTOR_CONTROLLER_RESPONSES_SUBJECT', 'platform.receptor-controller.jobs', /must differ/],
+    ['RECEPTOR_CONTROLLER_RESPONSES_STREAM', 'responses.v1', /JetStream stream name/],
+    ['RECEPTOR_CONTROLLER_JOBS_INTAKE', 'sometimes', /must be true or false/],
+    ['RECEPTOR_CONTROLLER_JOBS_NODE_WAIT', '0', /must be a positive number of seconds/],
   ])('refuses to start with a bad %s', async (name, value, message) => {
     const store = new MemoryStore();
     await store.open();

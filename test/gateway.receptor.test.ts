@@ -192,7 +192,7 @@ describe('receptor websocket endpoint', () => {
       capabilities: { worker_versions: {}, max_work_threads: 6 },
     });
     const stored = await gw.store.range<{ nodeId: string; account: string }>(prefixRange(regKey('receptor!conn')));
-    expect(stored.map(([key, entry]) => [key, entry.account, entry.nodeId])).toEqual([['reg!receptor!conn!0000001!node-b', '0000001', 'node-b']]);
+    expect(stored.map(([key, entry]) => [key, entry.account, entry.nodeId])).toEqual([['reg!receptor!conn!1!node-b', '0000001', 'node-b']]);
   });
 
   it('runs each session as a child of the gateway supervisor', async () => {

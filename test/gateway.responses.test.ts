@@ -94,6 +94,14 @@ describe('GET /responses (long-poll)', () => {
     expect(other.json).toEqual({ responses: [], last: 1 });
   });
 
+  it('shows a caller whose account has fewer leading zeros the replies of its nodes', async () => {
+    const { gw, node } = await gatewayWithNode();
+    await node.send(eof(jobA, 'padded'));
+    await eventually(() => gw.gateway.responses.lastSeq === 1);
+    const answer = await gw.http('GET', '/responses?after=0&timeout=0', { headers: { 'x-rh-identity': identityFor('01') } });
+    expect(answer.json).toMatchObject({ last: 1, responses: [{ seq: 1, value: { account: '0000001', payload: 'padded' } }] });
+  });
+
   it.each(['after=-1', 'after=x', 'limit=5000', 'timeout=61'])('answers 400 for %s', async (query) => {
     const { gw } = await gatewayWithNode();
     expect((await gw.http('GET', `/responses?${query}`)).status).toBe(400);

@@ -30,6 +30,20 @@ export interface GatewayConfig {
   /** The refresh period is drawn between these two, so instances do not refresh in step. */
   refreshMinMs: number;
   refreshMaxMs: number;
+  /** Whether the gateway connects to NATS at all: the `nats` registrar or a NATS URL. */
+  useNats: boolean;
+  /** Subject of the responses stream (the Go gateway's Kafka topic name). */
+  responsesSubject: string;
+  /** The JetStream stream that keeps the responses (created if missing). */
+  responsesStream: string;
+  /** Subject jobs arrive on, besides `POST /job`. */
+  jobsSubject: string;
+  /** The JetStream stream that keeps jobs until a gateway takes them (created if missing). */
+  jobsStream: string;
+  /** Whether this instance takes jobs from the jobs subject. */
+  jobsIntake: boolean;
+  /** How long a job from the jobs stream waits for its node to (re)connect before it fails with 404. */
+  jobsNodeWaitMs: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -55,9 +69,9 @@ function positive(env: Env, name: string, fallback: number, unit: string): numbe
 
 const seconds = (env: Env, name: string, fallback: number) => Math.round(positive(env, name, fallback, 'seconds') * 1000);
 
-function bool(env: Env, name: string): boolean {
+function bool(env: Env, name: string, fallback = false): boolean {
   const raw = read(env, name)?.toLowerCase();
-  if (raw === undefined) return false;
+  if (raw === undefined) return fallback;
   if (['1', 't', 'true', 'yes', 'on'].includes(raw)) return true;
   if (['0', 'f', 'false', 'no', 'off'].includes(raw)) return false;
   throw badConfig(`${PREFIX}${name} must be true or false, got "${raw}"`);
@@ -91,6 +105,20 @@ function instanceId(env: Env): string {
   return given;
 }
 
+/** A subject to publish on: dot-separated tokens, no wildcards, no spaces. */
+function subject(env: Env, name: string, fallback: string): string {
+  const value = read(env, name) ?? fallback;
+  if (!/^[^.\s*>]+(\.[^.\s*>]+)*$/.test(value)) throw badConfig(`${PREFIX}${name} must be a NATS subject without wildcards, got "${value}"`);
+  return value;
+}
+
+/** JetStream names may not hold `.`, `*`, `>` or whitespace. */
+function streamName(env: Env, name: string, fallback: string): string {
+  const value = read(env, name) ?? fallback;
+  if (!/^[^.\s*>/\\]+$/.test(value)) throw badConfig(`${PREFIX}${name} must be a JetStream stream name (no ".", "*", ">", "/" or spaces), got "${value}"`);
+  return value;
+}
+
 /** @throws BosunError `BOSUN_BAD_CONFIG` naming the variable to fix. */
 export function readGatewayConfig(env: Env): GatewayConfig {
   const pongWaitMs = seconds(env, 'WEBSOCKET_PONG_WAIT', 25);
@@ -106,6 +134,13 @@ export function readGatewayConfig(env: Env): GatewayConfig {
   if (refreshMaxMs < refreshMinMs) throw badConfig(`${PREFIX}GATEWAY_ACTIVE_CONNECTION_REGISTRAR_POLL_MAX_DELAY is below the MIN_DELAY`);
   const leaseMs = seconds(env, 'GATEWAY_CONNECTION_LEASE', 30);
   if (leaseMs <= refreshMaxMs) throw badConfig(`${PREFIX}GATEWAY_CONNECTION_LEASE must be longer than the refresh period (POLL_MAX_DELAY)`);
+  const natsUrl = read(env, 'NATS_URL');
+  const responsesSubject = subject(env, 'RESPONSES_SUBJECT', 'platform.receptor-controller.responses');
+  const jobsSubject = subject(env, 'JOBS_SUBJECT', 'platform.receptor-controller.jobs');
+  if (responsesSubject === jobsSubject) throw badConfig(`${PREFIX}RESPONSES_SUBJECT and ${PREFIX}JOBS_SUBJECT must differ`);
+  const responsesStream = streamName(env, 'RESPONSES_STREAM', 'RECEPTOR_CONTROLLER_RESPONSES');
+  const jobsStream = streamName(env, 'JOBS_STREAM', 'RECEPTOR_CONTROLLER_JOBS');
+  if (responsesStream === jobsStream) throw badConfig(`${PREFIX}RESPONSES_STREAM and ${PREFIX}JOBS_STREAM must differ`);
   return {
     nodeId: read(env, 'RECEPTORCONTROLLERNODEID') ?? 'node-cloud-receptor-controller',
     credentials: credentials(env),
@@ -119,9 +154,16 @@ export function readGatewayConfig(env: Env): GatewayConfig {
     enableProfile: bool(env, 'ENABLE_PROFILE'),
     registrar,
     instanceId: instanceId(env),
-    natsUrl: read(env, 'NATS_URL'),
+    natsUrl,
     leaseMs,
     refreshMinMs,
     refreshMaxMs,
+    useNats: registrar === 'nats' || natsUrl !== undefined,
+    responsesSubject,
+    responsesStream,
+    jobsSubject,
+    jobsStream,
+    jobsIntake: bool(env, 'JOBS_INTAKE', true),
+    jobsNodeWaitMs: seconds(env, 'JOBS_NODE_WAIT', 30),
   };
 }

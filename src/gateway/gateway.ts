@@ -22,12 +22,14 @@ import { CLOSE_NORMAL } from './sessionMachine.ts';
 
 export type GatewayLogger = Pick<BaseLogger, 'debug' | 'info' | 'warn' | 'error'>;
 
-/** `POST /job`, validated. */
+/** `POST /job` or a message on the jobs subject, validated. */
 export interface JobRequest {
   account: string;
   recipient: string;
   payload: unknown;
   directive: string;
+  /** The directive's message id when the sender chose it (a UUID); otherwise one is drawn. */
+  id?: string;
 }
 
 export interface PingResult {
@@ -176,7 +178,7 @@ export class ReceptorGateway implements SessionHost {
 
   async localJob(job: JobRequest): Promise<string> {
     const session = await this.#localSession(job.account, job.recipient);
-    const id = this.#newId();
+    const id = job.id ?? this.#newId();
     await session.send(this.#directive(job.recipient, id, job.payload, job.directive));
     this.metrics.directives.inc({ directive: job.directive });
     this.#logger.info({ account: job.account, node: job.recipient, id, directive: job.directive }, 'job sent');

@@ -7,16 +7,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse, S
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { describeError } from '../errors.ts';
+import { canonicalAccount, sameAccount } from './account.ts';
 import { authenticate, type Caller, PskChecker } from './auth.ts';
 import { HttpError, parseJsonObject, readBody, stringField } from './body.ts';
-import type { GatewayLogger, JobRequest, ReceptorGateway } from './gateway.ts';
+import type { ConnectionEntry } from './registry.ts';
+import type { GatewayLogger, ReceptorGateway } from './gateway.ts';
+import { readJobRequest } from './jobRequest.ts';
 import { openApiDocument } from './openapi.ts';
+import { problem, problemFor } from './problem.ts';
 import { handleProfileRequest } from './profile.ts';
 import { serveResponses } from './responsesHttp.ts';
 
 export const RECEPTOR_WS_PATH = '/wss/receptor-controller/gateway';
 const MAX_BODY_BYTES = 1024 * 1024;
-const DIRECTIVE = /^[^:]+:.+$/s;
 
 /** Takes over an upgrade request's socket (e.g. with `WebSocketServer.handleUpgrade`). */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -102,7 +105,7 @@ export class GatewayHttp {
   };
 
   #error(res: ServerResponse, status: number, detail: string): void {
-    this.#send(res, status, { title: STATUS_CODES[status] ?? 'Error', status, detail });
+    this.#send(res, status, problem(status, detail));
   }
 
   async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -127,15 +130,10 @@ export class GatewayHttp {
   }
 
   #fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
-    if (error instanceof HttpError) {
-      if (error.status === 413) res.setHeader('connection', 'close');
-      this.#error(res, error.status, error.detail);
-      return;
-    }
-    const { code, message } = describeError(error);
-    const status = STATUS_BY_CODE[code] ?? 500;
-    if (status === 500) this.#logger.error({ err: error, url: req.url, requestId: req.headers['x-rh-insights-request-id'] }, 'request failed');
-    this.#error(res, status, message);
+    const answer = problemFor(error);
+    if (answer.status === 413) res.setHeader('connection', 'close');
+    if (answer.status === 500) this.#logger.error({ err: error, url: req.url, requestId: req.headers['x-rh-insights-request-id'] }, 'request failed');
+    this.#send(res, answer.status, answer);
   }
 
   /** Endpoints without authentication, as the Go gateway's monitoring routes were. */
@@ -172,31 +170,25 @@ export class GatewayHttp {
     return false;
   }
 
-  async #body(req: IncomingMessage, caller: Caller): Promise<Record<string, unknown>> {
-    const body = parseJsonObject(await readBody(req, MAX_BODY_BYTES));
-    const account = stringField(body, 'account');
-    forbidOtherAccount(caller, account);
+  async #body(req: IncomingMessage): Promise<Record<string, unknown>> {
+    return parseJsonObject(await readBody(req, MAX_BODY_BYTES));
+  }
+
+  /** A body whose `account` must be the caller's (403 otherwise). */
+  async #ownAccountBody(req: IncomingMessage, caller: Caller): Promise<Record<string, unknown>> {
+    const body = await this.#body(req);
+    forbidOtherAccount(caller, stringField(body, 'account'));
     return body;
   }
 
   async #job(req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> {
-    const body = await this.#body(req, caller);
-    const job: JobRequest = {
-      account: stringField(body, 'account'),
-      recipient: stringField(body, 'recipient'),
-      payload: body.payload,
-      directive: stringField(body, 'directive'),
-    };
-    if (job.payload === undefined || job.payload === null) throw new HttpError(400, 'Missing required field "payload"');
-    if (!DIRECTIVE.test(job.directive)) throw new HttpError(400, 'The "directive" field must be "namespace:action"');
+    const job = readJobRequest(await this.#ownAccountBody(req, caller));
     const id = await this.#gateway.submitJob(job);
     this.#send(res, 201, { id });
   }
 
   async #connections(res: ServerResponse, caller: Caller): Promise<void> {
-    const entries = await this.#gateway.connections(caller.account);
-    const connections = entries.length === 0 ? [] : [{ account: caller.account, connections: entries.map((e) => e.nodeId) }];
-    this.#send(res, 200, { connections });
+    this.#send(res, 200, { connections: groupByAccount(await this.#gateway.connections(caller.account)) });
   }
 
   async #accountConnections(res: ServerResponse, caller: Caller, account: string): Promise<void> {
@@ -205,15 +197,27 @@ export class GatewayHttp {
     this.#send(res, 200, { connections: entries.map((e) => e.nodeId) });
   }
 
+  /**
+   * Status and ping of a node in another account answer as for a node that is not
+   * connected, whether or not it is: the caller learns nothing about other accounts, and
+   * clients written for the Go gateway (which never checked) keep working.
+   */
+  async #nodeOfCaller(req: IncomingMessage, caller: Caller): Promise<{ nodeId: string; ownAccount: boolean }> {
+    const body = await this.#body(req);
+    const account = stringField(body, 'account');
+    return { nodeId: stringField(body, 'node_id'), ownAccount: sameAccount(account, caller.account) };
+  }
+
   async #status(req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> {
-    const body = await this.#body(req, caller);
-    this.#send(res, 200, await this.#gateway.status(caller.account, stringField(body, 'node_id')));
+    const { nodeId, ownAccount } = await this.#nodeOfCaller(req, caller);
+    this.#send(res, 200, ownAccount ? await this.#gateway.status(caller.account, nodeId) : { status: 'disconnected', capabilities: null });
   }
 
   async #ping(req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> {
-    const body = await this.#body(req, caller);
+    const { nodeId, ownAccount } = await this.#nodeOfCaller(req, caller);
+    if (!ownAccount) return this.#send(res, 200, { status: 'disconnected', payload: null });
     try {
-      this.#send(res, 200, await this.#gateway.ping(caller.account, stringField(body, 'node_id')));
+      this.#send(res, 200, await this.#gateway.ping(caller.account, nodeId));
     } catch (error) {
       if (error instanceof HttpError) throw error;
       // Go answered 400 "Ping failed" for a timeout or a write failure; clients match on that.
@@ -222,7 +226,7 @@ export class GatewayHttp {
   }
 
   async #disconnect(req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> {
-    const body = await this.#body(req, caller);
+    const body = await this.#ownAccountBody(req, caller);
     const nodeId = stringField(body, 'node_id');
     if (!(await this.#gateway.disconnect(caller.account, nodeId))) {
       throw new HttpError(400, `No connection found for node (${caller.account}:${nodeId})`);
@@ -260,20 +264,29 @@ function decodePathSegment(segment: string): string {
   }
 }
 
-/** The Go gateway never compared the body's account with the caller's; bosun does. */
+/**
+ * The Go gateway never compared the body's account with the caller's; bosun does, as
+ * numbers ("01" is "0000001").
+ */
 function forbidOtherAccount(caller: Caller, account: string): void {
-  if (account !== caller.account) throw new HttpError(403, `The caller may not act for account ${account}`);
+  if (!sameAccount(account, caller.account)) throw new HttpError(403, `The caller may not act for account ${account}`);
 }
 
-const STATUS_BY_CODE: Record<string, number> = {
-  BOSUN_GATEWAY_NOT_CONNECTED: 404,
-  BOSUN_GATEWAY_SEND_FAILED: 500,
-  BOSUN_GATEWAY_TIMEOUT: 504,
-};
+/** `[{account, connections: [node ids]}]`, each account as its nodes' identities spelled it. */
+function groupByAccount(entries: ConnectionEntry[]): Array<{ account: string; connections: string[] }> {
+  const groups = new Map<string, { account: string; connections: string[] }>();
+  for (const entry of entries) {
+    const key = canonicalAccount(entry.account);
+    const group = groups.get(key) ?? { account: entry.account, connections: [] };
+    group.connections.push(entry.nodeId);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
 
 /** Answers an upgrade request with a plain HTTP error and hangs up. */
 function refuseUpgrade(socket: Duplex, status: number, detail: string): void {
-  const body = JSON.stringify({ title: STATUS_CODES[status] ?? 'Error', status, detail });
+  const body = JSON.stringify(problem(status, detail));
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

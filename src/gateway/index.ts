@@ -23,6 +23,9 @@ export { ReceptorGateway } from './gateway.ts';
 export { RECEPTOR_WS_PATH, type UpgradeHandler } from './http.ts';
 export type { ConnectionEntry, ConnectionRegistry } from './registry.ts';
 export type { LoggedResponse } from './responses.ts';
+export { RESPONSE_KEY_HEADER } from './responsesStream.ts';
+export { REPLY_TO_HEADER } from './jobsIntake.ts';
+export { canonicalAccount, sameAccount } from './account.ts';
 export type { ResponseRecord } from './receptor/reply.ts';
 
 export interface ReceptorGatewayOptions {
@@ -36,9 +39,10 @@ export interface ReceptorGatewayOptions {
   /** `RECEPTOR_CONTROLLER_*` settings, usually `process.env`. */
   env: Env;
   /**
-   * A NATS connection for `RECEPTOR_CONTROLLER_GATEWAY_CONNECTION_REGISTRAR_IMPL=nats`
-   * (shared registry, forwarding between instances). Without it the gateway connects to
-   * `RECEPTOR_CONTROLLER_NATS_URL` itself.
+   * A NATS connection for the shared registry and forwarding between instances
+   * (`RECEPTOR_CONTROLLER_GATEWAY_CONNECTION_REGISTRAR_IMPL=nats`), the responses stream
+   * and the jobs subject. Without it the gateway connects to `RECEPTOR_CONTROLLER_NATS_URL`
+   * itself when that is set.
    */
   nats?: NatsConnection;
   /** @internal Directive message ids, for tests that replay captured bytes. */
@@ -75,8 +79,8 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
 
   const responses = new ResponseLog(options.store, clock);
   await responses.open();
-  const nats = config.registrar === 'nats' ? await connectNatsBackend(config, options.nats, options.logger) : undefined;
-  const registry = nats ? await nats.openRegistry(clock) : new LocalRegistry(options.store);
+  const nats = config.useNats || options.nats ? await connectNatsBackend(config, options.nats, options.logger) : undefined;
+  const registry = nats && config.registrar === 'nats' ? await nats.openRegistry(clock) : new LocalRegistry(options.store);
   if (registry instanceof LocalRegistry) await registry.open();
 
   const gateway = await ReceptorGateway.start({
@@ -89,8 +93,16 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
     metrics: new GatewayMetrics(),
     newId: options.newId,
   });
-  if (nats) gateway.link = await nats.openLink(gateway);
   const http = new GatewayHttp(gateway, options.logger);
+  try {
+    // Only a shared registry can name another instance to forward to.
+    if (nats && config.registrar === 'nats') gateway.link = await nats.openLink(gateway);
+    await nats?.startStreams(gateway, options.store, options.errors);
+  } catch (error) {
+    await gateway.stop();
+    await nats?.close();
+    throw error;
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       http.server.once('error', reject);
@@ -106,7 +118,10 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
   }
   const address = http.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
-  options.logger.info({ host, port: boundPort, nodeId: config.nodeId, registrar: config.registrar }, 'receptor gateway listening');
+  options.logger.info(
+    { host, port: boundPort, nodeId: config.nodeId, registrar: config.registrar, ...(nats ? { jetStream: nats.jetStream } : {}) },
+    'receptor gateway listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
@@ -118,6 +133,7 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
     close() {
       closing ??= (async () => {
         http.beginClose();
+        await nats?.stopIntake();
         await gateway.stop();
         await http.close();
         await nats?.close();

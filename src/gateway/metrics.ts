@@ -103,6 +103,22 @@ export class GatewayMetrics {
   );
   readonly responsesLogged = this.#series('receptor_controller_responses_log_write_success_count', 'Replies durably written to the responses log', 'counter');
   readonly responsesLogFailures = this.#series('receptor_controller_responses_log_write_failure_count', 'Replies the responses log failed to write', 'counter');
+  readonly responsesStreamPublished = this.#series(
+    'receptor_controller_responses_stream_publish_success_count',
+    'Replies JetStream acknowledged on the responses stream',
+    'counter',
+  );
+  readonly responsesStreamDuplicates = this.#series(
+    'receptor_controller_responses_stream_publish_duplicate_count',
+    'Replies published again after a lost acknowledgement, which JetStream dropped as duplicates',
+    'counter',
+  );
+  readonly responsesStreamFailures = this.#series(
+    'receptor_controller_responses_stream_publish_failure_count',
+    'Publishes to the responses stream that failed and will be retried',
+    'counter',
+  );
+  readonly busJobs = this.#series('receptor_controller_jobs_subject_message_count', 'Jobs taken from the jobs subject, by the status they were answered with', 'counter');
   readonly protocolErrors = this.#series('receptor_controller_protocol_error_count', 'Sessions closed for bytes that are not the receptor protocol', 'counter');
   readonly forwarded = this.#series('receptor_controller_forwarded_request_count', 'Requests forwarded to the gateway instance holding the node', 'counter');
   readonly payloadSizes = this.#histogram('receptor_controller_payload_message_sizes', 'Size in bytes of receptor messages read from nodes', [

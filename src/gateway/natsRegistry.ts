@@ -10,6 +10,7 @@
  */
 import type { KV, KvEntry, NatsConnection } from 'nats';
 import type { Clock, TimerHandle } from '../clock.ts';
+import { canonicalAccount } from './account.ts';
 import type { GatewayConfig } from './config.ts';
 import { type ConnectionEntry, type ConnectionRegistry, sortEntries } from './registry.ts';
 
@@ -26,7 +27,7 @@ export function kvToken(name: string): string {
 }
 
 function entryKey(account: string, nodeId: string): string {
-  return `${kvToken(account)}.${kvToken(nodeId)}`;
+  return `${kvToken(canonicalAccount(account))}.${kvToken(nodeId)}`;
 }
 
 function decode(entry: KvEntry | null): ConnectionEntry | undefined {
@@ -89,7 +90,7 @@ export class NatsKvRegistry implements ConnectionRegistry {
 
   async list(account?: string): Promise<ConnectionEntry[]> {
     const keys: string[] = [];
-    for await (const key of await this.#kv.keys(account === undefined ? '>' : `${kvToken(account)}.*`)) keys.push(key);
+    for await (const key of await this.#kv.keys(account === undefined ? '>' : `${kvToken(canonicalAccount(account))}.*`)) keys.push(key);
     const entries = await Promise.all(keys.map(async (key) => decode(await this.#kv.get(key))));
     return sortEntries(entries.filter((e): e is ConnectionEntry => e !== undefined));
   }

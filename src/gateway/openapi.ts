@@ -21,7 +21,11 @@ export const openApiDocument = {
     version: '1.0.0',
     description:
       'Sends work to receptor nodes connected over websockets and records their replies. ' +
-      'Compatible with the receptor-controller API; the body `account` must be the caller\'s account.',
+      'Compatible with the receptor-controller API. Account numbers compare as numbers ("01" is "0000001"). ' +
+      "`/job`, `/connection/disconnect` and `/connection/{account}` for an account other than the caller's answer 403; " +
+      "`/connection/status` and `/connection/ping` answer as for a node that is not connected. " +
+      'Jobs may also be published on the NATS subject `platform.receptor-controller.jobs` with the same body, ' +
+      'and replies are also on the JetStream stream `RECEPTOR_CONTROLLER_RESPONSES` (subject `platform.receptor-controller.responses`) when NATS is configured.',
   },
   security: auth,
   paths: {
@@ -77,13 +81,12 @@ export const openApiDocument = {
         summary: "A node's connection status and the capabilities from its handshake",
         requestBody: nodeRequest,
         responses: {
-          '200': json('Status', {
+          '200': json("Status; `disconnected` with `capabilities: null` for a node of another account than the caller's", {
             type: 'object',
             properties: { status: { type: 'string', enum: ['connected', 'disconnected'] }, capabilities: { type: 'object', nullable: true } },
           }),
           '400': error,
           '401': error,
-          '403': error,
         },
       },
     },
@@ -92,7 +95,7 @@ export const openApiDocument = {
         summary: 'Ping a node through the receptor protocol and wait for its reply',
         requestBody: nodeRequest,
         responses: {
-          '200': json('The reply, or `payload: null` when the node is not connected', {
+          '200': json("The reply, or `payload: null` when the node is not connected or belongs to another account than the caller's", {
             type: 'object',
             properties: {
               status: { type: 'string', enum: ['connected', 'disconnected'] },
@@ -101,7 +104,6 @@ export const openApiDocument = {
           }),
           '400': error,
           '401': error,
-          '403': error,
         },
       },
     },

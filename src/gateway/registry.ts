@@ -9,8 +9,10 @@
  */
 import { prefixRange, regKey } from '../store/keys.ts';
 import type { Store } from '../store/types.ts';
+import { canonicalAccount } from './account.ts';
 
 export interface ConnectionEntry {
+  /** As the node's identity spelled it; looked up by `canonicalAccount`. */
   account: string;
   nodeId: string;
   /** The gateway instance that holds the socket. */
@@ -41,15 +43,18 @@ export function keySegment(name: string): string {
 const CONNECTIONS = 'receptor!conn';
 
 function entryKey(account: string, nodeId: string): string {
-  return regKey(`${CONNECTIONS}!${keySegment(account)}!${keySegment(nodeId)}`);
+  return regKey(`${CONNECTIONS}!${keySegment(canonicalAccount(account))}!${keySegment(nodeId)}`);
 }
 
 function mapKey(account: string, nodeId: string): string {
-  return `${account}\u0000${nodeId}`;
+  return `${canonicalAccount(account)}\u0000${nodeId}`;
 }
 
 export function sortEntries(entries: ConnectionEntry[]): ConnectionEntry[] {
-  return entries.sort((a, b) => (a.account === b.account ? cmp(a.nodeId, b.nodeId) : cmp(a.account, b.account)));
+  return entries.sort((a, b) => {
+    const [x, y] = [canonicalAccount(a.account), canonicalAccount(b.account)];
+    return x === y ? cmp(a.nodeId, b.nodeId) : cmp(x, y);
+  });
 }
 
 function cmp(a: string, b: string): number {
@@ -97,7 +102,8 @@ export class LocalRegistry implements ConnectionRegistry {
 
   async list(account?: string): Promise<ConnectionEntry[]> {
     const all = [...this.#entries.values()];
-    return sortEntries(account === undefined ? all : all.filter((e) => e.account === account));
+    const wanted = account === undefined ? undefined : canonicalAccount(account);
+    return sortEntries(wanted === undefined ? all : all.filter((e) => canonicalAccount(e.account) === wanted));
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@
 import type { Clock, TimerHandle } from '../clock.ts';
 import { parseSeq, prefixRange, regKey, seqKey } from '../store/keys.ts';
 import type { Store } from '../store/types.ts';
+import { sameAccount } from './account.ts';
 import type { ResponseRecord } from './receptor/reply.ts';
 
 /** One entry: `key` is the job's message id (the record's `in_response_to`). */
@@ -86,7 +87,7 @@ export class ResponseLog {
     const last = rows.length === options.limit ? parseSeq(rows[rows.length - 1]![0]) : upTo;
     const entries = rows
       .map(([key, row]) => ({ seq: parseSeq(key), key: row.key, value: row.value }))
-      .filter((entry) => options.account === undefined || entry.value.account === options.account);
+      .filter((entry) => options.account === undefined || sameAccount(entry.value.account, options.account));
     return { entries, last };
   }
 

@@ -17,6 +17,8 @@ export class DaemonProcess {
     readonly node: string,
     readonly dataDir: string,
     readonly extraArgs: string[],
+    /** Environment variables on top of this process's, e.g. `RECEPTOR_CONTROLLER_*` settings. */
+    readonly env: Record<string, string> = {},
   ) {}
 
   get pid(): number | undefined {
@@ -26,6 +28,7 @@ export class DaemonProcess {
   async start(): Promise<void> {
     const child = spawn(process.execPath, [BIN, 'start', '--node', this.node, '--data-dir', this.dataDir, '--hello-interval', '0', ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.env },
     });
     live.add(child);
     this.#child = child;

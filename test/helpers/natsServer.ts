@@ -15,6 +15,11 @@ export interface NatsServerOptions {
   port?: number;
   /** Extra command-line arguments, e.g. `['-js', '-sd', dir]` or `['-c', confFile]`. */
   args?: string[];
+  /**
+   * Runs JetStream with its file storage in `storeDir` (`-js -sd storeDir`). Restarts use
+   * the same directory, so streams, their messages and consumers survive a kill.
+   */
+  jetStream?: { storeDir: string };
   /** How long to wait for the server to accept connections. Default 5000 ms. */
   startTimeoutMs?: number;
 }
@@ -70,7 +75,8 @@ export function findNatsServerBinary(): string {
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const binary = findNatsServerBinary();
   const port = options.port ?? (await freePort());
-  const args = ['-a', HOST, '-p', String(port), ...(options.args ?? [])];
+  const jetStreamArgs = options.jetStream ? ['-js', '-sd', options.jetStream.storeDir] : [];
+  const args = ['-a', HOST, '-p', String(port), ...jetStreamArgs, ...(options.args ?? [])];
   const startTimeoutMs = options.startTimeoutMs ?? 5000;
   installExitHook();
 
