@@ -3,8 +3,9 @@ import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { MAX_MESSAGE_BYTES } from '../message.ts';
-import { consumeMessageFile } from './messageFile.ts';
-import type { AcceptingNode } from './messageInput.ts';
+import { INPUT_PROGRESS_PREFIX, inputProgressKey, prefixRange } from '../store/keys.ts';
+import type { Store } from '../store/types.ts';
+import { consumeMessageFile, type FileConsumingNode } from './messageFile.ts';
 
 export interface FileInputOptions {
   /** The watched file (steward's `inmsg.txt`); its folder is created if missing. */
@@ -46,7 +47,10 @@ const MAX_SETTLE_MS = 2000;
  * file is taken is waited for briefly (the file must stop growing), and otherwise
  * reported as broken JSON.
  */
-export async function startFileInput(node: AcceptingNode & { readonly name: string }, options: FileInputOptions): Promise<FileInput> {
+export async function startFileInput(
+  node: FileConsumingNode & { readonly store?: Pick<Store, 'get' | 'write' | 'range'> },
+  options: FileInputOptions,
+): Promise<FileInput> {
   const file = path.resolve(options.file);
   const dir = path.dirname(file);
   const base = path.basename(file);
@@ -61,12 +65,19 @@ export async function startFileInput(node: AcceptingNode & { readonly name: stri
   const processingFiles = async (): Promise<string[]> =>
     (await readdir(dir)).filter((name) => name.startsWith(base + PROCESSING) && /^\d+$/.test(name.slice(base.length + PROCESSING.length))).sort();
 
-  /** Progress records whose file is gone: the daemon died between the two deletes. */
+  /** Progress records whose file is gone: the daemon died between the deletes. */
   const removeOrphanProgress = async (): Promise<void> => {
     const names = new Set(await readdir(dir));
     for (const name of names) {
       if (name.startsWith(base + PROCESSING) && name.endsWith(PROGRESS) && !names.has(name.slice(0, -PROGRESS.length))) {
         await unlink(path.join(dir, name)).catch(() => {});
+      }
+    }
+    if (!node.store) return;
+    const ours = inputProgressKey(path.join(dir, base + PROCESSING));
+    for (const [key] of await node.store.range(prefixRange(INPUT_PROGRESS_PREFIX))) {
+      if (key.startsWith(ours) && !names.has(path.basename(key.slice(INPUT_PROGRESS_PREFIX.length + 1)))) {
+        await node.store.write([{ type: 'del', key }]).catch(() => {});
       }
     }
   };

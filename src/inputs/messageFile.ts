@@ -3,6 +3,8 @@ import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
+import { inputProgressKey } from '../store/keys.ts';
+import type { Store, StoreOp } from '../store/types.ts';
 import { JsonStreamParser, type StreamItem } from './jsonStream.ts';
 import { messageRefusal, type AcceptingNode } from './messageInput.ts';
 
@@ -16,6 +18,12 @@ export interface ConsumeOptions {
   /** Bytes of the file read per `accept`, at most (default 4 MiB). */
   batchBytes?: number;
 }
+
+/**
+ * The node a file's messages go to. With its store, the progress is recorded in the same
+ * write as the accepted messages; the `.progress` file beside it is then a hint for people.
+ */
+export type FileConsumingNode = AcceptingNode & { readonly name: string; readonly store?: Pick<Store, 'get' | 'write'> };
 
 /** `done`: every value taken and the file deleted; `interrupted`: to be finished later. */
 export type ConsumeOutcome = 'done' | 'interrupted';
@@ -39,15 +47,17 @@ function isNodeFailure(code: string): boolean {
  * A value that is not JSON, or a message the node refuses, is logged with the file name
  * and the value's number, and counts as done: the file is not retried for it.
  *
- * What this cannot close from outside the runtime: a crash after the node committed a
- * batch and before its progress is recorded makes the next start accept that batch
- * again. The window is one file rename long.
+ * With the node's store, the count is written in the same batch as the batch's messages,
+ * so a crash leaves both or neither. A node without a store (an embedding that passes
+ * only `accept`) has the `.progress` file alone: a crash between the two writes makes the
+ * next start accept that batch again.
  */
-export async function consumeMessageFile(node: AcceptingNode & { readonly name: string }, file: string, options: ConsumeOptions): Promise<ConsumeOutcome> {
+export async function consumeMessageFile(node: FileConsumingNode, file: string, options: ConsumeOptions): Promise<ConsumeOutcome> {
   const { log } = options;
   const name = path.basename(file);
   const progressFile = file + PROGRESS_SUFFIX;
-  const alreadyDone = await readProgress(progressFile, log);
+  const progressKey = inputProgressKey(path.resolve(file));
+  const alreadyDone = Math.max(await readProgress(progressFile, log), await readStoredProgress(node, progressKey));
   if (alreadyDone > 0) log.info({ file: name, valuesDone: alreadyDone }, 'input file: going on after the values already taken');
   const batchMessages = options.batchMessages ?? 1000;
   const batchBytes = options.batchBytes ?? 4 * 1024 * 1024;
@@ -68,10 +78,11 @@ export async function consumeMessageFile(node: AcceptingNode & { readonly name: 
 
   const flush = async (): Promise<boolean> => {
     if (options.shouldStop()) return false;
-    if (batch.length > 0) {
+    const progress: StoreOp[] = node.store ? [{ type: 'put', key: progressKey, value: { valuesDone: seen } }] : [];
+    if (batch.length > 0 || progress.length > 0) {
       let results;
       try {
-        results = await node.accept(batch);
+        results = await node.accept(batch, { alsoWrite: progress });
       } catch (err) {
         log.warn({ file: name, ...describeError(err) }, 'input file: the node took nothing; will try again');
         return false;
@@ -128,8 +139,15 @@ export async function consumeMessageFile(node: AcceptingNode & { readonly name: 
   // would be taken again from its start.
   await unlink(file);
   await unlink(progressFile).catch(() => {});
+  await node.store?.write([{ type: 'del', key: progressKey }]).catch(() => {});
   log.info({ file: name, values: seen, accepted, refused }, 'input file taken');
   return 'done';
+}
+
+async function readStoredProgress(node: FileConsumingNode, key: string): Promise<number> {
+  const record = (await node.store?.get<{ valuesDone?: unknown }>(key)) ?? undefined;
+  const done = record?.valuesDone;
+  return typeof done === 'number' && Number.isSafeInteger(done) && done >= 0 ? done : 0;
 }
 
 async function readProgress(progressFile: string, log: Logger): Promise<number> {

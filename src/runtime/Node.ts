@@ -110,6 +110,15 @@ const MAX_REPLY_DATA_BYTES = 896 * 1024;
 
 const BOSUN_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
+export interface AcceptOptions {
+  /**
+   * Records written in the same batch as the accepted messages (an input's progress):
+   * durable together with them, or not at all. Written on their own when every message
+   * is refused.
+   */
+  alsoWrite?: StoreOp[];
+}
+
 export type AcceptResult =
   | { id: string; toNode: string; status: 'accepted' }
   | { error: { code: string; message: string } };
@@ -363,7 +372,7 @@ export class BosunNode {
    * format). Each message is in the outbox before its result says `accepted`. One result
    * per produced message (`toNodes` fans out), or one error per refused input.
    */
-  async accept(input: unknown): Promise<AcceptResult[]> {
+  async accept(input: unknown, options: AcceptOptions = {}): Promise<AcceptResult[]> {
     const items = Array.isArray(input) ? input : [input];
     const results: AcceptResult[][] = [];
     const staged: Message[] = [];
@@ -378,8 +387,10 @@ export class BosunNode {
         results.push([{ error: describeError(e) }]);
       }
     }
+    const alsoWrite = options.alsoWrite ?? [];
+    if (staged.length === 0 && alsoWrite.length > 0) await this.store.write(alsoWrite);
     if (staged.length > 0) {
-      const p = this.#enqueue(staged);
+      const p = this.#enqueue(staged, alsoWrite);
       this.#accepting.add(p);
       try {
         await p;
@@ -554,8 +565,8 @@ export class BosunNode {
   // ---- outbound ------------------------------------------------------------------
 
   /** Puts messages in the outbox; resolves when durable, then hands them to their subjects. */
-  #enqueue(messages: Message[]): Promise<void> {
-    return this.#outbound.enqueue(messages.map((m) => this.#route(m)));
+  #enqueue(messages: Message[], alsoWrite: StoreOp[] = []): Promise<void> {
+    return this.#outbound.enqueue(messages.map((m) => this.#route(m)), alsoWrite);
   }
 
   /** What goes in the outbox for `message`: itself, or the envelope that takes it to its relay. */

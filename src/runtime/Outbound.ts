@@ -94,7 +94,7 @@ export class Outbound {
    * and issuing its write, a concurrent accept could commit a later number of the same
    * stream first, and the earlier one would look like a failed write.
    */
-  async enqueue(messages: Message[]): Promise<void> {
+  async enqueue(messages: Message[], alsoWrite: StoreOp[] = []): Promise<void> {
     const streams = new Map<string, SubjectSender>();
     for (const message of messages) {
       const stream = streamIdOf(this.deps.node, message.toNode, message.method);
@@ -116,6 +116,7 @@ export class Outbound {
       if (!list) bySender.set(sender, (list = []));
       list.push({ seq, message });
     }
+    ops.push(...alsoWrite);
     const done = (ok: boolean) => {
       if (ok) for (const stream of recording) this.#unrecorded.delete(stream);
       for (const [sender, entries] of bySender) {

@@ -76,6 +76,18 @@ export function procKey(method: string): string {
   return `${PROC_PREFIX}${SEPARATOR}${method}`;
 }
 
+/** The prefix of every `inputProgressKey`, for `prefixRange`. */
+export const INPUT_PROGRESS_PREFIX = `${SUBLEVEL.streamMeta}${SEPARATOR}input`;
+
+/**
+ * How far an input has read a file it took (the watched input file): written in the
+ * same batch as the messages it accepted, so a crash can neither lose them nor take
+ * them twice.
+ */
+export function inputProgressKey(file: string): string {
+  return `${INPUT_PROGRESS_PREFIX}${SEPARATOR}${file}`;
+}
+
 /** A durable timer; keyed by due time first so start-up re-arms them soonest first. */
 export function timerKey(dueAt: number, id: string): string {
   return `${SUBLEVEL.timers}!${seqKey(dueAt)}!${id}`;
