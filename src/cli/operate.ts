@@ -4,6 +4,7 @@ import { DEBUG_SOCKET_FILE } from '../inputs/debugSocket.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 import { connectDaemon, daemonAddress, readLines } from './daemonClient.ts';
 import type { CliIo } from './io.ts';
+import { formatTable } from './table.ts';
 
 /**
  * The operator's commands on a running daemon: `bosun queue`, `bosun dead`, `bosun audit`
@@ -47,9 +48,7 @@ export function parseDuration(text: string, command: string): number {
 }
 
 function table(io: CliIo, rows: string[][]): void {
-  if (rows.length === 0) return;
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) io.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+  io.stdout.write(formatTable(rows));
 }
 
 const when = (ms: number) => new Date(ms).toISOString();
