@@ -109,7 +109,7 @@ describe('bosun queue', () => {
 });
 
 describe('bosun dead', () => {
-  it('lists messages that ran out of retries; a purged one never runs, a resent one runs fewTries its node is up', async () => {
+  it('lists messages that ran out of retries; a purged one never runs, a resent one runs once its node is up', async () => {
     const resent = path.join(dir, 'dead-resent');
     const purged = path.join(dir, 'dead-purged');
     // A few quick tries: they die soon while ship2 is down, and a resent one, which gets
