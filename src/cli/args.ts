@@ -39,3 +39,11 @@ export function parseCommandArgs<O extends Options>(command: string, args: strin
     }
   }
 }
+
+/** `--timeout SECS` for a command that waits for central's answer: default 10 s. */
+export function answerTimeoutMs(value: string | undefined, command: string): number {
+  if (value === undefined) return 10_000;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout needs a positive number of seconds, not "${value}"`, command);
+  return n * 1000;
+}

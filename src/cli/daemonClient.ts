@@ -1,8 +1,12 @@
+import { randomUUID } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { BosunError } from '../errors.ts';
 import { isValidName } from '../message.ts';
+import { SOCKET_FILE } from '../inputs/socketInput.ts';
 import { UsageError } from './args.ts';
+import type { CliIo } from './io.ts';
 import { defaultDataDir } from '../config/resolve.ts';
 
 /** Which daemon a client command talks to, and how to tell the user to start it. */
@@ -72,4 +76,58 @@ export function readLines(socket: Socket, onLine: (line: string) => void): Promi
     });
     socket.once('error', (err) => reject(new BosunError('BOSUN_INTERRUPTED', `the daemon closed the connection: ${err.message}`)));
   });
+}
+
+/**
+ * Asks the daemon to run `method` on itself and waits for the result: the request goes
+ * in through its socket (so it is the daemon's own, signed request), and the reply is
+ * written with REQToFile into `<data-dir>/files/bosun-cli/<node>/`, where this reads it
+ * and removes it. An error reply goes to the same name plus `.error`. `node` is the
+ * daemon's own name (empty when its socket refused the request).
+ */
+export async function askDaemon(
+  address: DaemonAddress,
+  request: { method: string; methodArgs?: string[]; data?: string },
+  timeoutMs: number,
+): Promise<{ ok: boolean; text: string; node: string }> {
+  const fileName = `${request.method}-${randomUUID()}.txt`;
+  const message = { toNode: 'local', ...request, replyMethod: 'REQToFile', directory: 'bosun-cli', fileName };
+  const socket = await connectDaemon(path.join(address.dataDir, SOCKET_FILE), address);
+  const answers: string[] = [];
+  const reading = readLines(socket, (line) => {
+    if (line !== '') answers.push(line);
+  });
+  socket.end(JSON.stringify(message));
+  await reading;
+  const answer = JSON.parse(answers[0] ?? '{}') as { toNode?: string; error?: { code: string; message: string } };
+  if (answer.error) return { ok: false, text: `${answer.error.code}: ${answer.error.message}`, node: '' };
+  if (!answer.toNode) throw new BosunError('BOSUN_INTERRUPTED', 'the daemon gave no answer to the request');
+  const dir = path.join(address.dataDir, 'files', 'bosun-cli', answer.toNode);
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    for (const [file, ok] of [
+      [path.join(dir, fileName), true],
+      [path.join(dir, `${fileName}.error`), false],
+    ] as const) {
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      if (text !== undefined) {
+        await rm(file, { force: true });
+        return { ok, text, node: answer.toNode };
+      }
+    }
+    if (Date.now() > end) {
+      throw new BosunError('BOSUN_INTERRUPTED', `no answer to ${request.method} within ${timeoutMs / 1000} s; is the daemon started with security on?`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Prints why the daemon refused a request (the `error CODE: …` of its reply); exit code
+ * 1. A daemon that does not know the method is not central, or runs without security.
+ */
+export function printRefusal(io: CliIo, text: string, what: string): number {
+  io.stderr.write(`bosun: ${text.replace(/^error /, '').trimEnd()}\n`);
+  if (/BOSUN_UNKNOWN_METHOD/.test(text)) io.stderr.write(`bosun: ${what} runs on central, started with --secure true: give central's --node or --data-dir\n`);
+  return 1;
 }

@@ -1,13 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BosunError } from '../errors.ts';
-import { SOCKET_FILE } from '../inputs/socketInput.ts';
 import { fingerprintOf, PUBLIC_KEY_FILE, readPublicKeyFile } from '../security/keys.ts';
 import type { KeyListing } from '../security/CentralAuthority.ts';
-import { parseCommandArgs, UsageError } from './args.ts';
-import { connectDaemon, daemonAddress, readLines, type DaemonAddress } from './daemonClient.ts';
+import { answerTimeoutMs, parseCommandArgs, UsageError } from './args.ts';
+import { askDaemon, daemonAddress, printRefusal } from './daemonClient.ts';
 import { processIo, type CliIo } from './io.ts';
+import { formatTable } from './table.ts';
 
 export const KEYS_USAGE = `Usage: bosun keys COMMAND [options]
 
@@ -68,7 +66,7 @@ async function keys(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const [command, ...nodes] = positionals;
-  const timeoutMs = seconds(values.timeout) * 1000;
+  const timeoutMs = answerTimeoutMs(values.timeout, 'keys');
   switch (command) {
     case 'show': {
       const keyDir =
@@ -80,7 +78,7 @@ async function keys(argv: string[], io: CliIo): Promise<number> {
     case 'ls': {
       if (nodes.length > 0) throw new UsageError('keys ls takes no arguments', 'keys');
       const answer = await askDaemon(daemonAddress('keys', values, io.env, io.cwd), { method: 'REQKeysList' }, timeoutMs);
-      if (!answer.ok) return failed(io, answer.text);
+      if (!answer.ok) return printRefusal(io, answer.text, 'key management');
       io.stdout.write(values.json ? answer.text.trimEnd() + '\n' : formatListing(JSON.parse(answer.text) as KeyListing));
       return 0;
     }
@@ -89,7 +87,7 @@ async function keys(argv: string[], io: CliIo): Promise<number> {
       if (nodes.length === 0) throw new UsageError(`say which nodes to ${command}`, 'keys');
       const method = command === 'allow' ? 'REQKeysAllow' : 'REQKeysRevoke';
       const answer = await askDaemon(daemonAddress('keys', values, io.env, io.cwd), { method, methodArgs: nodes }, timeoutMs);
-      if (!answer.ok) return failed(io, answer.text);
+      if (!answer.ok) return printRefusal(io, answer.text, 'key management');
       io.stdout.write(answer.text.trimEnd() + '\n');
       return 0;
     }
@@ -100,69 +98,11 @@ async function keys(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-function failed(io: CliIo, text: string): number {
-  io.stderr.write(`bosun: ${text.replace(/^error /, '').trimEnd()}\n`);
-  if (/BOSUN_UNKNOWN_METHOD/.test(text)) io.stderr.write('bosun: key management runs on central: give central\'s --node or --data-dir\n');
-  return 1;
-}
-
-function seconds(value: string | undefined): number {
-  if (value === undefined) return 10;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout needs a positive number of seconds, not "${value}"`, 'keys');
-  return n;
-}
-
-/**
- * Asks the daemon to run `method` on itself and waits for the result: the request goes
- * in through its socket (so it is the daemon's own, signed request), and the reply is
- * written with REQToFile into `<data-dir>/files/bosun-cli/<node>/`, where this reads it
- * and removes it. An error reply goes to the same name plus `.error`.
- */
-export async function askDaemon(
-  address: DaemonAddress,
-  request: { method: string; methodArgs?: string[]; data?: string },
-  timeoutMs: number,
-): Promise<{ ok: boolean; text: string }> {
-  const fileName = `${request.method}-${randomUUID()}.txt`;
-  const message = { toNode: 'local', ...request, replyMethod: 'REQToFile', directory: 'bosun-cli', fileName };
-  const socket = await connectDaemon(path.join(address.dataDir, SOCKET_FILE), address);
-  const answers: string[] = [];
-  const reading = readLines(socket, (line) => {
-    if (line !== '') answers.push(line);
-  });
-  socket.end(JSON.stringify(message));
-  await reading;
-  const answer = JSON.parse(answers[0] ?? '{}') as { toNode?: string; error?: { code: string; message: string } };
-  if (answer.error) return { ok: false, text: `${answer.error.code}: ${answer.error.message}` };
-  if (!answer.toNode) throw new BosunError('BOSUN_INTERRUPTED', 'the daemon gave no answer to the request');
-  const dir = path.join(address.dataDir, 'files', 'bosun-cli', answer.toNode);
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    for (const [file, ok] of [
-      [path.join(dir, fileName), true],
-      [path.join(dir, `${fileName}.error`), false],
-    ] as const) {
-      const text = await readFile(file, 'utf8').catch(() => undefined);
-      if (text !== undefined) {
-        await rm(file, { force: true });
-        return { ok, text };
-      }
-    }
-    if (Date.now() > end) {
-      throw new BosunError('BOSUN_INTERRUPTED', `no answer to ${request.method} within ${timeoutMs / 1000} s; is the daemon started with security on?`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 function formatListing(listing: KeyListing): string {
   const rows: string[][] = [['STATE', 'NODE', 'FINGERPRINT', 'SEEN']];
   for (const k of listing.allowed) rows.push(['allowed', k.node, k.fingerprint, '']);
   for (const k of listing.pending) {
     rows.push([k.replacesAllowedKey ? 'pending (new key)' : 'pending', k.node, k.fingerprint, `${k.firstSeen} … ${k.lastSeen}`]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
-  return `${lines.join('\n')}\nkey set ${listing.serial}, hash ${listing.hash.slice(0, 16)}\n`;
+  return `${formatTable(rows)}key set ${listing.serial}, hash ${listing.hash.slice(0, 16)}\n`;
 }

@@ -9,6 +9,7 @@ import { runStart } from './start.ts';
 import { runTree } from './tree.ts';
 import { runAudit, runDead, runNodes, runQueue } from './operate.ts';
 import { run as runKeys } from './keys.ts';
+import { runAcl } from './acl.ts';
 import { run as runNatsConfig } from './natsConfig.ts';
 import { COMMAND_USAGE } from './usage.ts';
 
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   audit: runAudit,
   nodes: runNodes,
   keys: (args, io) => runKeys(args, io),
+  acl: runAcl,
   'nats-config': (args, io) => runNatsConfig(args, io),
   help: async (args, io) => {
     const [topic] = args;

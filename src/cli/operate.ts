@@ -4,6 +4,7 @@ import { DEBUG_SOCKET_FILE } from '../inputs/debugSocket.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 import { connectDaemon, daemonAddress, readLines } from './daemonClient.ts';
 import type { CliIo } from './io.ts';
+import { formatTable } from './table.ts';
 
 /**
  * The operator's commands on a running daemon: `bosun queue`, `bosun dead`, `bosun audit`
@@ -46,10 +47,21 @@ export function parseDuration(text: string, command: string): number {
   return Number(match[1]) * unit;
 }
 
+/** `--limit N`: a whole number, at least 1. */
+function parseLimit(text: string, command: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1) throw new UsageError(`--limit needs a whole number, 1 or more, not "${text}"`, command);
+  return n;
+}
+
+/** Ids the operator named that the daemon does not hold: an error, exit 1. */
+function notFound(io: CliIo, what: string, ids: string[]): number {
+  io.stderr.write(`bosun: no ${what} has the id${ids.length === 1 ? '' : 's'} ${ids.join(', ')}\n`);
+  return 1;
+}
+
 function table(io: CliIo, rows: string[][]): void {
-  if (rows.length === 0) return;
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) io.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+  io.stdout.write(formatTable(rows));
 }
 
 const when = (ms: number) => new Date(ms).toISOString();
@@ -64,7 +76,7 @@ export async function runQueue(args: string[], io: CliIo): Promise<number> {
   const filter = {
     ...(values.to !== undefined ? { node: values.to } : {}),
     ...(values['older-than'] !== undefined ? { olderThanSeconds: parseDuration(values['older-than'], 'queue') } : {}),
-    ...(values.limit !== undefined ? { limit: Number(values.limit) } : {}),
+    ...(values.limit !== undefined ? { limit: parseLimit(values.limit, 'queue') } : {}),
   };
   if (verb === 'ls') {
     const queued = (await ask('queue', values, io, 'queue', filter)) as Queued[];
@@ -78,6 +90,7 @@ export async function runQueue(args: string[], io: CliIo): Promise<number> {
     const withId = positionals[0] !== undefined ? { ...filter, id: positionals[0] } : filter;
     if (Object.keys(withId).filter((k) => k !== 'limit').length === 0) throw new UsageError('say which messages to remove: an ID, --to NODE or --older-than D', 'queue');
     const removed = (await ask('queue', values, io, 'queue-rm', withId)) as Queued[];
+    if (positionals[0] !== undefined && removed.length === 0) return notFound(io, 'queued message', [positionals[0]]);
     if (values.json) io.stdout.write(JSON.stringify(removed) + '\n');
     else io.stdout.write(`removed ${removed.length} message${removed.length === 1 ? '' : 's'}${removed.length ? `: ${removed.map((q) => q.id).join(', ')}` : ''}\n`);
     return 0;
@@ -104,13 +117,21 @@ export async function runDead(args: string[], io: CliIo): Promise<number> {
     const results = (await ask('dead', values, io, 'dead-resend', ids)) as Array<{ id?: string; error?: { message: string } }>;
     if (values.json) io.stdout.write(JSON.stringify(results) + '\n');
     else io.stdout.write(`sent again: ${results.filter((r) => r.id).length}${results.some((r) => r.error) ? `, refused: ${results.filter((r) => r.error).length}` : ''}\n`);
+    const named = [...new Set(positionals)];
+    // Every named letter found gives one result, accepted (with its id) or refused.
+    if (results.length < named.length) {
+      const sent = new Set(results.map((r) => r.id));
+      return notFound(io, 'dead letter', named.filter((id) => !sent.has(id)));
+    }
     return results.some((r) => r.error) ? 1 : 0;
   }
   if (verb === 'purge') {
     const purged = (await ask('dead', values, io, 'dead-purge', ids)) as Dead[];
     if (values.json) io.stdout.write(JSON.stringify(purged) + '\n');
     else io.stdout.write(`deleted ${purged.length} dead letter${purged.length === 1 ? '' : 's'}\n`);
-    return 0;
+    const found = new Set(purged.map((d) => d.message.id));
+    const missing = positionals.filter((id) => !found.has(id));
+    return missing.length > 0 ? notFound(io, 'dead letter', missing) : 0;
   }
   throw new UsageError(verb === undefined ? 'say what to do: ls, resend or purge' : `unknown dead command "${verb}"`, 'dead');
 }
@@ -125,7 +146,7 @@ export async function runAudit(args: string[], io: CliIo): Promise<number> {
     ...(values.since !== undefined ? { sinceMs: Date.now() - parseDuration(values.since, 'audit') * 1000 } : {}),
     ...(values.method !== undefined ? { method: values.method } : {}),
     ...(values.from !== undefined ? { fromNode: values.from } : {}),
-    ...(values.limit !== undefined ? { limit: Number(values.limit) } : {}),
+    ...(values.limit !== undefined ? { limit: parseLimit(values.limit, 'audit') } : {}),
   };
   const records = (await ask('audit', values, io, 'audit', filter)) as Audited[];
   if (values.json) io.stdout.write(JSON.stringify(records) + '\n');

@@ -1,4 +1,5 @@
 import { formatKeysHelp } from '../config/help.ts';
+import { ACL_USAGE } from './acl.ts';
 import { KEYS_USAGE } from './keys.ts';
 import { NATS_CONFIG_USAGE } from './natsConfig.ts';
 import { OPERATE_USAGE } from './operate.ts';
@@ -17,6 +18,7 @@ Usage:
   bosun audit [--since D] …                           what a node ran, and how it ended
   bosun nodes                                         on central: the nodes and their capabilities
   bosun keys ls|allow|revoke|show …                   signing keys (with --secure)
+  bosun acl ls|add|rm|export|import|push …            on central: who may send what (with --secure)
   bosun nats-config …                                 a nats-server config confining each node
   bosun help [COMMAND]                                this help, or a command's
   bosun --version
@@ -79,6 +81,7 @@ ${WHICH_DAEMON}
 `,
   ...OPERATE_USAGE,
   keys: KEYS_USAGE,
+  acl: ACL_USAGE,
   'nats-config': NATS_CONFIG_USAGE,
   help: `Usage: bosun help [COMMAND]
 

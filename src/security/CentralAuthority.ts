@@ -1,5 +1,5 @@
 import { BosunError } from '../errors.ts';
-import { applyAclEdit, EMPTY_ACL_CONFIG, nodeAclOf, validateAclConfig, type AclConfig, type AclEdit, type NodeAcl } from './acl.ts';
+import { applyAclEdit, EMPTY_ACL_CONFIG, nodeAclOf, sameConfig, unknownGroupUses, validateAclConfig, type AclConfig, type AclEdit, type NodeAcl } from './acl.ts';
 import { ACL_KIND, documentHash, KEYS_KIND, signDocument, type KeySetDocument, type NodeAclDocument } from './documents.ts';
 import { fingerprintOf, isPublicKey, type NodeKeyPair } from './keys.ts';
 import type { Ledger } from './Ledger.ts';
@@ -17,6 +17,14 @@ export interface KeyListing {
   pending: Array<{ node: string; fingerprint: string; publicKey: string; firstSeen: string; lastSeen: string; replacesAllowedKey: boolean }>;
   serial: number;
   hash: string;
+}
+
+/** The outcome of an ACL edit or import. */
+export interface AclChange {
+  /** False when the ACL already was so. */
+  changed: boolean;
+  /** Nodes (not central) whose rules changed: where the update goes. */
+  nodes: string[];
 }
 
 /** What central persists: allowed and pending keys, and the ACL with its groups. */
@@ -230,14 +238,25 @@ export class CentralAuthority implements Trust {
     return structuredClone(this.#state.acl);
   }
 
-  /** Applies one edit; returns the nodes whose rules changed (updates go to them). */
-  editAcl(edit: AclEdit): Promise<string[]> {
+  /**
+   * Applies one edit. `changed` is false when the ACL already was so (an add of a rule it
+   * has); `nodes` are the nodes whose rules changed, where updates go.
+   */
+  editAcl(edit: AclEdit): Promise<AclChange> {
     return this.#replaceAcl((acl) => applyAclEdit(acl, edit));
   }
 
-  /** Replaces the whole ACL with an exported one; a malformed one changes nothing. */
-  importAcl(value: unknown): Promise<string[]> {
-    return this.#replaceAcl(() => validateAclConfig(value));
+  /**
+   * Replaces the whole ACL with an exported one; a malformed one, or one whose rules name
+   * groups it does not define, changes nothing.
+   */
+  importAcl(value: unknown): Promise<AclChange> {
+    return this.#replaceAcl(() => {
+      const config = validateAclConfig(value);
+      const dangling = unknownGroupUses(config)[0];
+      if (dangling) throw new BosunError('BOSUN_BAD_MESSAGE', `the ACL names ${dangling.group} (${dangling.text}), which it does not define as a ${dangling.kind} group; nothing changed`);
+      return config;
+    });
   }
 
   /** The rules for `node`, signed by central. */
@@ -254,16 +273,18 @@ export class CentralAuthority implements Trust {
     return doc;
   }
 
-  #replaceAcl(change: (acl: AclConfig) => AclConfig): Promise<string[]> {
+  #replaceAcl(change: (acl: AclConfig) => AclConfig): Promise<AclChange> {
     return this.#serial.run(async () => {
       const before = this.#state.acl;
       const after = change(before);
+      // An unchanged ACL keeps its serial: nodes have nothing new to take.
+      if (sameConfig(before, after)) return { changed: false, nodes: [] };
       const nodes = [this.central, ...this.allowedNodes()];
       const changed = nodes.filter((n) => JSON.stringify(nodeAclOf(before, n)) !== JSON.stringify(nodeAclOf(after, n)));
       this.#state = { ...this.#state, acl: after, aclSerial: this.#state.aclSerial + 1 };
       this.#aclDocs.clear();
       await this.#save();
-      return changed.filter((n) => n !== this.central);
+      return { changed: true, nodes: changed.filter((n) => n !== this.central) };
     });
   }
 

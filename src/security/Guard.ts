@@ -23,6 +23,7 @@ export const ADMIN_METHODS: ReadonlySet<string> = new Set([
   'REQAclList',
   'REQAclExport',
   'REQAclImport',
+  'REQAclPush',
 ]);
 /** What central distributes: only central may send them. */
 export const UPDATE_METHODS: ReadonlySet<string> = new Set(['REQKeysUpdate', 'REQAclUpdate']);

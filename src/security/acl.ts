@@ -1,5 +1,6 @@
 import { BosunError } from '../errors.ts';
 import { isValidName } from '../message.ts';
+import { canonicalJson } from './canonical.ts';
 
 /**
  * Access control: which nodes may send which methods, and which commands a sender may
@@ -193,7 +194,65 @@ export function parseAclEdit(op: 'add' | 'delete', args: readonly string[]): Acl
   }
 }
 
+/**
+ * Applies one edit. Refused, with nothing changed: deleting what is not there (a typo
+ * should not look like success), and any edit that leaves a rule naming a group that does
+ * not exist (such a rule would silently allow nobody, or nothing).
+ */
 export function applyAclEdit(config: AclConfig, edit: AclEdit): AclConfig {
+  const next = editedCopy(config, edit);
+  if (edit.op === 'delete' && sameConfig(next, config)) throw notFound(`nothing to delete: ${describeEdit(edit)} is not in the ACL`);
+  const before = new Set(unknownGroupUses(config).map((u) => u.text));
+  const introduced = unknownGroupUses(next).filter((u) => !before.has(u.text));
+  const dangling = introduced[0];
+  if (dangling === undefined) return next;
+  if (edit.op === 'delete') throw notFound(`${dangling.group} is still used (${dangling.text}): delete those rules first; nothing changed`);
+  const make = dangling.kind === 'node' ? 'nodeGroup' : 'commandGroup';
+  throw notFound(`${dangling.group} is no ${dangling.kind} group: make it first (${make} ${dangling.group} …); nothing changed`);
+}
+
+export function sameConfig(a: AclConfig, b: AclConfig): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+/** Every place a config names a group it does not define, for people. */
+export function unknownGroupUses(config: AclConfig): Array<{ group: string; kind: 'node' | 'command'; text: string }> {
+  const uses: Array<{ group: string; kind: 'node' | 'command'; text: string }> = [];
+  const node = (name: string, text: string) => {
+    if (isGroupName(name) && !Object.hasOwn(config.nodeGroups, name)) uses.push({ group: name, kind: 'node', text });
+  };
+  for (const [host, methods] of Object.entries(config.methods)) {
+    for (const [method, senders] of Object.entries(methods)) {
+      node(host, `method ${host} ${method}`);
+      for (const s of senders) node(s, `method ${host} ${method} ${s}`);
+    }
+  }
+  for (const [host, senders] of Object.entries(config.commands)) {
+    for (const [sender, items] of Object.entries(senders)) {
+      node(host, `command ${host} ${sender}`);
+      node(sender, `command ${host} ${sender}`);
+      for (const item of items) {
+        if (typeof item === 'string' && !Object.hasOwn(config.commandGroups, item)) uses.push({ group: item, kind: 'command', text: `command ${host} ${sender} ${item}` });
+      }
+    }
+  }
+  return uses;
+}
+
+function describeEdit(edit: AclEdit): string {
+  switch (edit.kind) {
+    case 'command':
+      return `command ${edit.host} ${edit.sender}${edit.item === undefined ? '' : ` ${typeof edit.item === 'string' ? edit.item : edit.item.join(' ')}`}`;
+    case 'method':
+      return `method ${edit.host} ${edit.method}${edit.senders.length ? ` ${edit.senders.join(' ')}` : ''}`;
+    case 'nodeGroup':
+      return `nodeGroup ${edit.group}${edit.nodes.length ? ` ${edit.nodes.join(' ')}` : ''}`;
+    case 'commandGroup':
+      return `commandGroup ${edit.group}${edit.pattern ? ` ${edit.pattern.join(' ')}` : ''}`;
+  }
+}
+
+function editedCopy(config: AclConfig, edit: AclEdit): AclConfig {
   const next = structuredClone(config);
   switch (edit.kind) {
     case 'command': {
@@ -316,6 +375,7 @@ export function validateNodeAcl(value: unknown): NodeAcl {
 
 type Fail = (message: string) => BosunError;
 const bad: Fail = (message) => new BosunError('BOSUN_BAD_MESSAGE', message);
+const notFound: Fail = (message) => new BosunError('BOSUN_NOT_FOUND', message);
 const usage: Fail = bad;
 
 function record(v: unknown, what: string): Record<string, unknown> {

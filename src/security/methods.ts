@@ -2,7 +2,7 @@ import { BosunError } from '../errors.ts';
 import type { MethodContext, MethodSpec } from '../methods/types.ts';
 import { parseAclEdit, type AclConfig } from './acl.ts';
 import { canonicalJson } from './canonical.ts';
-import type { CentralAuthority } from './CentralAuthority.ts';
+import type { AclChange, CentralAuthority } from './CentralAuthority.ts';
 import { documentHash } from './documents.ts';
 import { presentedKey } from './Guard.ts';
 import type { NodeTrust } from './NodeTrust.ts';
@@ -57,14 +57,24 @@ export function centralMethods(authority: CentralAuthority): MethodSpec[] {
       },
     },
     admin('REQAclAdd', 'Central: add an ACL rule: methodArgs command|method|nodeGroup|commandGroup …', async (ctx) => {
-      const changed = await authority.editAcl(parseAclEdit('add', ctx.message.methodArgs));
-      await pushAcl(ctx, changed);
-      return { output: `ACL changed; rules updated on ${changed.length} node(s)${changed.length ? `: ${changed.join(', ')}` : ''}` };
+      const change = await authority.editAcl(parseAclEdit('add', ctx.message.methodArgs));
+      await pushAcl(ctx, change.nodes);
+      return { output: describeChange('ACL changed', change) };
     }),
     admin('REQAclDelete', 'Central: delete an ACL rule: methodArgs command|method|nodeGroup|commandGroup …', async (ctx) => {
-      const changed = await authority.editAcl(parseAclEdit('delete', ctx.message.methodArgs));
-      await pushAcl(ctx, changed);
-      return { output: `ACL changed; rules updated on ${changed.length} node(s)${changed.length ? `: ${changed.join(', ')}` : ''}` };
+      const change = await authority.editAcl(parseAclEdit('delete', ctx.message.methodArgs));
+      await pushAcl(ctx, change.nodes);
+      return { output: describeChange('ACL changed', change) };
+    }),
+    admin('REQAclPush', 'Central: send the current rules now to methodArgs NODE… (every allowed node without).', async (ctx) => {
+      const allowed = authority.allowedNodes();
+      const nodes = ctx.message.methodArgs.length > 0 ? [...new Set(ctx.message.methodArgs)] : allowed;
+      const unknown = nodes.find((n) => !allowed.includes(n));
+      if (unknown !== undefined) {
+        throw new BosunError('BOSUN_UNKNOWN_KEY', `${unknown} is not an allowed node (central itself needs no push); nothing was sent`);
+      }
+      await pushAcl(ctx, nodes);
+      return { output: nodes.length ? `rules sent to ${nodes.length} node(s): ${nodes.join(', ')}` : 'no allowed node to send rules to' };
     }),
     admin('REQAclList', 'Central: the ACL, one rule a line.', async () => ({ output: formatAcl(authority.aclConfig()) })),
     admin('REQAclExport', 'Central: the ACL with its groups, as JSON for REQAclImport.', async () => ({
@@ -77,9 +87,9 @@ export function centralMethods(authority: CentralAuthority): MethodSpec[] {
       } catch {
         throw new BosunError('BOSUN_BAD_MESSAGE', 'REQAclImport needs the ACL as JSON in data; nothing changed');
       }
-      const changed = await authority.importAcl(value);
-      await pushAcl(ctx, changed);
-      return { output: `ACL imported; rules updated on ${changed.length} node(s)` };
+      const change = await authority.importAcl(value);
+      await pushAcl(ctx, change.nodes);
+      return { output: describeChange('ACL imported', change) };
     }),
     {
       name: 'REQAclRequestUpdate',
@@ -121,6 +131,12 @@ export function nodeMethods(trust: NodeTrust): MethodSpec[] {
       },
     },
   ];
+}
+
+function describeChange(what: string, change: AclChange): string {
+  if (!change.changed) return 'the ACL already was so; nothing changed';
+  const { nodes } = change;
+  return `${what}; rules updated on ${nodes.length} node(s)${nodes.length ? `: ${nodes.join(', ')}` : ''}`;
 }
 
 function parseRequest(data: string | undefined): { hash: string } {
