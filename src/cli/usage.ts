@@ -2,6 +2,7 @@ import { formatKeysHelp } from '../config/help.ts';
 import { KEYS_USAGE } from './keys.ts';
 import { NATS_CONFIG_USAGE } from './natsConfig.ts';
 import { OPERATE_USAGE } from './operate.ts';
+import { RESPONSES_USAGE } from './responses.ts';
 
 /** Help texts, one per command; `bosun help COMMAND` and `bosun COMMAND --help` print them. */
 
@@ -18,6 +19,7 @@ Usage:
   bosun nodes                                         on central: the nodes and their capabilities
   bosun keys ls|allow|revoke|show …                   signing keys (with --secure)
   bosun nats-config …                                 a nats-server config confining each node
+  bosun responses [--follow] …                        replies of receptor nodes, from a gateway
   bosun help [COMMAND]                                this help, or a command's
   bosun --version
 
@@ -80,6 +82,7 @@ ${WHICH_DAEMON}
   ...OPERATE_USAGE,
   keys: KEYS_USAGE,
   'nats-config': NATS_CONFIG_USAGE,
+  responses: RESPONSES_USAGE,
   help: `Usage: bosun help [COMMAND]
 
 Shows bosun's usage, or a command's.
