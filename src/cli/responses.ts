@@ -182,7 +182,7 @@ async function readToEnd(settings: ReadSettings, io: CliIo, stop: AbortSignal): 
   let after = settings.after;
   for (;;) {
     const page = await fetchPage(settings, after, 0, stop);
-    await print(page.responses, settings.format, io);
+    await print(page.responses, settings.format, io, stop);
     if (page.responses.length === 0) return;
     after = page.last;
   }
@@ -207,7 +207,7 @@ async function follow(settings: ReadSettings, io: CliIo, stop: AbortSignal): Pro
     if (retryMs > 0) io.stderr.write(`bosun: the gateway at ${settings.url.origin} answers again; going on after seq ${after}\n`);
     reachedOnce = true;
     retryMs = 0;
-    await print(page.responses, settings.format, io);
+    await print(page.responses, settings.format, io, stop);
     after = page.last;
   }
 }
@@ -266,10 +266,20 @@ function refused(where: string, status: number, body: string): BosunError {
   return new BosunError(code, `${where} refused the request (${status})${detailOf(body)}`);
 }
 
-async function print(records: ResponseRecord[], format: 'json' | 'text', io: CliIo): Promise<void> {
+/** Waits for a full stdout to drain, so a slow reader slows the requests rather than filling memory. */
+async function print(records: ResponseRecord[], format: 'json' | 'text', io: CliIo, stop: AbortSignal): Promise<void> {
   if (records.length === 0) return;
   const text = records.map((record) => (format === 'json' ? JSON.stringify(record) : readable(record))).join('\n') + '\n';
-  if (!io.stdout.write(text)) await new Promise((resolve) => io.stdout.once('drain', resolve));
+  if (io.stdout.write(text)) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      io.stdout.off('drain', done);
+      stop.removeEventListener('abort', done);
+      resolve();
+    };
+    io.stdout.once('drain', done);
+    stop.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** `seq job-id sender type code=N payload`, the payload as JSON so that it stays on one line. */
