@@ -11,6 +11,7 @@ import { runAudit, runDead, runNodes, runQueue } from './operate.ts';
 import { run as runKeys } from './keys.ts';
 import { runAcl } from './acl.ts';
 import { run as runNatsConfig } from './natsConfig.ts';
+import { runResponses } from './responses.ts';
 import { COMMAND_USAGE } from './usage.ts';
 
 /** Exit codes: 0 done, 1 failed or refused, 2 called wrongly (usage, config, no daemon). */
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   keys: (args, io) => runKeys(args, io),
   acl: runAcl,
   'nats-config': (args, io) => runNatsConfig(args, io),
+  responses: runResponses,
   help: async (args, io) => {
     const [topic] = args;
     if (topic !== undefined && !Object.hasOwn(COMMAND_USAGE, topic)) throw new UsageError(`no help for "${topic}": there is no such command`);

@@ -179,6 +179,7 @@ class Daemon {
           logger: node.log.child({ part: 'gateway' }),
           errors: node.errorKernel,
           env: this.io.env,
+          ...(config.nats ? { nodeNats: { servers: config.nats, auth: config.natsAuth } } : {}),
         });
         receptor.addUpgradeRoute('/bosun', gateway.handleUpgrade);
         this.#closers.push(receptor, gateway);

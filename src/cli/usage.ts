@@ -3,6 +3,7 @@ import { ACL_USAGE } from './acl.ts';
 import { KEYS_USAGE } from './keys.ts';
 import { NATS_CONFIG_USAGE } from './natsConfig.ts';
 import { OPERATE_USAGE } from './operate.ts';
+import { RESPONSES_USAGE } from './responses.ts';
 
 /** Help texts, one per command; `bosun help COMMAND` and `bosun COMMAND --help` print them. */
 
@@ -20,6 +21,7 @@ Usage:
   bosun keys ls|allow|revoke|show …                   signing keys (with --secure)
   bosun acl ls|add|rm|export|import|push …            on central: who may send what (with --secure)
   bosun nats-config …                                 a nats-server config confining each node
+  bosun responses [--follow] …                        replies of receptor nodes, from a gateway
   bosun help [COMMAND]                                this help, or a command's
   bosun --version
 
@@ -83,6 +85,7 @@ ${WHICH_DAEMON}
   keys: KEYS_USAGE,
   acl: ACL_USAGE,
   'nats-config': NATS_CONFIG_USAGE,
+  responses: RESPONSES_USAGE,
   help: `Usage: bosun help [COMMAND]
 
 Shows bosun's usage, or a command's.

@@ -16,6 +16,7 @@ import {
 import { DEFAULT_MESSAGE_DEFAULTS } from '../message.ts';
 import { formatAddress } from '../inputs/tcpListen.ts';
 import { badConfig, parseSetting, type ListenAddress, type RawSetting } from './values.ts';
+import type { NatsAuthFiles } from '../transport/natsAuth.ts';
 
 /** Where a setting's value came from, lowest first. */
 export type SettingSource = 'default' | 'file' | 'env' | 'flag';
@@ -37,13 +38,7 @@ export interface ConfigSources {
 }
 
 /** The NATS settings `startNode` takes, besides the servers. */
-export interface NatsAuthFiles {
-  nkeySeedFile?: string;
-  credsFile?: string;
-  tlsCaFile?: string;
-  tlsCertFile?: string;
-  tlsKeyFile?: string;
-}
+export type { NatsAuthFiles };
 
 /** The daemon's settings once every source is read and checked. Paths are absolute. */
 export interface StartConfig {

@@ -23,15 +23,13 @@ export interface GatewayConfig {
   registrar: 'local' | 'nats';
   /** This gateway instance's name among its peers (Go used the pod IP). */
   instanceId: string;
-  /** NATS servers for the `nats` registrar, when no connection is handed in. */
-  natsUrl: string | undefined;
+  /** Which NATS the gateway connects to, when no connection is handed in. */
+  nats: GatewayNatsSetting;
   /** How long a registry entry lives without being refreshed (NATS KV). */
   leaseMs: number;
   /** The refresh period is drawn between these two, so instances do not refresh in step. */
   refreshMinMs: number;
   refreshMaxMs: number;
-  /** Whether the gateway connects to NATS at all: the `nats` registrar or a NATS URL. */
-  useNats: boolean;
   /** Subject of the responses stream (the Go gateway's Kafka topic name). */
   responsesSubject: string;
   /** The JetStream stream that keeps the responses (created if missing). */
@@ -45,6 +43,12 @@ export interface GatewayConfig {
   /** How long a job from the jobs stream waits for its node to (re)connect before it fails with 404. */
   jobsNodeWaitMs: number;
 }
+
+/**
+ * `RECEPTOR_CONTROLLER_NATS_URL`: these servers; `off`: no NATS at all; unset: the
+ * node's own NATS (`bosun start --nats`), when the node has one.
+ */
+export type GatewayNatsSetting = { kind: 'servers'; servers: string[] } | { kind: 'off' } | { kind: 'node' };
 
 export type Env = Record<string, string | undefined>;
 
@@ -119,6 +123,21 @@ function streamName(env: Env, name: string, fallback: string): string {
   return value;
 }
 
+function natsSetting(env: Env, registrar: 'local' | 'nats'): GatewayNatsSetting {
+  const raw = read(env, 'NATS_URL');
+  if (raw === undefined) return { kind: 'node' };
+  if (raw.toLowerCase() === 'off') {
+    if (registrar === 'nats') throw badConfig(`${PREFIX}NATS_URL is off, but the nats registrar keeps its registry in NATS`);
+    return { kind: 'off' };
+  }
+  const servers = raw
+    .split(',')
+    .map((server) => server.trim())
+    .filter(Boolean);
+  if (servers.length === 0) throw badConfig(`${PREFIX}NATS_URL must name NATS servers (comma-separated) or be "off", got "${raw}"`);
+  return { kind: 'servers', servers };
+}
+
 /** @throws BosunError `BOSUN_BAD_CONFIG` naming the variable to fix. */
 export function readGatewayConfig(env: Env): GatewayConfig {
   const pongWaitMs = seconds(env, 'WEBSOCKET_PONG_WAIT', 25);
@@ -134,7 +153,7 @@ export function readGatewayConfig(env: Env): GatewayConfig {
   if (refreshMaxMs < refreshMinMs) throw badConfig(`${PREFIX}GATEWAY_ACTIVE_CONNECTION_REGISTRAR_POLL_MAX_DELAY is below the MIN_DELAY`);
   const leaseMs = seconds(env, 'GATEWAY_CONNECTION_LEASE', 30);
   if (leaseMs <= refreshMaxMs) throw badConfig(`${PREFIX}GATEWAY_CONNECTION_LEASE must be longer than the refresh period (POLL_MAX_DELAY)`);
-  const natsUrl = read(env, 'NATS_URL');
+  const nats = natsSetting(env, registrar);
   const responsesSubject = subject(env, 'RESPONSES_SUBJECT', 'platform.receptor-controller.responses');
   const jobsSubject = subject(env, 'JOBS_SUBJECT', 'platform.receptor-controller.jobs');
   if (responsesSubject === jobsSubject) throw badConfig(`${PREFIX}RESPONSES_SUBJECT and ${PREFIX}JOBS_SUBJECT must differ`);
@@ -154,11 +173,10 @@ export function readGatewayConfig(env: Env): GatewayConfig {
     enableProfile: bool(env, 'ENABLE_PROFILE'),
     registrar,
     instanceId: instanceId(env),
-    natsUrl,
+    nats,
     leaseMs,
     refreshMinMs,
     refreshMaxMs,
-    useNats: registrar === 'nats' || natsUrl !== undefined,
     responsesSubject,
     responsesStream,
     jobsSubject,

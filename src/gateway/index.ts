@@ -9,11 +9,12 @@ import type { ErrorSink } from '../../supervisors/types.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { BosunError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
-import { type Env, readGatewayConfig } from './config.ts';
+import type { NatsAuthFiles } from '../transport/natsAuth.ts';
+import { type Env, type GatewayConfig, readGatewayConfig } from './config.ts';
 import { type GatewayLogger, ReceptorGateway } from './gateway.ts';
 import { GatewayHttp, type UpgradeHandler } from './http.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { connectNatsBackend } from './natsBackend.ts';
+import { connectNatsBackend, type NatsTarget } from './natsBackend.ts';
 import { LocalRegistry } from './registry.ts';
 import { ResponseLog } from './responses.ts';
 
@@ -41,10 +42,15 @@ export interface ReceptorGatewayOptions {
   /**
    * A NATS connection for the shared registry and forwarding between instances
    * (`RECEPTOR_CONTROLLER_GATEWAY_CONNECTION_REGISTRAR_IMPL=nats`), the responses stream
-   * and the jobs subject. Without it the gateway connects to `RECEPTOR_CONTROLLER_NATS_URL`
-   * itself when that is set.
+   * and the jobs subject. Without it the gateway connects itself to `RECEPTOR_CONTROLLER_NATS_URL`
+   * when that is set, else to `nodeNats`.
    */
   nats?: NatsConnection;
+  /**
+   * The node's own NATS (`bosun start --nats`): the gateway's NATS unless
+   * `RECEPTOR_CONTROLLER_NATS_URL` names other servers or is `off`.
+   */
+  nodeNats?: { servers: string[]; auth?: NatsAuthFiles };
   /** @internal Directive message ids, for tests that replay captured bytes. */
   newId?: () => string;
 }
@@ -68,6 +74,19 @@ function parseListen(listen: string): { host: string; port: number } {
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 }
 
+/** The NATS the gateway uses, if any: one handed in, then the environment's, then the node's. */
+function natsTarget(config: GatewayConfig, options: ReceptorGatewayOptions): NatsTarget | undefined {
+  if (options.nats) return { kind: 'given', connection: options.nats };
+  switch (config.nats.kind) {
+    case 'servers':
+      return { kind: 'servers', servers: config.nats.servers, auth: {}, from: 'RECEPTOR_CONTROLLER_NATS_URL' };
+    case 'node':
+      return options.nodeNats ? { kind: 'servers', servers: options.nodeNats.servers, auth: options.nodeNats.auth ?? {}, from: 'node' } : undefined;
+    case 'off':
+      return undefined;
+  }
+}
+
 /**
  * Starts the gateway: opens its part of the store, starts the session supervisor, and
  * listens. @throws BosunError `BOSUN_BAD_CONFIG` for a bad setting.
@@ -76,10 +95,14 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
   const config = readGatewayConfig(options.env);
   const clock = options.clock ?? systemClock;
   const { host, port } = parseListen(options.listen);
+  const target = natsTarget(config, options);
+  if (!target && config.registrar === 'nats') {
+    throw new BosunError('BOSUN_BAD_CONFIG', 'the nats registrar needs NATS: set RECEPTOR_CONTROLLER_NATS_URL, or start the node with --nats');
+  }
 
   const responses = new ResponseLog(options.store, clock);
   await responses.open();
-  const nats = config.useNats || options.nats ? await connectNatsBackend(config, options.nats, options.logger) : undefined;
+  const nats = target ? await connectNatsBackend(config, target, options.logger) : undefined;
   const registry = nats && config.registrar === 'nats' ? await nats.openRegistry(clock) : new LocalRegistry(options.store);
   if (registry instanceof LocalRegistry) await registry.open();
 

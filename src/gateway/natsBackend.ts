@@ -1,6 +1,7 @@
 /**
- * The gateway's NATS side, used with `RECEPTOR_CONTROLLER_GATEWAY_CONNECTION_REGISTRAR_IMPL=nats`
- * or `RECEPTOR_CONTROLLER_NATS_URL`: the shared registry (KV), forwarding between
+ * The gateway's NATS side, used whenever the gateway has NATS (`RECEPTOR_CONTROLLER_NATS_URL`,
+ * the node's own `--nats`, or a connection handed in): the shared registry (KV, with
+ * `RECEPTOR_CONTROLLER_GATEWAY_CONNECTION_REGISTRAR_IMPL=nats`), forwarding between
  * instances (core NATS), the responses stream and the jobs subject (JetStream when the
  * server has it, `nats-server -js`).
  */
@@ -9,6 +10,7 @@ import type { ErrorSink } from '../../supervisors/types.ts';
 import type { Clock } from '../clock.ts';
 import { BosunError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
+import { type NatsAuthFiles, natsAuthOptions } from '../transport/natsAuth.ts';
 import type { GatewayConfig } from './config.ts';
 import type { GatewayLogger, ReceptorGateway } from './gateway.ts';
 import { jetStreamManager } from './jetstream.ts';
@@ -30,21 +32,49 @@ export interface NatsBackend {
   close(): Promise<void>;
 }
 
+/** Where the gateway's NATS connection comes from. */
+export type NatsTarget =
+  | { kind: 'given'; connection: NatsConnection }
+  | { kind: 'servers'; servers: string[]; auth: NatsAuthFiles; from: 'RECEPTOR_CONTROLLER_NATS_URL' | 'node' };
+
 function transportError(message: string, error: unknown): BosunError {
   return new BosunError('BOSUN_TRANSPORT', `${message}: ${(error as Error).message}`, { cause: error });
 }
 
-async function connectTo(config: GatewayConfig): Promise<NatsConnection> {
-  if (!config.natsUrl) throw new BosunError('BOSUN_BAD_CONFIG', 'the nats registrar needs a NATS connection: set RECEPTOR_CONTROLLER_NATS_URL');
+async function connectTo(config: GatewayConfig, target: Extract<NatsTarget, { kind: 'servers' }>): Promise<NatsConnection> {
+  const auth = await natsAuthOptions(target.auth);
   try {
-    return await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: `receptor-gateway-${config.instanceId}`, maxReconnectAttempts: -1 });
+    return await connect({ servers: target.servers, name: `receptor-gateway-${config.instanceId}`, maxReconnectAttempts: -1, ...auth });
   } catch (error) {
-    throw transportError(`the gateway cannot reach NATS at ${config.natsUrl}`, error);
+    throw transportError(`the gateway cannot reach NATS at ${target.servers.join(',')}`, error);
   }
 }
 
-export async function connectNatsBackend(config: GatewayConfig, given: NatsConnection | undefined, logger: GatewayLogger): Promise<NatsBackend> {
-  const connection = given ?? (await connectTo(config));
+/**
+ * Connects the gateway to NATS. The node's own NATS is a default, not a demand: when it
+ * cannot be used at start (down, or the login may not use JetStream's API) the gateway
+ * warns and runs on its local log, as a node runs while its NATS is down. Responses are
+ * not lost for JetStream: the forwarder's cursor stays where it was, so the next start
+ * that reaches NATS sends the backlog. NATS named by `RECEPTOR_CONTROLLER_NATS_URL`, and
+ * any NATS the `nats` registrar needs, must work, or the gateway does not start.
+ */
+export async function connectNatsBackend(config: GatewayConfig, target: NatsTarget, logger: GatewayLogger): Promise<NatsBackend | undefined> {
+  try {
+    return await openNatsBackend(config, target, logger);
+  } catch (error) {
+    const optional = target.kind === 'servers' && target.from === 'node' && config.registrar === 'local';
+    if (!optional || (error instanceof BosunError && error.code === 'BOSUN_BAD_CONFIG')) throw error;
+    logger.warn(
+      { err: error, servers: target.servers },
+      "the gateway cannot use the node's NATS: responses stay in the local log until a start that reaches NATS, and no jobs come from NATS",
+    );
+    return undefined;
+  }
+}
+
+async function openNatsBackend(config: GatewayConfig, target: NatsTarget, logger: GatewayLogger): Promise<NatsBackend> {
+  const given = target.kind === 'given' ? target.connection : undefined;
+  const connection = given ?? (await connectTo(config, target as Extract<NatsTarget, { kind: 'servers' }>));
   let jsm: JetStreamManager | undefined;
   try {
     jsm = await jetStreamManager(connection);

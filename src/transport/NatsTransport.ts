@@ -1,35 +1,25 @@
-import { access, readFile } from 'node:fs/promises';
 import {
   connect,
-  credsAuthenticator,
   Events,
-  nkeyAuthenticator,
   type ConnectionOptions,
   type Msg,
   type NatsConnection,
   type NatsError,
   type Subscription,
-  type TlsOptions,
 } from 'nats';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import { BosunError } from '../errors.ts';
 import { reportUncaught } from './handlerErrors.ts';
+import { natsAuthOptions, type NatsAuthFiles } from './natsAuth.ts';
 import { StatusCell } from './StatusCell.ts';
 import { assertNodeName, isPublishSubject } from './subjects.ts';
 import type { FrameHandler, HandlerErrorReporter, Transport, TransportStatus } from './types.ts';
 
-export interface NatsTransportOptions {
+export interface NatsTransportOptions extends NatsAuthFiles {
   /** `nats://host:port` or `host:port`, one or several. */
   servers: string | string[];
   /** Connection name shown by the server's monitoring; defaults to the node name. */
   name?: string;
-  /** File holding the node's nkey seed (`SU…`). */
-  nkeySeedFile?: string;
-  /** A `.creds` file (user JWT and seed). */
-  credsFile?: string;
-  tlsCaFile?: string;
-  tlsCertFile?: string;
-  tlsKeyFile?: string;
   /** Wait between connection attempts, plus up to 10% jitter. Default 1000 ms. */
   reconnectTimeWaitMs?: number;
   /** How often the client pings the server to detect a dead link; nats.js defaults to 2 min. */
@@ -188,20 +178,7 @@ export class NatsTransport implements Transport {
     };
     // nats.js copies undefined values over its defaults, so only set what was given
     if (o.pingIntervalMs !== undefined) options.pingInterval = o.pingIntervalMs;
-    if (o.nkeySeedFile !== undefined && o.credsFile !== undefined) {
-      throw new BosunError('BOSUN_BAD_CONFIG', 'give nkeySeedFile or credsFile, not both');
-    }
-    if (o.nkeySeedFile !== undefined) {
-      const seed = (await readConfigFile(o.nkeySeedFile, 'nkeySeedFile')).toString('utf8').trim();
-      options.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
-    } else if (o.credsFile !== undefined) {
-      options.authenticator = credsAuthenticator(new Uint8Array(await readConfigFile(o.credsFile, 'credsFile')));
-    }
-    const tls: TlsOptions = {};
-    if (o.tlsCaFile !== undefined) tls.caFile = await checkConfigFile(o.tlsCaFile, 'tlsCaFile');
-    if (o.tlsCertFile !== undefined) tls.certFile = await checkConfigFile(o.tlsCertFile, 'tlsCertFile');
-    if (o.tlsKeyFile !== undefined) tls.keyFile = await checkConfigFile(o.tlsKeyFile, 'tlsKeyFile');
-    if (Object.keys(tls).length > 0) options.tls = tls;
+    Object.assign(options, await natsAuthOptions(o));
     return options;
   }
 
@@ -308,23 +285,6 @@ function assertServerUrl(server: string): void {
     new URL(`http://${hostPort}`);
   } catch (error) {
     throw new BosunError('BOSUN_BAD_CONFIG', `${JSON.stringify(server)} is not a NATS server URL`, { cause: error });
-  }
-}
-
-async function readConfigFile(path: string, option: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    throw new BosunError('BOSUN_BAD_CONFIG', `cannot read ${option} ${path}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-async function checkConfigFile(path: string, option: string): Promise<string> {
-  try {
-    await access(path);
-    return path;
-  } catch (error) {
-    throw new BosunError('BOSUN_BAD_CONFIG', `cannot read ${option} ${path}: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -344,3 +344,31 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     },
   });
 }
+
+// ——— a receptor node on a gateway run by a daemon process ———
+
+const CAPTURED_REPLY_ID = '7194ee09-a696-4a54-aa86-d7ad680e9656';
+
+/** The captured eof, as the n-th reply: message id `…<n>`, answering `jobId`, payload `r<n>`. */
+export function numberedReply(n: number, jobId: string = CAPTURED.jobMessageId): Buffer {
+  const messageId = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+  return patchVector(vectors.workernameEof, [
+    [CAPTURED_REPLY_ID, messageId],
+    [CAPTURED.jobMessageId, jobId],
+    ['Error loading directive handlers for workername', `r${n}`],
+  ]);
+}
+
+/**
+ * The captured node (`node-b`, account 0000001) connected to the gateway at `baseUrl`
+ * (`http://host:port`), past its handshake, and listed by the gateway's HTTP API.
+ */
+export async function dialReceptorNode(baseUrl: string): Promise<ReceptorTestNode> {
+  const node = await ReceptorTestNode.connect(`${baseUrl.replace(/^http/, 'ws')}/wss/receptor-controller/gateway`, { headers: { 'x-rh-identity': README_IDENTITY } });
+  await node.handshake();
+  await eventually(async () => {
+    const response = await fetch(`${baseUrl}/connection/${CAPTURED.account}`, { headers: { 'x-rh-identity': README_IDENTITY } });
+    return ((await response.json()) as { connections?: string[] }).connections?.includes(CAPTURED.nodeId) ?? false;
+  }, 10_000);
+  return node;
+}
