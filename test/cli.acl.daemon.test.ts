@@ -67,7 +67,7 @@ function ship1TakesRules(since: number): Promise<unknown> {
   return waitFor(() => fleet.ship1!.logs.slice(since).some((l) => /^ACL \d+$/.test(l.msg)), 15_000, 'ship1 to apply the new rules');
 }
 
-describe('bosun keys', () => {
+describe('bosun keys', { timeout: 180_000 }, () => {
   it('lists the ships as pending, allows them by fingerprint, and refuses a wrong one', async () => {
     const pending = await waitFor(async () => {
       const listing = JSON.parse(await onCentral('keys', 'ls', '--json')) as { pending: Array<{ node: string; fingerprint: string }> };
@@ -96,7 +96,7 @@ describe('bosun keys', () => {
   });
 });
 
-describe('bosun acl', () => {
+describe('bosun acl', { timeout: 180_000 }, () => {
   it('decides what ship2 may run on ship1: refused by default, allowed by a rule with groups, refused again once removed', async () => {
     const files = Object.fromEntries(['before', 'allowed', 'afterRm', 'imported'].map((n) => [n, path.join(dir, `acl-${n}`)]));
     expect(await onCentral('acl', 'ls')).toBe('no rules: central and each node itself may send every method and run every command; no other node may\n');

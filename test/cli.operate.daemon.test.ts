@@ -58,7 +58,7 @@ async function queueEmptied(): Promise<void> {
   await waitFor(async () => ((await central.debug('queue')) as unknown[]).length === 0, 20_000, "central's queue to empty");
 }
 
-describe('bosun queue', () => {
+describe('bosun queue', { timeout: 180_000 }, () => {
   it('lists what waits for a node that is down, withdraws by id, node and age, and the rest runs when it comes up', async () => {
     const files = Object.fromEntries(['old', 'byId', 'kept', 'elsewhere'].map((n) => [n, path.join(dir, `queue-${n}`)]));
     const [oldId] = await send('central', touch('ship1', files.old!));
@@ -108,7 +108,7 @@ describe('bosun queue', () => {
   });
 });
 
-describe('bosun dead', () => {
+describe('bosun dead', { timeout: 180_000 }, () => {
   it('lists messages that ran out of retries; a purged one never runs, a resent one runs once its node is up', async () => {
     const resent = path.join(dir, 'dead-resent');
     const purged = path.join(dir, 'dead-purged');
@@ -135,7 +135,7 @@ describe('bosun dead', () => {
   });
 });
 
-describe('bosun audit', () => {
+describe('bosun audit', { timeout: 180_000 }, () => {
   it('shows what a node ran with its outcome, filtered by method, sender, age and count', async () => {
     const ship = await startShip('ship3');
     const [failedId] = await send('central', { toNode: 'ship3', method: 'REQCliCommand', methodArgs: ['sh', '-c', 'exit 3'] });
@@ -169,7 +169,7 @@ describe('bosun audit', () => {
   });
 });
 
-describe('bosun nodes', () => {
+describe('bosun nodes', { timeout: 180_000 }, () => {
   it("lists on central the nodes that said hello, with their capabilities; a ship knows of none", async () => {
     const ship = await startShip('ship4', ['--hello-interval', '1']);
     const seen = await waitFor(async () => {
