@@ -13,7 +13,8 @@ import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
  * Every built-in method, run by real daemon processes: `central` and `ship1` over a real
  * nats-server on loopback. Messages go in through central's unix socket; ship1 runs them
  * and its replies land as files in central's files folder
- * (`files/<request method>/ship1/<fileName>`). One fleet serves the whole file.
+ * (`files/<request method>/ship1/<fileName>`). One fleet serves the whole file; the
+ * schedule test, which kills ship1, comes last.
  */
 let dir: string;
 let nats: NatsServer;
@@ -351,5 +352,28 @@ describe('built-in methods run by daemon processes over nats-server', () => {
         `^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ship1 BOSUN_METHOD_FAILED ship1/inbound/REQCliCommand: REQCliCommand ${id} from central: command sh exited with code 7\\\\noutput:\\\\nbroken$`,
       ),
     );
+  });
+
+  it('schedule: a command re-runs on ship1 every interval, and goes on after ship1 is SIGKILLed and started again', async () => {
+    const effects = path.join(dir, 'scheduled-effects.log');
+    // Each run takes a while, so the kill most likely lands in the middle of one.
+    await send({
+      toNode: 'ship1',
+      method: 'REQCliCommand',
+      methodArgs: ['sh', '-c', `echo run >> ${effects}; sleep 0.3`],
+      schedule: [0.3, 60],
+      replyMethod: 'none',
+    });
+    await atLeastLines(effects, 3);
+    await ship1.kill();
+    // A command the daemon started just before the kill may still write its line.
+    await new Promise((r) => setTimeout(r, 200));
+    const beforeRestart = (await lines(effects)).length;
+    // ship1 runs the schedule, not central: nothing runs while ship1 is down.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(await lines(effects)).toHaveLength(beforeRestart);
+
+    await ship1.start();
+    await atLeastLines(effects, beforeRestart + 3);
   });
 });

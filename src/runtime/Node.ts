@@ -270,7 +270,13 @@ export class BosunNode {
         message: `the record ${key} was corrupt; it was moved to quarantine!${key} and left out (${describeError(error).message})`,
         action: 'reported',
       });
-    this.#scheduler = new Scheduler(this.store, this.clock, this.#timers, (entry) => this.#inbound.subscriber(entry.message.method).enqueue([entry]));
+    this.#scheduler = new Scheduler(
+      this.store,
+      this.clock,
+      this.#timers,
+      (entry) => this.#inbound.subscriber(entry.message.method).enqueue([entry]),
+      (entry, started) => this.#inbound.resume(entry, started),
+    );
   }
 
   static async start(options: NodeOptions): Promise<BosunNode> {
