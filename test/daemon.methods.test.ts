@@ -354,26 +354,40 @@ describe('built-in methods run by daemon processes over nats-server', () => {
     );
   });
 
-  it('schedule: a command re-runs on ship1 every interval, and goes on after ship1 is SIGKILLed and started again', async () => {
+  it('schedule: a command re-runs on ship1 every interval, and goes on after ship1 is SIGKILLed in the middle of a run', async () => {
     const effects = path.join(dir, 'scheduled-effects.log');
-    // Each run takes a while, so the kill most likely lands in the middle of one.
-    await send({
+    const starts = async () => (await lines(effects)).filter((l) => l === 'start').length;
+    const [id] = await send({
       toNode: 'ship1',
       method: 'REQCliCommand',
-      methodArgs: ['sh', '-c', `echo run >> ${effects}; sleep 0.3`],
-      schedule: [0.3, 60],
+      methodArgs: ['sh', '-c', `echo start >> ${effects}; sleep 0.6; echo end >> ${effects}`],
+      schedule: [0.2, 60],
       replyMethod: 'none',
     });
-    await atLeastLines(effects, 3);
+    // Kill ship1 while its third run sleeps: two runs have ended and the last line is a start.
+    await waitFor(
+      async () => {
+        const found = await lines(effects);
+        return found.filter((l) => l === 'end').length >= 2 && found.at(-1) === 'start';
+      },
+      20_000,
+      'the third run to be under way',
+    );
     await ship1.kill();
-    // A command the daemon started just before the kill may still write its line.
-    await new Promise((r) => setTimeout(r, 200));
-    const beforeRestart = (await lines(effects)).length;
-    // ship1 runs the schedule, not central: nothing runs while ship1 is down.
-    await new Promise((r) => setTimeout(r, 700));
-    expect(await lines(effects)).toHaveLength(beforeRestart);
+    const startsBeforeRestart = await starts();
+    // ship1 runs the schedule, not central: no run starts while ship1 is down. (The
+    // command the kill cut short lives on in its own process group and writes its end.)
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await starts()).toBe(startsBeforeRestart);
 
     await ship1.start();
-    await atLeastLines(effects, beforeRestart + 3);
+    await waitFor(async () => (await starts()) >= startsBeforeRestart + 2, 20_000, 'two runs after the restart');
+    // The run the kill cut short is reported, and not run again: its id has one record in
+    // ship1's audit, the interruption.
+    type Audit = Array<{ message: { id: string }; outcome: { ok: boolean; code?: string } }>;
+    const runs = ((await debug(ship1, 'audit {"method":"REQCliCommand"}')) as Audit).filter((r) => r.message.id.startsWith(`${id}#`));
+    const interrupted = runs.filter((r) => r.outcome.code === 'BOSUN_INTERRUPTED');
+    expect(interrupted).toHaveLength(1);
+    expect(runs.filter((r) => r.message.id === interrupted[0]!.message.id)).toHaveLength(1);
   });
 });
