@@ -389,5 +389,9 @@ describe('built-in methods run by daemon processes over nats-server', () => {
     const interrupted = runs.filter((r) => r.outcome.code === 'BOSUN_INTERRUPTED');
     expect(interrupted).toHaveLength(1);
     expect(runs.filter((r) => r.message.id === interrupted[0]!.message.id)).toHaveLength(1);
+    // Central hears of it too, though ship1 reported it while it was starting.
+    const errorLog = path.join(central.dataDir, 'files', 'errorLog', 'error.log');
+    const report = `ship1 BOSUN_INTERRUPTED ship1/inbound/REQCliCommand: REQCliCommand ${interrupted[0]!.message.id} from central:`;
+    await waitFor(async () => (await lines(errorLog)).some((l) => l.includes(report)), 20_000, 'the interrupted run in central\'s error log');
   });
 });
