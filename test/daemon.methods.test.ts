@@ -162,6 +162,36 @@ describe('built-in methods run by daemon processes over nats-server', () => {
     expect(await fileText(replyPath('REQnCliCommandCont', `${failed}.error`))).toBe('error BOSUN_METHOD_FAILED: command sh exited with code 5\n');
   });
 
+  it('REQnCliCommandCont ends at methodTimeout: the command\'s whole process group is killed and the last reply says so', async () => {
+    const fileName = unique('cont-timeout');
+    const pidFile = path.join(dir, `background-${randomUUID()}.pid`);
+    await send({
+      toNode: 'ship1',
+      method: 'REQnCliCommandCont',
+      // A background child of the command: killing the command alone would leave it.
+      methodArgs: ['sh', '-c', `sleep 60 & echo $! > ${pidFile}; echo started; wait`],
+      fileName,
+      methodTimeout: 2,
+    });
+    expect(await atLeastLines(replyPath('REQnCliCommandCont', fileName), 2)).toEqual([
+      'started',
+      '[bosun: methodTimeout 2s reached; command sh and its process group were killed]',
+    ]);
+    const backgroundPid = Number(await readFile(pidFile, 'utf8'));
+    await waitFor(
+      () => {
+        try {
+          process.kill(backgroundPid, 0);
+          return false;
+        } catch (e) {
+          return (e as NodeJS.ErrnoException).code === 'ESRCH';
+        }
+      },
+      5_000,
+      'the background child to be gone',
+    );
+  });
+
   it('REQTailFile sends the lines appended to a file on ship1, and keeps following it after rotation', async () => {
     const followed = path.join(dir, 'ship1-app.log');
     await writeFile(followed, 'written before the tail started\n');
@@ -326,6 +356,20 @@ describe('built-in methods run by daemon processes over nats-server', () => {
       'central to run the REQPong',
     );
     expect(pong).toMatchObject({ message: { method: 'REQPong', fromNode: 'ship1', data: 'pong from ship1' }, outcome: { ok: true } });
+  });
+
+  it('REQNone and REQnNone run on ship1 and send nothing back', async () => {
+    const ids = await send({ toNode: 'ship1', method: 'REQNone' }, { toNode: 'ship1', method: 'REQnNone' });
+    type Audit = Array<{ message: { id: string; method: string; fromNode: string }; outcome: { ok: boolean } }>;
+    for (const [i, method] of ['REQNone', 'REQnNone'].entries()) {
+      let record: Audit[number] | undefined;
+      await waitFor(
+        async () => (record = ((await debug(ship1, `audit {"method":"${method}"}`)) as Audit).find((r) => r.message.id === ids[i])) !== undefined,
+        20_000,
+        `ship1 to run ${method}`,
+      );
+      expect(record).toMatchObject({ message: { method, fromNode: 'central' }, outcome: { ok: true } });
+    }
   });
 
   it('REQHello: central knows ship1, its capabilities, and hears from it again each interval', async () => {
