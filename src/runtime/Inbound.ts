@@ -129,10 +129,18 @@ export class Inbound {
       if (onlyMethod !== undefined && message.method !== onlyMethod) continue;
       const rest = key.slice('in!'.length);
       const entry: InboxEntry = { stream: rest.slice(0, rest.lastIndexOf('!')), seq: parseSeq(key), message };
-      const sub = this.subscriber(message.method);
-      if (started.has(rest) && !sub.spec?.idempotent) await sub.interrupted(entry);
-      else sub.enqueue([entry]);
+      await this.resume(entry, started.has(rest));
     }
+  }
+
+  /**
+   * An entry read back at start-up: a run that a crash cut short (`started`) of a
+   * non-idempotent method is reported as interrupted, never run again; the rest are queued.
+   */
+  async resume(entry: InboxEntry, started: boolean): Promise<void> {
+    const sub = this.subscriber(entry.message.method);
+    if (started && !sub.spec?.idempotent) await sub.interrupted(entry);
+    else sub.enqueue([entry]);
   }
 
   async #receiver(stream: string): Promise<SubjectReceiver> {

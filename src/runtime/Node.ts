@@ -170,6 +170,8 @@ export class BosunNode {
   #connection = createActor(connectionMachine);
   #waiters = new Map<string, Waiter>();
   #status: 'starting' | 'running' | 'draining' | 'stopped' = 'starting';
+  /** Error reports for central made before the node accepted messages. */
+  #reportsWhileStarting: ErrorReport[] = [];
   #helloTimer: { cancel(): void } | undefined;
   #accepting = new Set<Promise<unknown>>();
   #lastSeen = new Map<string, { at: number; data?: string }>();
@@ -270,7 +272,13 @@ export class BosunNode {
         message: `the record ${key} was corrupt; it was moved to quarantine!${key} and left out (${describeError(error).message})`,
         action: 'reported',
       });
-    this.#scheduler = new Scheduler(this.store, this.clock, this.#timers, (entry) => this.#inbound.subscriber(entry.message.method).enqueue([entry]));
+    this.#scheduler = new Scheduler(
+      this.store,
+      this.clock,
+      this.#timers,
+      (entry) => this.#inbound.subscriber(entry.message.method).enqueue([entry]),
+      (entry, started) => this.#inbound.resume(entry, started),
+    );
   }
 
   static async start(options: NodeOptions): Promise<BosunNode> {
@@ -310,6 +318,7 @@ export class BosunNode {
     });
     await this.#scheduler.restore();
     this.#status = 'running';
+    for (const report of this.#reportsWhileStarting.splice(0)) this.#sendToCentral(report);
     // Tell every sender we know that we are back, so it resends without waiting out its
     // ACK timeout.
     for (const stream of this.#inbound.knownStreams()) {
@@ -751,7 +760,18 @@ export class BosunNode {
     } catch {
       // A listener's failure must not break the error path.
     }
-    if (report.forward === false || this.#status !== 'running') return;
+    if (report.forward === false) return;
+    // Runs a crash cut short are reported while the node starts, when it accepts no
+    // messages yet: they go to central once it runs, or central would never hear of them.
+    if (this.#status === 'starting') {
+      this.#reportsWhileStarting.push(report);
+      return;
+    }
+    this.#sendToCentral(report);
+  }
+
+  #sendToCentral(report: ErrorReport): void {
+    if (this.#status !== 'running') return;
     // A store that cannot write cannot take the error report either: sending one would
     // only make another failed write, and another report.
     if (report.code === 'BOSUN_STORE_WRITE_FAILED' || report.code === 'BOSUN_STORE_CLOSED') return;

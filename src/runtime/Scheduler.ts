@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { Message } from '../message.ts';
-import { prefixRange, regKey } from '../store/keys.ts';
+import { execKey, prefixRange, regKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { DurableTimers } from '../delivery/DurableTimers.ts';
 import { streamIdOf } from '../delivery/frames.ts';
@@ -19,6 +19,11 @@ export class Scheduler {
     private readonly timers: DurableTimers,
     /** Hands a due run to the method's subscriber. */
     private readonly run: (entry: InboxEntry) => void,
+    /**
+     * Takes back a due run that a crash may have cut short (`started`: its run was
+     * recorded as started): the inbox's rule for interrupted runs applies.
+     */
+    private readonly resume: (entry: InboxEntry, started: boolean) => Promise<void>,
   ) {}
 
   /** Re-arms every schedule found in the store. */
@@ -28,8 +33,16 @@ export class Scheduler {
     for (const [key, next] of await this.store.range<Message>(prefixRange('reg!sched'))) {
       const id = key.slice('reg!sched!'.length);
       const timer = due.get(id);
-      if (!timer) continue;
-      this.timers.rearm(timer, () => this.#fire(next));
+      if (timer) this.timers.rearm(timer, () => this.#fire(next));
+      else {
+        // No timer: it fired (firing deletes its record) and the node died before the run
+        // was recorded, since the batch that records a run also arms the next one or ends
+        // the schedule. Skipping the entry would end the schedule for good after a crash
+        // while a run was due or running. Resumed like an inbox entry, the run is done or
+        // reported interrupted, and either way its record arms the next one.
+        const entry = this.#entry(next);
+        await this.resume(entry, (await this.store.get(execKey(entry.stream, entry.seq))) !== undefined);
+      }
       restored++;
     }
     return restored;
@@ -57,7 +70,11 @@ export class Scheduler {
   }
 
   #fire(message: Message): void {
+    this.run(this.#entry(message));
+  }
+
+  #entry(message: Message): InboxEntry {
     // Scheduled runs are local: they take sequence 0 of the stream, which no message has.
-    this.run({ stream: streamIdOf(message.fromNode, message.toNode, message.method), seq: 0, message });
+    return { stream: streamIdOf(message.fromNode, message.toNode, message.method), seq: 0, message };
   }
 }

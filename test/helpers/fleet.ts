@@ -11,7 +11,12 @@ process.on('exit', () => {
 /** A bosun daemon run as a real process, that a test can kill and start again. */
 export class DaemonProcess {
   #child: ChildProcess | undefined;
+  /** stdout and stderr together, since the last start. */
   logs = '';
+  /** stdout alone, since the last start (what `REQToConsole` prints goes here). */
+  stdout = '';
+  /** stderr alone, since the last start. */
+  stderr = '';
 
   constructor(
     readonly node: string,
@@ -42,7 +47,11 @@ export class DaemonProcess {
         }
       };
       child.stdout!.on('data', onData);
-      child.stderr!.on('data', (b: Buffer) => (this.logs += b.toString()));
+      child.stdout!.on('data', (b: Buffer) => (this.stdout += b.toString()));
+      child.stderr!.on('data', (b: Buffer) => {
+        this.logs += b.toString();
+        this.stderr += b.toString();
+      });
       child.on('exit', (code) => {
         clearTimeout(timer);
         live.delete(child);
@@ -50,6 +59,8 @@ export class DaemonProcess {
       });
     });
     this.logs = '';
+    this.stdout = '';
+    this.stderr = '';
   }
 
   /** SIGKILL, as a crash or power cut of the process would. */
