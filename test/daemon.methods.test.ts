@@ -1,7 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createConnection } from 'node:net';
 import { access, appendFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,23 +75,6 @@ async function missing(file: string): Promise<boolean> {
   );
 }
 
-/** One debug-socket command on a daemon, answered with one JSON line. */
-function debug(d: DaemonProcess, command: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection(path.join(d.dataDir, 'debug.sock'));
-    let text = '';
-    socket.on('data', (b) => {
-      text += b.toString();
-      const end = text.indexOf('\n');
-      if (end >= 0) {
-        socket.end();
-        resolve(JSON.parse(text.slice(0, end)));
-      }
-    });
-    socket.on('error', reject);
-    socket.write(`${command}\n`);
-  });
-}
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 
@@ -348,7 +330,7 @@ describe('built-in methods run by daemon processes over nats-server', () => {
     let pong: Audit[number] | undefined;
     await waitFor(
       async () => {
-        const records = (await debug(central, 'audit {"method":"REQPong"}')) as Audit;
+        const records = (await central.debug('audit {"method":"REQPong"}')) as Audit;
         pong = records.find((r) => r.message.inReplyTo?.id === pingId);
         return pong !== undefined;
       },
@@ -364,7 +346,7 @@ describe('built-in methods run by daemon processes over nats-server', () => {
     for (const [i, method] of ['REQNone', 'REQnNone'].entries()) {
       let record: Audit[number] | undefined;
       await waitFor(
-        async () => (record = ((await debug(ship1, `audit {"method":"${method}"}`)) as Audit).find((r) => r.message.id === ids[i])) !== undefined,
+        async () => (record = ((await ship1.debug(`audit {"method":"${method}"}`)) as Audit).find((r) => r.message.id === ids[i])) !== undefined,
         20_000,
         `ship1 to run ${method}`,
       );
@@ -374,7 +356,7 @@ describe('built-in methods run by daemon processes over nats-server', () => {
 
   it('REQHello: central knows ship1, its capabilities, and hears from it again each interval', async () => {
     type Nodes = Array<{ node: string; lastSeen: string; capabilities?: { hostname: string; methods: string[]; cpus: number; platform: string } }>;
-    const ship1Entry = async () => ((await debug(central, 'nodes')) as Nodes).find((n) => n.node === 'ship1');
+    const ship1Entry = async () => ((await central.debug('nodes')) as Nodes).find((n) => n.node === 'ship1');
     await waitFor(async () => (await ship1Entry()) !== undefined, 20_000, 'ship1\'s first hello');
     const first = (await ship1Entry())!;
     expect(first.capabilities).toMatchObject({ hostname: os.hostname(), cpus: os.cpus().length, platform: `${os.platform()}-${os.arch()}` });
@@ -383,7 +365,7 @@ describe('built-in methods run by daemon processes over nats-server', () => {
 
     await waitFor(async () => Date.parse((await ship1Entry())!.lastSeen) > Date.parse(first.lastSeen), 20_000, 'a later hello');
     // Central itself does not send hellos to itself.
-    expect(((await debug(central, 'nodes')) as Nodes).map((n) => n.node)).toEqual(['ship1']);
+    expect(((await central.debug('nodes')) as Nodes).map((n) => n.node)).toEqual(['ship1']);
   });
 
   it('REQErrorLog: a command that fails on ship1 is one line in central\'s error log', async () => {
@@ -429,7 +411,7 @@ describe('built-in methods run by daemon processes over nats-server', () => {
     // The run the kill cut short is reported, and not run again: its id has one record in
     // ship1's audit, the interruption.
     type Audit = Array<{ message: { id: string }; outcome: { ok: boolean; code?: string } }>;
-    const runs = ((await debug(ship1, 'audit {"method":"REQCliCommand"}')) as Audit).filter((r) => r.message.id.startsWith(`${id}#`));
+    const runs = ((await ship1.debug('audit {"method":"REQCliCommand"}')) as Audit).filter((r) => r.message.id.startsWith(`${id}#`));
     const interrupted = runs.filter((r) => r.outcome.code === 'BOSUN_INTERRUPTED');
     expect(interrupted).toHaveLength(1);
     expect(runs.filter((r) => r.message.id === interrupted[0]!.message.id)).toHaveLength(1);

@@ -1,4 +1,3 @@
-import { createConnection } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,23 +42,6 @@ function daemon(node: string): DaemonProcess {
   return d;
 }
 
-/** One debug-socket command, answered with one JSON line. */
-function debug(d: DaemonProcess, command: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection(path.join(d.dataDir, 'debug.sock'));
-    let text = '';
-    socket.on('data', (b) => {
-      text += b.toString();
-      const end = text.indexOf('\n');
-      if (end >= 0) {
-        socket.end();
-        resolve(JSON.parse(text.slice(0, end)));
-      }
-    });
-    socket.on('error', reject);
-    socket.write(`${command}\n`);
-  });
-}
 
 async function lines(file: string): Promise<string[]> {
   return (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
@@ -102,7 +84,7 @@ describe('relayViaNode between daemons on a confined nats-server', () => {
     await waitFor(async () => (await lines(path.join(replies, 'r39.txt'))).length > 0, 30_000, 'the last reply on ship1');
     for (const i of [0, 19, 39]) expect(await lines(path.join(replies, `r${i}.txt`))).toEqual([`ran ${i}`]);
     // The direct message is still in ship1's queue, and never ran.
-    const queue = (await debug(ship1, 'queue')) as { messages?: Array<{ id: string; toNode: string; method: string }> } | Array<{ id: string }>;
+    const queue = (await ship1.debug('queue')) as { messages?: Array<{ id: string; toNode: string; method: string }> } | Array<{ id: string }>;
     const queued = Array.isArray(queue) ? queue : (queue.messages ?? []);
     expect(queued.map((q) => q.id)).toEqual([(direct as { id: string }).id]);
     expect(await lines(effects)).toEqual(expected);

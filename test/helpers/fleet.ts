@@ -63,6 +63,24 @@ export class DaemonProcess {
     this.stderr = '';
   }
 
+  /** One debug-socket command (`queue`, `nodes`, `audit {…}`), answered with one JSON line. */
+  debug(command: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const socket = net.createConnection(path.join(this.dataDir, 'debug.sock'));
+      let text = '';
+      socket.on('data', (b) => {
+        text += b.toString();
+        const end = text.indexOf('\n');
+        if (end >= 0) {
+          socket.end();
+          resolve(JSON.parse(text.slice(0, end)));
+        }
+      });
+      socket.on('error', reject);
+      socket.write(`${command}\n`);
+    });
+  }
+
   /** SIGKILL, as a crash or power cut of the process would. */
   async kill(): Promise<void> {
     await this.#signal('SIGKILL');
