@@ -42,7 +42,7 @@ describe('bosun nats-config', () => {
     const text = natsServerConfig({ nodes: ['central', 'ship1', 'ship2'], central: 'central', identities: USERS, links: [['ship1', 'ship2']] });
     expect(text).toContain('subscribe: { allow: ["ship1.>", "_INBOX.>"] }');
     expect(text).toContain(
-      'publish: { allow: ["central.*.CommandACK", "central.*.EventACK", "central.*.ACK", "central.*.RESUME", "ship1.*.CommandACK", "ship1.*.EventACK", "ship1.*.ACK", "ship1.*.RESUME", "ship2.*.CommandACK", "ship2.*.EventACK", "ship2.*.ACK", "ship2.*.RESUME"] }',
+      'publish: { allow: ["central.ship1.*.CommandACK", "central.ship1.*.EventACK", "central.ship1.*.ACK", "central.ship1.*.RESUME", "ship1.ship1.*.CommandACK", "ship1.ship1.*.EventACK", "ship1.ship1.*.ACK", "ship1.ship1.*.RESUME", "ship2.ship1.*.CommandACK", "ship2.ship1.*.EventACK", "ship2.ship1.*.ACK", "ship2.ship1.*.RESUME"] }',
     );
     const alone = natsServerConfig({ nodes: ['central', 'ship1', 'ship2'], central: 'central', identities: USERS });
     const ship1Block = alone.slice(alone.indexOf('# ship1'), alone.indexOf('# ship2'));
@@ -109,14 +109,19 @@ describe('bosun nats-config', () => {
       });
       await Promise.all([central.flush(), ship1.flush(), ship2.flush()]);
 
-      central.publish('ship2.REQCliCommand.CommandACK', new Uint8Array([1]));
-      ship1.publish('ship2.REQCliCommand.CommandACK', new Uint8Array([2])); // ship1 may not talk to ship2
-      ship1.publish('central.REQHello.EventACK', new Uint8Array([3]));
+      central.publish('ship2.central.REQCliCommand.CommandACK', new Uint8Array([1]));
+      ship1.publish('ship2.ship1.REQCliCommand.CommandACK', new Uint8Array([2])); // ship1 may not talk to ship2
+      ship1.publish('ship2.central.REQCliCommand.CommandACK', new Uint8Array([2])); // nor pass for central
+      ship1.publish('central.REQHello.EventACK', new Uint8Array([3])); // a subject that names no publisher
+      ship1.publish('central.ship1.REQHello.EventACK', new Uint8Array([3]));
+      // ship1 may ACK central's streams to ship1, not central's streams to ship2.
+      ship1.publish('central.ship2.REQCliCommand.ACK', new Uint8Array([4]));
+      ship1.publish('central.ship1.REQCliCommand.ACK', new Uint8Array([5]));
       await Promise.all([central.flush(), ship1.flush()]);
       await new Promise((r) => setTimeout(r, 300));
 
-      expect(seen.ship2).toEqual(['ship2.REQCliCommand.CommandACK']);
-      expect(seen.central).toEqual(['central.REQHello.EventACK']);
+      expect(seen.ship2).toEqual(['ship2.central.REQCliCommand.CommandACK']);
+      expect(seen.central).toEqual(['central.ship1.REQHello.EventACK', 'central.ship1.REQCliCommand.ACK']);
       expect(seen.spy).toEqual([]);
       expect(refused.join('\n')).toMatch(/permissions violation/i);
     });

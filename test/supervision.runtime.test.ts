@@ -55,7 +55,7 @@ describe('the node as a supervision tree', () => {
     const bus = new EmbeddedBus();
     const rec = recorder();
     const reports: NodeErrorReport[] = [];
-    const transport = faulty(bus.transport(), /^ship1\.REQTestRecord\./, 1);
+    const transport = faulty(bus.transport(), /^ship1\.central\.REQTestRecord\./, 1);
     const central = await startNode({ node: 'central', transport, helloIntervalSeconds: 0, methods: rec.methods, onError: (r) => reports.push(r) });
     const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0, methods: rec.methods });
     nodes.push(central, ship1);
@@ -72,7 +72,7 @@ describe('the node as a supervision tree', () => {
     const bus = new EmbeddedBus();
     const reports: NodeErrorReport[] = [];
     let fatal: unknown;
-    const transport = faulty(bus.transport(), /^ship1\.REQNone\./, Infinity);
+    const transport = faulty(bus.transport(), /^ship1\.central\.REQNone\./, Infinity);
     const central = await startNode({
       node: 'central',
       transport,

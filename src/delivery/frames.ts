@@ -76,17 +76,34 @@ function kindOf(method: string): 'CommandACK' | 'EventACK' {
   return /Command/.test(method) ? 'CommandACK' : 'EventACK';
 }
 
-/** Subject a data or skip frame travels on: `<toNode>.<method>.<CommandACK|EventACK>`. */
+/*
+ * Every subject is `<addressee>.<publisher>.<method>.<kind>`. The addressee comes first, so
+ * a node receives everything for it on `<node>.>`; the publisher comes second, so a
+ * nats-server can let a node publish only subjects that name it (`bosun nats-config`),
+ * and a receiver drops a frame whose subject does not name the stream's other party.
+ * Without the publisher in the subject, any node allowed to reach central could ACK
+ * central's messages to another node, or burn the sequence numbers of its streams.
+ */
+
+/** Subject a data or skip frame travels on: `<toNode>.<fromNode>.<method>.<CommandACK|EventACK>`. */
 export function dataSubject(s: StreamId): string {
-  return `${s.toNode}.${s.method}.${kindOf(s.method)}`;
+  return `${s.toNode}.${s.fromNode}.${s.method}.${kindOf(s.method)}`;
 }
 
-/** Subject of the ACK that goes back to the sender: `<fromNode>.<method>.ACK`. */
+/** Subject of the ACK that goes back to the sender: `<fromNode>.<toNode>.<method>.ACK`. */
 export function ackSubject(s: StreamId): string {
-  return `${s.fromNode}.${s.method}.ACK`;
+  return `${s.fromNode}.${s.toNode}.${s.method}.ACK`;
 }
 
-/** Subject a restarted receiver nudges its senders on: `<fromNode>.<method>.RESUME`. */
+/** Subject a restarted receiver nudges its senders on: `<fromNode>.<toNode>.<method>.RESUME`. */
 export function resumeSubject(s: StreamId): string {
-  return `${s.fromNode}.${s.method}.RESUME`;
+  return `${s.fromNode}.${s.toNode}.${s.method}.RESUME`;
+}
+
+/** The node a subject says published it: its second token (undefined when it has none). */
+export function publisherOf(subject: string): string | undefined {
+  const first = subject.indexOf('.');
+  if (first < 0) return undefined;
+  const second = subject.indexOf('.', first + 1);
+  return second < 0 ? undefined : subject.slice(first + 1, second);
 }

@@ -17,7 +17,7 @@ import { regKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { Transport } from '../transport/types.ts';
 import { DurableTimers } from '../delivery/DurableTimers.ts';
-import { decodeFrame, encodeFrame, parseStreamId, resumeSubject, streamIdOf } from '../delivery/frames.ts';
+import { decodeFrame, encodeFrame, parseStreamId, publisherOf, resumeSubject, streamIdOf } from '../delivery/frames.ts';
 import type { InboxEntry } from '../delivery/SubjectReceiver.ts';
 import type { Outcome } from '../delivery/Subscriber.ts';
 import { Inbound } from './Inbound.ts';
@@ -600,6 +600,14 @@ export class BosunNode {
       return;
     }
     const ids = parseStreamId(frame.stream)!;
+    // Data comes from the stream's sender, ACKs and resumes from its receiver: a frame
+    // whose subject names anyone else is not the stream's (see `dataSubject`).
+    const publisher = frame.type === 'data' || frame.type === 'skip' ? ids.fromNode : ids.toNode;
+    if (publisherOf(subject) !== publisher) {
+      this.#counters.badFrames++;
+      this.log.warn({ subject, stream: frame.stream, type: frame.type }, 'dropped a frame whose subject does not name its stream\'s other node');
+      return;
+    }
     switch (frame.type) {
       case 'data':
       case 'skip':

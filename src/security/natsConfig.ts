@@ -28,9 +28,10 @@ const SAFE_TEXT = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
  * (see `src/delivery/frames.ts` for the subject names):
  *
  * - subscribe: `<node>.>` (frames for it, and ACK/RESUME of its own streams) and `_INBOX.>`;
- * - publish: for itself and each node it talks to, `<peer>.*.CommandACK` and
- *   `<peer>.*.EventACK` (data), `<peer>.*.ACK` (ACKs of that peer's streams) and
- *   `<peer>.*.RESUME`.
+ * - publish: for itself and each node it talks to, subjects that name it as publisher:
+ *   `<peer>.<node>.*.CommandACK` and `<peer>.<node>.*.EventACK` (data),
+ *   `<peer>.<node>.*.ACK` (ACKs of that peer's streams to it) and `<peer>.<node>.*.RESUME`.
+ *   A node can then neither send on another node's streams nor ACK them.
  *
  * A node can then neither read another node's frames nor send to a node it has no
  * business with; what it may send to its peers is the guard's to check.
@@ -55,7 +56,7 @@ export function natsServerConfig(o: NatsConfigOptions): string {
     if (!id) throw bad(`no nkey or user for node ${node}`);
     const publish = [...peers.get(node)!]
       .sort()
-      .flatMap((p) => [`${p}.*.CommandACK`, `${p}.*.EventACK`, `${p}.*.ACK`, `${p}.*.RESUME`]);
+      .flatMap((p) => [`${p}.${node}.*.CommandACK`, `${p}.${node}.*.EventACK`, `${p}.${node}.*.ACK`, `${p}.${node}.*.RESUME`]);
     const login =
       'nkey' in id
         ? `      nkey: ${quote(checked(id.nkey, NKEY_USER, `the nkey of ${node} is not a user nkey (U…)`))}`
