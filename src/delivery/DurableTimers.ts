@@ -14,6 +14,20 @@ export interface TimerRecord {
   dueAt: number;
 }
 
+/** Called when a timer fires, with the operation that deletes its record. */
+export type OnFire = (deleteRecord: StoreOp) => void;
+
+export interface ArmOptions {
+  /**
+   * The owner deletes the record: `fire` writes `deleteRecord` in the batch that records
+   * what the firing started, so a crash leaves either the timer or that state, never both
+   * and never neither. Otherwise the record is deleted as the timer fires, without
+   * waiting, and a crash before that write lands fires it once more after the restart:
+   * fine for a deadline whose owner takes a second firing as a no-op.
+   */
+  ownerDeletes?: boolean;
+}
+
 export class DurableTimers {
   #armed = new Map<string, { key: string; handle: TimerHandle }>();
 
@@ -32,31 +46,39 @@ export class DurableTimers {
    * Arms `fire` at `dueAt` and returns the store operations that persist it, to be
    * written with the state change that armed it. Re-arming an id replaces its deadline.
    */
-  arm(record: TimerRecord, fire: () => void): StoreOp[] {
+  arm(record: TimerRecord, fire: OnFire, options: ArmOptions = {}): StoreOp[] {
     // Keys hold whole milliseconds; a deadline never fires early for the rounding.
     record = { ...record, dueAt: Math.ceil(record.dueAt) };
-    const ops = this.#schedule(record, fire);
+    const ops = this.#schedule(record, fire, options);
     ops.push({ type: 'put', key: timerKey(record.dueAt, record.id), value: record });
     return ops;
   }
 
   /** Re-arms a loaded record without writing it again. */
-  rearm(record: TimerRecord, fire: () => void): void {
-    this.#schedule(record, fire);
+  rearm(record: TimerRecord, fire: OnFire, options: ArmOptions = {}): void {
+    this.#schedule(record, fire, options);
   }
 
-  #schedule(record: TimerRecord, fire: () => void): StoreOp[] {
+  #schedule(record: TimerRecord, fire: OnFire, { ownerDeletes = false }: ArmOptions): StoreOp[] {
     const ops = this.cancel(record.id);
     const key = timerKey(record.dueAt, record.id);
     const handle = this.clock.setTimer(Math.max(0, record.dueAt - this.clock.now()), () => {
       this.#armed.delete(record.id);
-      this.store.write([{ type: 'del', key }]).catch(() => {
-        // A stale record only re-fires once after a restart; its owner ignores it.
-      });
-      fire();
+      const deleteRecord = this.deletion(record);
+      if (!ownerDeletes) {
+        this.store.write([deleteRecord]).catch(() => {
+          // A stale record only re-fires once after a restart; its owner ignores it.
+        });
+      }
+      fire(deleteRecord);
     });
     this.#armed.set(record.id, { key, handle });
     return ops;
+  }
+
+  /** The operation that deletes a loaded record (one that is not armed, or is stale). */
+  deletion(record: TimerRecord): StoreOp {
+    return { type: 'del', key: timerKey(record.dueAt, record.id) };
   }
 
   /** Disarms `id`; returns the operations that delete its record. */
