@@ -54,6 +54,9 @@ interface ResponseRecord {
 interface Page {
   responses: ResponseRecord[];
   last: number;
+  /** Records after the position asked for were pruned by the gateway's retention; `first` is the oldest kept. */
+  pruned?: boolean;
+  first?: number;
 }
 
 interface ReadSettings {
@@ -182,6 +185,7 @@ async function readToEnd(settings: ReadSettings, io: CliIo, stop: AbortSignal): 
   let after = settings.after;
   for (;;) {
     const page = await fetchPage(settings, after, 0, stop);
+    warnIfPruned(page, after, io);
     await print(page.responses, settings.format, io, stop);
     if (page.responses.length === 0) return;
     after = page.last;
@@ -207,6 +211,7 @@ async function follow(settings: ReadSettings, io: CliIo, stop: AbortSignal): Pro
     if (retryMs > 0) io.stderr.write(`bosun: the gateway at ${settings.url.origin} answers again; going on after seq ${after}\n`);
     reachedOnce = true;
     retryMs = 0;
+    warnIfPruned(page, after, io);
     await print(page.responses, settings.format, io, stop);
     after = page.last;
   }
@@ -237,6 +242,13 @@ async function fetchPage(settings: ReadSettings, after: number, timeoutS: number
   } catch (error) {
     throw new BosunError('BOSUN_GATEWAY_PROTOCOL', `${where} did not answer with a page of responses: ${(error as Error).message}`);
   }
+}
+
+/** Records skipped because the gateway pruned them are said on stderr, never skipped in silence. */
+function warnIfPruned(page: Page, after: number, io: CliIo): void {
+  if (page.pruned !== true) return;
+  const kept = Number.isSafeInteger(page.first) ? `; it keeps records from seq ${page.first} on` : '';
+  io.stderr.write(`bosun: the gateway pruned records after seq ${after} before they were read (its retention limits)${kept}\n`);
 }
 
 function withTrailingSlash(url: URL): URL {

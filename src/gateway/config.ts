@@ -42,6 +42,10 @@ export interface GatewayConfig {
   jobsIntake: boolean;
   /** How long a job from the jobs stream waits for its node to (re)connect before it fails with 404. */
   jobsNodeWaitMs: number;
+  /** Records of the responses log older than this are pruned; 0 keeps them however old. */
+  responsesMaxAgeMs: number;
+  /** Only this many of the newest records of the responses log are kept; 0 keeps them all. */
+  responsesMaxRecords: number;
 }
 
 /**
@@ -68,6 +72,15 @@ function positive(env: Env, name: string, fallback: number, unit: string): numbe
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0) throw badConfig(`${PREFIX}${name} must be a positive number of ${unit}, got "${raw}"`);
+  return value;
+}
+
+/** A limit where `0` means none: a whole number of `unit`s, 0 or more. */
+function limit(env: Env, name: string, fallback: number, unit: string): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) throw badConfig(`${PREFIX}${name} must be a whole number of ${unit} (0 for no limit), got "${raw}"`);
   return value;
 }
 
@@ -183,5 +196,7 @@ export function readGatewayConfig(env: Env): GatewayConfig {
     jobsStream,
     jobsIntake: bool(env, 'JOBS_INTAKE', true),
     jobsNodeWaitMs: seconds(env, 'JOBS_NODE_WAIT', 30),
+    responsesMaxAgeMs: limit(env, 'RESPONSES_MAX_AGE', 7 * 24 * 3600, 'seconds') * 1000,
+    responsesMaxRecords: limit(env, 'RESPONSES_MAX_RECORDS', 1_000_000, 'records'),
   };
 }

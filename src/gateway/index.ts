@@ -14,9 +14,11 @@ import { type Env, type GatewayConfig, readGatewayConfig } from './config.ts';
 import { type GatewayLogger, ReceptorGateway } from './gateway.ts';
 import { GatewayHttp, type UpgradeHandler } from './http.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { connectNatsBackend, type NatsTarget } from './natsBackend.ts';
+import { connectNatsBackend, type NatsBackend, type NatsTarget } from './natsBackend.ts';
 import { LocalRegistry } from './registry.ts';
 import { ResponseLog } from './responses.ts';
+import { ResponseRetention } from './responsesRetention.ts';
+import { readForwardedCursor } from './responsesStream.ts';
 
 export type { GatewayConfig, Env } from './config.ts';
 export type { GatewayLogger, JobRequest, PingResult, StatusResult } from './gateway.ts';
@@ -88,6 +90,24 @@ function natsTarget(config: GatewayConfig, options: ReceptorGatewayOptions): Nat
 }
 
 /**
+ * How far retention may prune, when responses are meant for JetStream: up to the live
+ * forwarder's cursor, or, when NATS was meant to be there but could not be used at this
+ * start, up to the stored cursor, since a later start sends the rest. A NATS without
+ * JetStream, or none at all, keeps the log as the only copy: nothing is held.
+ */
+async function forwardedThrough(
+  config: GatewayConfig,
+  target: NatsTarget | undefined,
+  nats: NatsBackend | undefined,
+  store: Store,
+): Promise<(() => number) | undefined> {
+  if (nats) return nats.jetStream ? () => nats.forwardedThrough() ?? 0 : undefined;
+  if (!target) return undefined;
+  const stored = await readForwardedCursor(store, config.responsesStream);
+  return () => stored;
+}
+
+/**
  * Starts the gateway: opens its part of the store, starts the session supervisor, and
  * listens. @throws BosunError `BOSUN_BAD_CONFIG` for a bad setting.
  */
@@ -102,6 +122,8 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
 
   const responses = new ResponseLog(options.store, clock);
   await responses.open();
+  const metrics = new GatewayMetrics();
+  metrics.responsesLogRecords.from(() => responses.size);
   const nats = target ? await connectNatsBackend(config, target, options.logger) : undefined;
   const registry = nats && config.registrar === 'nats' ? await nats.openRegistry(clock) : new LocalRegistry(options.store);
   if (registry instanceof LocalRegistry) await registry.open();
@@ -113,14 +135,16 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
     errors: options.errors,
     registry,
     responses,
-    metrics: new GatewayMetrics(),
+    metrics,
     newId: options.newId,
   });
   const http = new GatewayHttp(gateway, options.logger);
+  let heldFor: (() => number) | undefined;
   try {
     // Only a shared registry can name another instance to forward to.
     if (nats && config.registrar === 'nats') gateway.link = await nats.openLink(gateway);
     await nats?.startStreams(gateway, options.store, options.errors);
+    heldFor = await forwardedThrough(config, target, nats, options.store);
   } catch (error) {
     await gateway.stop();
     await nats?.close();
@@ -139,6 +163,16 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
     await nats?.close();
     throw new BosunError('BOSUN_BAD_CONFIG', `the gateway cannot listen on ${options.listen}: ${(error as Error).message}`, { cause: error });
   }
+  const retention = ResponseRetention.start({
+    log: responses,
+    clock,
+    logger: options.logger,
+    errors: options.errors,
+    metrics,
+    maxAgeMs: config.responsesMaxAgeMs,
+    maxRecords: config.responsesMaxRecords,
+    forwardedThrough: heldFor,
+  });
   const address = http.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   options.logger.info(
@@ -156,6 +190,7 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
     close() {
       closing ??= (async () => {
         http.beginClose();
+        await retention.stop();
         await nats?.stopIntake();
         await gateway.stop();
         await http.close();

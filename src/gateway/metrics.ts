@@ -42,6 +42,10 @@ class Series implements Metric {
     this.inc(labels, -1);
   }
 
+  set(value: number, labels: Labels = {}): void {
+    this.#values.set(labelText(labels), value);
+  }
+
   value(labels: Labels = {}): number {
     return this.#values.get(labelText(labels)) ?? 0;
   }
@@ -51,6 +55,29 @@ class Series implements Metric {
     if (this.#values.size === 0) lines.push(`${this.name} 0`);
     for (const [labels, value] of this.#values) lines.push(`${this.name}${labels} ${value}`);
     return lines;
+  }
+}
+
+/** A gauge read from its source when scraped, so it is never stale. */
+class SampledGauge implements Metric {
+  #sample: () => number = () => 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  /** Where the value comes from. */
+  from(sample: () => number): void {
+    this.#sample = sample;
+  }
+
+  value(): number {
+    return this.#sample();
+  }
+
+  render(): string[] {
+    return [...head(this.name, this.help, 'gauge'), `${this.name} ${this.#sample()}`];
   }
 }
 
@@ -118,6 +145,16 @@ export class GatewayMetrics {
     'Publishes to the responses stream that failed and will be retried',
     'counter',
   );
+  readonly responsesPruned = this.#series('receptor_controller_responses_log_pruned_count', 'Records the responses log deleted for its retention limits', 'counter');
+  readonly responsesLogRecords = this.#sampled(
+    'receptor_controller_responses_log_records',
+    'Records in the responses log (the span of seqs kept, so a failed write counts too)',
+  );
+  readonly responsesRetentionHeld = this.#series(
+    'receptor_controller_responses_log_retention_held_count',
+    'Records past the retention limits that are kept because JetStream does not have them yet (as a span of seqs)',
+    'gauge',
+  );
   readonly busJobs = this.#series('receptor_controller_jobs_subject_message_count', 'Jobs taken from the jobs subject, by the status they were answered with', 'counter');
   readonly protocolErrors = this.#series('receptor_controller_protocol_error_count', 'Sessions closed for bytes that are not the receptor protocol', 'counter');
   readonly forwarded = this.#series('receptor_controller_forwarded_request_count', 'Requests forwarded to the gateway instance holding the node', 'counter');
@@ -136,6 +173,12 @@ export class GatewayMetrics {
     const series = new Series(name, help, type);
     this.#all.push(series);
     return series;
+  }
+
+  #sampled(name: string, help: string): SampledGauge {
+    const gauge = new SampledGauge(name, help);
+    this.#all.push(gauge);
+    return gauge;
   }
 
   #histogram(name: string, help: string, buckets: number[]): Histogram {

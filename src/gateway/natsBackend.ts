@@ -26,6 +26,8 @@ export interface NatsBackend {
   openLink(gateway: ReceptorGateway): Promise<NatsInstanceLink>;
   /** Starts the responses stream (JetStream only) and, if configured, the jobs intake. */
   startStreams(gateway: ReceptorGateway, store: Store, errors: ErrorSink): Promise<void>;
+  /** The last log seq JetStream holds, while the responses forwarder runs. */
+  forwardedThrough(): number | undefined;
   /** Takes no more jobs from the jobs subject (first at close, so no job arrives mid-shutdown). */
   stopIntake(): Promise<void>;
   /** Stops the responses forwarder, and closes the connection if the backend opened it. */
@@ -125,6 +127,9 @@ async function openNatsBackend(config: GatewayConfig, target: NatsTarget, logger
       }
       if (!c.jobsIntake) return;
       intake = jsm ? await startJetStreamJobsIntake(connection, jsm, gateway, logger) : await startCoreJobsIntake(connection, gateway, logger);
+    },
+    forwardedThrough() {
+      return forwarder?.cursor;
     },
     async stopIntake() {
       await intake?.stop();

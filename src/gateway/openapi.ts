@@ -119,7 +119,9 @@ export const openApiDocument = {
         summary: "Replies from the caller's nodes, in arrival order, from a position on",
         description:
           'Long-polls until something arrives after `after` or `timeout` passes. With `Accept: text/event-stream`, ' +
-          'streams them as server-sent events (event id = seq; `Last-Event-ID` resumes).',
+          'streams them as server-sent events (event id = seq; `Last-Event-ID` resumes). ' +
+          'Records older than the retention limits are pruned: when some after `after` were, the page says `pruned: true` ' +
+          'and the `first` seq still kept, and a stream sends the event `pruned` with data `{"first"}`.',
         parameters: [
           { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
@@ -137,6 +139,8 @@ export const openApiDocument = {
                 },
               },
               last: { type: 'integer' },
+              pruned: { type: 'boolean', description: 'Present (true) when records after `after` were pruned before this read' },
+              first: { type: 'integer', description: 'With `pruned`: the first seq the log still keeps' },
             },
           }),
           '400': error,

@@ -2,12 +2,16 @@
  * `GET /responses`: the responses log read from a position, as a long-poll (JSON) or as
  * server-sent events (`Accept: text/event-stream`). A consumer keeps the last seq it
  * handled and asks for what comes after it, so a consumer that was down misses nothing.
+ *
+ * A consumer that stayed away longer than the log's retention would silently skip what
+ * was pruned; instead it is told: `"pruned": true` and the `first` seq still kept in a
+ * JSON page, a `pruned` event (`{"first"}`) on a stream.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../clock.ts';
 import type { Caller } from './auth.ts';
 import { HttpError } from './body.ts';
-import type { LoggedResponse, ResponseLog } from './responses.ts';
+import type { ResponseLog, ResponsePage } from './responses.ts';
 
 export interface ResponsesContext {
   caller: Caller;
@@ -93,27 +97,33 @@ async function nextPage(
   limit: number,
   timeoutMs: number,
   left: Departure,
-): Promise<{ entries: LoggedResponse[]; last: number }> {
+): Promise<ResponsePage> {
   const deadline = context.clock.now() + timeoutMs;
   let position = after;
+  let pruned: ResponsePage['pruned'];
+  const empty = (): ResponsePage => (pruned ? { entries: [], last: position, pruned } : { entries: [], last: position });
   for (;;) {
     const page = await context.log.read(position, { limit, account: context.caller.account });
-    if (page.entries.length > 0) return page;
+    pruned ??= page.pruned;
+    if (page.entries.length > 0) return pruned ? { ...page, pruned } : page;
     position = page.last;
+    // A reader told of a gap is told at once, not after the long-poll.
+    if (pruned) return empty();
     const remaining = deadline - context.clock.now();
-    if (remaining <= 0 || left.done()) return { entries: [], last: position };
+    if (remaining <= 0 || left.done()) return empty();
     const wait = context.log.waitBeyond(position, remaining);
     const forget = left.onLeave(wait.cancel);
     const arrived = await wait.arrived;
     forget();
-    if (!arrived && context.clock.now() >= deadline) return { entries: [], last: position };
+    if (!arrived && context.clock.now() >= deadline) return empty();
   }
 }
 
 async function longPoll(req: IncomingMessage, res: ServerResponse, context: ResponsesContext, after: number, limit: number, timeoutMs: number): Promise<void> {
   const left = departure(res, context.closing);
   const page = await nextPage(context, after, limit, timeoutMs, left);
-  context.reply(res, 200, { responses: page.entries, last: page.last });
+  const gap = page.pruned ? { pruned: true, first: page.pruned.first } : {};
+  context.reply(res, 200, { responses: page.entries, last: page.last, ...gap });
 }
 
 /** Writes, then waits for the socket to drain if it is full: a slow reader slows the stream, not memory. */
@@ -136,6 +146,7 @@ async function streamEvents(req: IncomingMessage, res: ServerResponse, context: 
   while (!left.done()) {
     const page = await nextPage(context, position, limit, KEEPALIVE_MS, left);
     if (left.done()) break;
+    if (page.pruned) await write(res, left, `event: pruned\ndata: ${JSON.stringify({ first: page.pruned.first })}\n\n`);
     for (const entry of page.entries) {
       await write(res, left, `id: ${entry.seq}\nevent: response\ndata: ${JSON.stringify({ key: entry.key, value: entry.value })}\n\n`);
     }

@@ -49,6 +49,11 @@ function cursorKey(stream: string): string {
   return regKey(`receptor!resp-forwarded!${keySegment(stream)}`);
 }
 
+/** The last log seq a forwarder to `stream` saw JetStream acknowledge, as stored; 0 before the first. */
+export async function readForwardedCursor(store: Store, stream: string): Promise<number> {
+  return (await store.get<number>(cursorKey(stream))) ?? 0;
+}
+
 export class ResponseForwarder {
   readonly #deps: ResponseForwarderDeps;
   #state: 'running' | 'stopping' | 'stopped' = 'running';
@@ -66,7 +71,7 @@ export class ResponseForwarder {
 
   /** Reads the persisted cursor and starts forwarding; the stream is created if missing. */
   static async start(deps: ResponseForwarderDeps): Promise<ResponseForwarder> {
-    const cursor = (await deps.store.get<number>(cursorKey(deps.stream))) ?? 0;
+    const cursor = await readForwardedCursor(deps.store, deps.stream);
     await ensureStream(deps.jsm, responsesStreamConfig(deps.stream), deps.subject);
     const forwarder = new ResponseForwarder(deps, cursor);
     forwarder.#loop = forwarder.#run();
