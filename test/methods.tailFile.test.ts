@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
-import { followFile } from '../src/methods/fileFollower.ts';
+import { followFile, type FollowedHandle } from '../src/methods/fileFollower.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
@@ -122,25 +122,81 @@ describe('REQTailFile', () => {
   });
 });
 
+/**
+ * Opens files through a handle that rewrites `file` in place with `content` just before the
+ * `nth` read that asks for bytes past `oldEnd`: the write lands after whatever check the
+ * follower made of the bytes it had read, and before it reads what follows them.
+ */
+function rewrittenBeforeRead(nth: number, oldEnd: number, content: string): (file: string) => Promise<FollowedHandle> {
+  let readsPastOldEnd = 0;
+  return async (file) => {
+    const handle = await open(file, 'r');
+    return {
+      stat: () => handle.stat(),
+      close: () => handle.close(),
+      async read(buffer, offset, length, position) {
+        if (position + length > oldEnd && ++readsPastOldEnd === nth) {
+          const writer = await open(file, 'r+');
+          await writer.write(content, 0);
+          await writer.close();
+        }
+        return handle.read(buffer, offset, length, position);
+      },
+    };
+  };
+}
+
 describe('followFile', () => {
-  it('notices a file whose content was replaced beyond the read position between two checks', async () => {
+  // Rewritten in place and longer than before: the size never drops below the read
+  // position, so only the bytes just before it can tell that the content was replaced.
+  const before = 'x'.repeat(100) + '\n';
+  const fresh = 'fresh content, longer than the hundred and one bytes that the file held before it was rewritten in place\n';
+
+  it.each([1, 2])('reads a file whose content was replaced beyond the read position from its start, the rewrite landing just before read %i past the old end', async (nth) => {
+    expect(fresh.length).toBeGreaterThan(before.length);
     const log = path.join(dir, 'app.log');
-    await writeFile(log, 'x'.repeat(100) + '\n');
+    await writeFile(log, before);
     const seen: string[] = [];
     const stop = new AbortController();
-    const following = followFile(log, async (line) => void seen.push(line), { signal: stop.signal, pollMs: 100 });
-    await sleep(100);
-    // Rewritten in place and longer than before: the size never drops below the read
-    // position, so only the bytes just before it can tell that the content was replaced.
-    const fresh = 'fresh content, longer than the hundred and one bytes that the file held before it was rewritten in place\n';
-    expect(fresh.length).toBeGreaterThan(101);
-    const handle = await open(log, 'r+');
-    await handle.write(fresh, 0);
-    await handle.close();
+    const openFile = rewrittenBeforeRead(nth, before.length, fresh);
+    const following = followFile(log, async (line) => void seen.push(line), { signal: stop.signal, pollMs: 20, openFile });
     await until(() => seen.length >= 1, 3000);
+    await sleep(100);
     stop.abort();
     await following;
     expect(seen).toEqual([fresh.trimEnd()]);
+  });
+
+  it('passes on only what is appended after it started to a file shorter than the fingerprint, across polls and a line split between them', async () => {
+    const log = path.join(dir, 'app.log');
+    await writeFile(log, 'old 1\nold 2\n');
+    const seen: string[] = [];
+    const stop = new AbortController();
+    // The start position comes from the first stat of the opened file: append only after it.
+    let started!: () => void;
+    const hasStarted = new Promise<void>((resolve) => (started = resolve));
+    const openFile = async (file: string): Promise<FollowedHandle> => {
+      const handle = await open(file, 'r');
+      return {
+        read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position),
+        close: () => handle.close(),
+        async stat() {
+          const st = await handle.stat();
+          started();
+          return st;
+        },
+      };
+    };
+    const following = followFile(log, async (line) => void seen.push(line), { signal: stop.signal, pollMs: 20, openFile });
+    await hasStarted;
+    await appendFile(log, 'a1\na');
+    await until(() => seen.length >= 1, 3000);
+    await appendFile(log, '2\na3\n');
+    await until(() => seen.length >= 3, 3000);
+    await sleep(100);
+    stop.abort();
+    await following;
+    expect(seen).toEqual(['a1', 'a2', 'a3']);
   });
 
   it('passes on a last line without a newline when following stops', async () => {

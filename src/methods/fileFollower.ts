@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { LineSplitter } from './lineSplitter.ts';
 
@@ -10,6 +10,19 @@ export interface FollowOptions {
   pollMs?: number;
   /** Longer lines are passed on in pieces of this many characters (default 64 Ki). */
   maxLineChars?: number;
+  /**
+   * Opens the file for reading (default: `open(file, 'r')` from `node:fs/promises`); a
+   * missing file rejects with `ENOENT`. Tests pass a handle that lands a write at an exact
+   * point between two reads.
+   */
+  openFile?: (file: string) => Promise<FollowedHandle>;
+}
+
+/** What `followFile` does with an open file; a `node:fs/promises` `FileHandle` is one. */
+export interface FollowedHandle {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ size: number; dev: number; ino: number }>;
+  close(): Promise<void>;
 }
 
 /** Bytes before the read position kept to notice a file truncated and refilled in between two polls. */
@@ -19,12 +32,16 @@ const READ_BYTES = 64 * 1024;
 const MIN_GAP_MS = 20;
 
 interface OpenFile {
-  handle: FileHandle;
+  handle: FollowedHandle;
   dev: number;
   ino: number;
   /** Where the next read starts. */
   position: number;
-  /** The last bytes before `position`, as they were read. */
+  /**
+   * The bytes just before `position` (at most FINGERPRINT_BYTES), exactly as read: every
+   * read starts with them and compares, so they must be kept in step with `position` on
+   * every path.
+   */
   fingerprint: Buffer;
   lines: LineSplitter;
 }
@@ -48,16 +65,13 @@ interface OpenFile {
  * is passed on when the file rotates or following stops.
  */
 export async function followFile(file: string, onLine: (line: string) => Promise<void>, options: FollowOptions): Promise<void> {
-  const { signal, pollMs = 250, maxLineChars } = options;
+  const { signal, pollMs = 250, maxLineChars, openFile = (f: string) => open(f, 'r') } = options;
   const waker = new Waker(path.dirname(file), signal);
-  const opened = (where: 'start' | 'end') => openAt(file, where, () => new LineSplitter(maxLineChars));
+  const opened = (where: 'start' | 'end') => openAt(openFile, file, where, () => new LineSplitter(maxLineChars));
   let current = await opened('end');
   try {
     while (!signal.aborted) {
-      if (current) {
-        if (await wasTruncated(current)) await restart(current);
-        await readNew(current);
-      }
+      if (current) await readNew(current);
       const now = await statOrUndefined(file);
       if (now && (!current || now.ino !== current.ino || now.dev !== current.dev)) {
         const next = await opened('start');
@@ -81,13 +95,14 @@ export async function followFile(file: string, onLine: (line: string) => Promise
   }
 
   async function readNew(f: OpenFile): Promise<void> {
-    const buffer = Buffer.allocUnsafe(READ_BYTES);
+    const buffer = Buffer.allocUnsafe(FINGERPRINT_BYTES + READ_BYTES);
     while (!signal.aborted) {
-      const { bytesRead } = await f.handle.read(buffer, 0, READ_BYTES, f.position);
-      if (bytesRead === 0) return;
-      const chunk = buffer.subarray(0, bytesRead);
-      f.position += bytesRead;
-      f.fingerprint = Buffer.concat([f.fingerprint, chunk]).subarray(-FINGERPRINT_BYTES);
+      const chunk = await readAfter(f, buffer);
+      if (chunk === 'replaced') {
+        await restart(f);
+        continue;
+      }
+      if (chunk.length === 0) return;
       for (const line of f.lines.push(chunk)) await onLine(line);
     }
   }
@@ -103,33 +118,49 @@ export async function followFile(file: string, onLine: (line: string) => Promise
   }
 }
 
-async function openAt(file: string, where: 'start' | 'end', lines: () => LineSplitter): Promise<OpenFile | undefined> {
-  let handle: FileHandle;
+async function openAt(
+  openFile: (file: string) => Promise<FollowedHandle>,
+  file: string,
+  where: 'start' | 'end',
+  lines: () => LineSplitter,
+): Promise<OpenFile | undefined> {
+  let handle: FollowedHandle;
   try {
-    handle = await open(file, 'r');
+    handle = await openFile(file);
   } catch (e) {
     if (isMissing(e)) return undefined;
     throw e;
   }
   try {
     const st = await handle.stat();
-    const position = where === 'end' ? st.size : 0;
-    const fingerprint = Buffer.alloc(Math.min(FINGERPRINT_BYTES, position));
-    if (fingerprint.length > 0) await handle.read(fingerprint, 0, fingerprint.length, position - fingerprint.length);
-    return { handle, dev: st.dev, ino: st.ino, position, fingerprint, lines: lines() };
+    const end = where === 'end' ? st.size : 0;
+    const fingerprint = Buffer.alloc(Math.min(FINGERPRINT_BYTES, end));
+    const { bytesRead } = fingerprint.length > 0 ? await handle.read(fingerprint, 0, fingerprint.length, end - fingerprint.length) : { bytesRead: 0 };
+    // A file that shrank since the stat: start where its bytes ran out, so that the
+    // fingerprint is still exactly the bytes before the position.
+    const position = end - fingerprint.length + bytesRead;
+    return { handle, dev: st.dev, ino: st.ino, position, fingerprint: fingerprint.subarray(0, bytesRead), lines: lines() };
   } catch (e) {
     await handle.close();
     throw e;
   }
 }
 
-async function wasTruncated(f: OpenFile): Promise<boolean> {
-  const { size } = await f.handle.stat();
-  if (size < f.position) return true;
-  if (f.fingerprint.length === 0) return false;
-  const now = Buffer.alloc(f.fingerprint.length);
-  const { bytesRead } = await f.handle.read(now, 0, now.length, f.position - now.length);
-  return bytesRead !== now.length || !now.equals(f.fingerprint);
+/**
+ * Reads the bytes after `f.position` into `buffer` and moves past them, or says that the
+ * file was replaced under the position: truncated below it, or truncated and refilled so
+ * that the bytes before it changed. The fingerprint bytes come in the same read as the new
+ * bytes, so a file rewritten between a separate check and the read cannot pass the check
+ * and then hand over the tail of its new content as new lines.
+ */
+async function readAfter(f: OpenFile, buffer: Buffer): Promise<Buffer | 'replaced'> {
+  const kept = f.fingerprint.length;
+  const { bytesRead } = await f.handle.read(buffer, 0, buffer.length, f.position - kept);
+  if (bytesRead < kept || !buffer.subarray(0, kept).equals(f.fingerprint)) return 'replaced';
+  f.position += bytesRead - kept;
+  // A copy: `buffer` is filled again by the next read.
+  f.fingerprint = Buffer.from(buffer.subarray(Math.max(0, bytesRead - FINGERPRINT_BYTES), bytesRead));
+  return buffer.subarray(kept, bytesRead);
 }
 
 async function statOrUndefined(file: string): Promise<{ dev: number; ino: number } | undefined> {
