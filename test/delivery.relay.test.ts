@@ -92,6 +92,21 @@ describe('relayViaNode', () => {
     expect(f.box.replies.map((r) => r.inReplyTo!.id)).toEqual(ids);
   });
 
+  it('sends a message that died on the relay again as it was, still its sender\'s', async () => {
+    const { bus, box, central, hub } = await fleet();
+    bus.partition('hub', 'ship2');
+    await central.accept({ id: 'late', toNode: 'ship2', relayViaNode: 'hub', method: 'REQTestRecord', data: 'late', replyMethod: 'REQTestInbox', retries: 1 });
+    await until(async () => (await hub.deadLetters()).length === 1, 10_000, 'the dead letter on the hub');
+    const [letter] = await hub.deadLetters();
+    expect(letter!.message).toMatchObject({ id: 'late', fromNode: 'central', toNode: 'ship2' });
+    bus.heal();
+    bus.partition('central', 'ship2');
+    expect(await hub.resendDead()).toEqual([{ id: 'late', toNode: 'ship2', status: 'accepted' }]);
+    expect(await hub.deadLetters()).toEqual([]);
+    await until(() => box.replies.length >= 1, 10_000, 'the reply on central');
+    expect(box.replies[0]).toMatchObject({ data: 'ran late', fromNode: 'ship2', inReplyTo: { id: 'late', fromNode: 'central' } });
+  });
+
   it('refuses an envelope that carries another node\'s message, and says why', async () => {
     const { central, hub, reports } = await fleet();
     const forged: Partial<Message> = {

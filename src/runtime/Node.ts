@@ -13,7 +13,7 @@ import { BosunError, describeError } from '../errors.ts';
 import { DEFAULT_MESSAGE_DEFAULTS, normaliseMessages, type Message, type MessageDefaults } from '../message.ts';
 import { builtinMethods, MethodRegistry } from '../methods/index.ts';
 import type { MethodContext, MethodRegistryData, MethodSpec } from '../methods/types.ts';
-import { regKey } from '../store/keys.ts';
+import { deadKey, regKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { Transport } from '../transport/types.ts';
 import { DurableTimers } from '../delivery/DurableTimers.ts';
@@ -256,7 +256,9 @@ export class BosunNode {
           const relayed = tryRelayed(m, this.name);
           if (relayed) streams.push(outboundStreamOf(this.name, relayed));
         } else if (!m.isReply && m.replyMethod !== 'none') {
-          streams.push(outboundStreamOf(this.name, { toNode: m.fromNode, method: m.replyMethod, relayViaNode: m.relayViaNode }));
+          // The reply goes back through the request's relay, or the route to its sender.
+          const via = m.relayViaNode !== undefined && m.relayViaNode !== this.name ? m.relayViaNode : options.routes?.[m.fromNode];
+          streams.push(outboundStreamOf(this.name, { toNode: m.fromNode, method: m.replyMethod, relayViaNode: via }));
         }
         for (const stream of streams) if (!this.#outbound.senders.has(stream)) await this.#outbound.sender(stream);
       },
@@ -516,9 +518,23 @@ export class BosunNode {
 
   /** Sends dead letters again (all, or those with the given ids), with their retries reset. */
   async resendDead(ids?: string[]): Promise<AcceptResult[]> {
-    const dead = await purgeDead(this.store, ids);
-    if (dead.length === 0) return [];
-    return this.accept(dead.map((d) => ({ ...d.message, fromNode: undefined, acceptedAt: undefined })));
+    if (this.#status !== 'running') throw new BosunError('BOSUN_NODE_STOPPING', `node ${this.name} is ${this.#status}; it sends nothing again`);
+    const dead = (await listDead(this.store, Infinity)).filter((d) => !ids || ids.includes(d.message.id));
+    const removal = (letters: DeadLetter[]): StoreOp[] => letters.map((d) => ({ type: 'del', key: deadKey(d.stream, d.seq) }));
+    // A message this node carried for another (a relay's) goes again as it was, with its
+    // sender's signature: accepting it anew would make it this node's own message.
+    const carried = dead.filter((d) => d.message.fromNode !== this.name);
+    const own = dead.filter((d) => d.message.fromNode === this.name);
+    const results: AcceptResult[] = [];
+    if (carried.length > 0) {
+      await this.#outbound.enqueue(carried.map((d) => d.message), removal(carried));
+      results.push(...carried.map((d) => ({ id: d.message.id, toNode: d.message.toNode, status: 'accepted' as const })));
+    }
+    // Each letter leaves the dead-letter store in the same write that queues it again.
+    if (own.length > 0) {
+      results.push(...(await this.accept(own.map((d) => ({ ...d.message, fromNode: undefined, acceptedAt: undefined })), { alsoWrite: removal(own) })));
+    }
+    return results;
   }
 
   purgeDead(ids?: string[]): Promise<DeadLetter[]> {
