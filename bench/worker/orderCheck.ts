@@ -59,6 +59,10 @@ export class OrderChecker {
       name: ORDER_CHECKED_METHOD,
       summary: 'bench: check that data counts up by one from run to run',
       idempotent: true,
+      // A counter that cannot hang, run as REQNone is: the scenarios that use it compare
+      // delivery rates with delivery-nats, and an execution actor per run would measure
+      // the method's cost instead of the delivery path's.
+      inline: true,
       replies: false,
       handler: async (ctx) => {
         this.#observe(ctx.message.data);
