@@ -92,7 +92,9 @@ function kindOf(method: string): 'CommandACK' | 'EventACK' {
  * nats-server can let a node publish only subjects that name it (`bosun nats-config`),
  * and a receiver drops a frame whose subject does not name the stream's other party.
  * Without the publisher in the subject, any node allowed to reach central could ACK
- * central's messages to another node, or burn the sequence numbers of its streams.
+ * central's messages to another node, or burn the sequence numbers of its streams. On a
+ * broker that does not confine publishers, a node with a guard still drops such frames:
+ * it checks signatures before a frame changes anything (`runtime/FrameAuth.ts`).
  */
 
 /** Subject a data or skip frame travels on: `<toNode>.<fromNode>.<method>.<CommandACK|EventACK>`. */
