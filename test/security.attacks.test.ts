@@ -6,17 +6,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
 import type { MethodSpec } from '../src/methods/types.ts';
 import type { MessageGuard } from '../src/runtime/Node.ts';
-import { dataSubject, encodeFrame, streamIdOf } from '../src/delivery/frames.ts';
+import { ackSubject, dataSubject, encodeFrame, streamIdOf, type Frame } from '../src/delivery/frames.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
-import { envelopeBytes } from '../src/security/canonical.ts';
+import { envelopeBytes, frameBytes } from '../src/security/canonical.ts';
 import { KEYS_KIND, signDocument } from '../src/security/documents.ts';
 import { errorLogOf, eventually, startSecureFleet, type SecureTestNode } from '../src/security/testing.ts';
 
 /**
  * Each attack against a fleet of central, ship1 and ship2, all keys allowed. An attack is
  * what a node (or someone on the broker) does to a message after its guard signed it:
- * the receiver must refuse it, say why in the sender's error reply, and report it to
- * central's error log.
+ * the receiver must refuse it and report it to central's error log. A message whose
+ * signature fails against the key the receiver holds for its sender is dropped on
+ * arrival, before it takes a place in its stream (there is no reply: nothing says it
+ * came from its sender); one refused when it is about to run says why in an error reply.
  */
 
 type Attack = (sealed: Message) => Message;
@@ -50,6 +52,10 @@ function attackable(name: string) {
       },
       // Every argument the runtime gives (the delivery, once it gives it) goes through.
       check: (...args: Parameters<MessageGuard['check']>) => guard.check(...args),
+      // What judges and signs frames is the real guard's: the attacks are on messages.
+      screen: guard.screen?.bind(guard),
+      sealFrame: guard.sealFrame?.bind(guard),
+      checkFrame: guard.checkFrame?.bind(guard),
     }),
   };
 }
@@ -58,7 +64,7 @@ async function fleet(options: { ship1Clock?: { now(): number } } = {}) {
   const bus = new EmbeddedBus();
   const f = await startSecureFleet(['ship1', 'ship2'], {
     bus,
-    methods: [recordMethod],
+    methods: [recordMethod, { ...recordMethod, name: 'REQnTestRecord' }],
     perNode: {
       central: attackable('central'),
       ship1: { ...attackable('ship1'), ...(options.ship1Clock ? { security: { clock: options.ship1Clock, unknownKeyGraceSeconds: 2, syncIntervalSeconds: 0 } } : {}) },
@@ -88,27 +94,29 @@ function resign(m: Message, key: KeyObject | SecureTestNode): Message {
 }
 
 describe('attacks on a secure fleet', () => {
-  it('refuses a message signed with a key that is not its sender\'s', async () => {
+  it('drops on arrival a message signed with a key that is not its sender\'s', async () => {
     const { central, ship1, ship2 } = await fleet();
     const rogue = generateKeyPairSync('ed25519').privateKey;
     attacks.ship2 = (m) => (m.data === 'forged' ? resign(m, rogue) : m);
-    expect(await replyTo(ship2, { toNode: 'ship1', method: 'REQTestRecord', data: 'forged' })).toMatch(
-      /^error BOSUN_BAD_SIGNATURE: the signature does not match ship2's key SHA256:/,
+    await ship2.node.send({ toNode: 'ship1', method: 'REQTestRecord', data: 'forged' });
+    await logged(
+      central,
+      /ship1 BOSUN_BAD_SIGNATURE ship1\/inbound\/ship2~ship1~REQTestRecord: dropped data frame 1 of stream ship2~ship1~REQTestRecord, said to be from ship2, neither stored nor ACKed: the signature does not match ship2's key SHA256:/,
     );
-    await logged(central, /ship1 BOSUN_BAD_SIGNATURE ship1\/inbound\/REQTestRecord: REQTestRecord \S+ from ship2/);
     expect(runs).toEqual([]);
-    void ship1;
+    expect(ship1.node.counters.refusedFrames).toBeGreaterThan(0);
+    expect(ship2.node.senders().get(streamIdOf('ship2', 'ship1', 'REQTestRecord'))!.drained).toBe(false);
   });
 
-  it('refuses a message whose data was changed after signing', async () => {
+  it('drops on arrival a message whose data was changed after signing', async () => {
     const { central } = await fleet();
     attacks.central = (m) => (m.data === 'pay 10' ? { ...m, data: 'pay 1000' } : m);
-    expect(await replyTo(central, { toNode: 'ship1', method: 'REQTestRecord', data: 'pay 10' })).toMatch(/^error BOSUN_BAD_SIGNATURE/);
+    await central.node.send({ toNode: 'ship1', method: 'REQTestRecord', data: 'pay 10' });
     await logged(central, /ship1 BOSUN_BAD_SIGNATURE .*REQTestRecord/);
     expect(runs).toEqual([]);
   });
 
-  it('refuses a message whose method or command was swapped after signing', async () => {
+  it('drops on arrival a message whose method or command was swapped after signing', async () => {
     const { central } = await fleet();
     const dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-attack-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -118,8 +126,9 @@ describe('attacks on a secure fleet', () => {
       if (m.methodArgs[1] === 'harmless') return { ...m, methodArgs: ['touch', marker] };
       return m;
     };
-    expect(await replyTo(central, { toNode: 'ship1', method: 'REQToConsole', data: 'swap' })).toMatch(/^error BOSUN_BAD_SIGNATURE/);
-    expect(await replyTo(central, { toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'harmless'] })).toMatch(/^error BOSUN_BAD_SIGNATURE/);
+    await central.node.send({ toNode: 'ship1', method: 'REQToConsole', data: 'swap' });
+    await central.node.send({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'harmless'] });
+    await logged(central, /ship1 BOSUN_BAD_SIGNATURE .*REQTestRecord/);
     await logged(central, /ship1 BOSUN_BAD_SIGNATURE .*REQCliCommand/);
     expect(runs).toEqual([]);
     await expect(stat(marker)).rejects.toThrow();
@@ -138,13 +147,11 @@ describe('attacks on a secure fleet', () => {
     expect(runs).toEqual(['ship1:transfer']);
   });
 
-  it('refuses a message re-targeted to another node', async () => {
+  it('drops on arrival a message re-targeted to another node', async () => {
     const { central } = await fleet();
     attacks.central = (m) => (m.data === 'for ship1' ? { ...m, toNode: 'ship2' } : m);
     await central.node.send({ toNode: 'ship1', method: 'REQTestRecord', data: 'for ship1' });
-    await logged(central, /ship2 BOSUN_BAD_SIGNATURE .*REQTestRecord/);
-    // ship2's error reply is no answer to anything central asked ship2: refused as well.
-    await logged(central, /central BOSUN_NOT_ALLOWED .* from ship2: the reply answers no request central sent to ship2/);
+    await logged(central, /ship2 BOSUN_BAD_SIGNATURE ship2\/inbound\/central~ship2~REQTestRecord: dropped data frame 1/);
     expect(runs).toEqual([]);
   });
 
@@ -310,5 +317,79 @@ describe('attacks on a secure fleet', () => {
     mallory.publish(dataSubject({ fromNode: 'ship2', toNode: 'ship1', method: 'REQCliCommand' }), encodeFrame({ v: 1, type: 'data', stream, seq: 1, message: captured! }));
     await new Promise((r) => setTimeout(r, 1000));
     await expect(stat(marker)).rejects.toThrow();
+  });
+});
+
+/*
+ * Someone on a broker that does not confine its clients (`bosun nats-config` does) can
+ * publish any frame on any subject. The frames that change what a stream delivers are
+ * judged before they change it; a forged one is dropped and reported, and the genuine
+ * traffic goes on as if it had not been there.
+ */
+describe('forged frames from someone on the broker', () => {
+  async function mallory(bus: EmbeddedBus) {
+    const transport = bus.transport();
+    await transport.start('mallory', () => {});
+    cleanups.push(() => transport.close());
+    return transport;
+  }
+
+  const rogue = generateKeyPairSync('ed25519').privateKey;
+  const claim = (fields: Partial<Message>): Message => ({
+    id: `forged-${Math.random()}`, fromNode: 'central', toNode: 'ship1', method: 'REQTestRecord', methodArgs: [], data: 'forged', replyMethod: 'none',
+    replyMethodArgs: [], ACKTimeout: 5, retries: 0, retryWait: 1, methodTimeout: 10, acceptedAt: Date.now(), expiresAt: Date.now() + 60_000, ...fields,
+  });
+  const forgeries: Array<[string, string, (f: { stream: string; seq: number; ship2: SecureTestNode }) => Frame]> = [
+    ['a data frame signed with another key', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 1, type: 'data', stream, seq, message: resign(claim({}), rogue) })],
+    ['an unsigned data frame', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 1, type: 'data', stream, seq, message: claim({}) })],
+    // Genuine, but another stream's: ship2's own signed message to ship1.
+    ['a data frame of another stream', 'BOSUN_MISDIRECTED', ({ stream, seq, ship2 }) => ({
+      v: 1, type: 'data', stream, seq, message: ship2.security.guard.seal(claim({ fromNode: 'ship2' })),
+    })],
+    ['an unsigned skip frame', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 1, type: 'skip', stream, seq })],
+  ];
+
+  it.each(forgeries)('%s with the next sequence number does not take the genuine message\'s place', async (_, code, forge) => {
+    const { bus, central, ship1, ship2 } = await fleet();
+    const ids = { fromNode: 'central', toNode: 'ship1', method: 'REQTestRecord' };
+    const stream = streamIdOf(ids.fromNode, ids.toNode, ids.method);
+    expect(await replyTo(central, { ...ids, data: 'first' })).toBe('ran first');
+    const seq = central.node.senders().get(stream)!.info.nextSeq as number;
+    const frame = forge({ stream, seq, ship2 });
+    (await mallory(bus)).publish(dataSubject(ids), encodeFrame(frame));
+    // Judged (dropped, or taken in the genuine message's place) before the genuine one goes.
+    const receiver = ship1.node.receivers().get(stream)!;
+    await eventually(() => ship1.node.counters.refusedFrames! > 0 || (receiver.info.receivedUpTo as number) >= seq, 5000, 'the forged frame to arrive');
+
+    const genuine = await central.node.send({ ...ids, data: 'genuine' });
+    await eventually(() => runs.includes('ship1:genuine'), 5000, 'the genuine message to run');
+    expect((await genuine.reply).data).toBe('ran genuine');
+    expect(runs).toEqual(['ship1:first', 'ship1:genuine']);
+    await logged(central, new RegExp(`ship1 ${code} ship1/inbound/${stream}: dropped ${frame.type} frame ${seq} of stream ${stream}, said to be from central, neither stored nor ACKed: `));
+  });
+
+  it.each([
+    ['ordered', 'REQTestRecord', (stream: string): Frame => ({ v: 1, type: 'ack', stream, upTo: 3 })],
+    ['unordered', 'REQnTestRecord', (stream: string): Frame => {
+      const ack = { v: 1 as const, type: 'ack' as const, stream, seqs: [1, 2, 3] };
+      return { ...ack, signature: sign(null, frameBytes(ack), rogue).toString('base64') };
+    }],
+  ])('a forged ACK does not make central drop %s messages that were not delivered', async (_, method, forge) => {
+    const { bus, central, ship1 } = await fleet();
+    const ids = { fromNode: 'central', toNode: 'ship1', method };
+    const stream = streamIdOf(ids.fromNode, ids.toNode, ids.method);
+    bus.partition('central', 'ship1');
+    for (const data of ['a', 'b', 'c']) await central.node.send({ ...ids, data, replyMethod: 'none' });
+    const sender = central.node.senders().get(stream)!;
+    (await mallory(bus)).publish(ackSubject(ids), encodeFrame(forge(stream)));
+    await eventually(() => central.node.counters.refusedFrames! > 0 || sender.drained, 5000, 'the forged ACK to arrive');
+    expect(sender.drained).toBe(false);
+
+    bus.heal();
+    await eventually(() => runs.length === 3, 10_000, 'every message to run');
+    expect([...runs].sort()).toEqual(['ship1:a', 'ship1:b', 'ship1:c']);
+    await eventually(() => sender.drained, 5000, 'the genuine ACKs');
+    await logged(central, new RegExp(`central BOSUN_BAD_SIGNATURE central/outbound/${stream}: dropped ack frame of stream ${stream}, said to be from ship1, ignored: `));
+    void ship1;
   });
 });

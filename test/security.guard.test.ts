@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
 import { testMessage } from '../src/methods/testing.ts';
 import { MemoryStore } from '../src/store/MemoryStore.ts';
-import { streamIdOf } from '../src/delivery/frames.ts';
+import { streamIdOf, type SignedFrame } from '../src/delivery/frames.ts';
 import { SIGNED_FIELDS, envelopeBytes } from '../src/security/canonical.ts';
 import { createSecurity, type Security } from '../src/security/createSecurity.ts';
 import { loadOrCreateKeys, parsePublicKey, verifySignature } from '../src/security/keys.ts';
@@ -141,6 +141,62 @@ describe('check with the runtime\'s delivery', () => {
       code: 'BOSUN_BAD_SIGNATURE',
       message: 'the message carries "scheduled", which no signature covers',
     });
+  });
+});
+
+describe('on arrival, before a frame takes its place in a stream', () => {
+  it('screens out a message not signed by its sender\'s known key, or not of the stream it came on', async () => {
+    const { central, ship1 } = await pair();
+    const stream = streamIdOf('central', 'ship1', 'REQCliCommand');
+    const m = central.guard.seal(request());
+    expect(ship1.guard.screen(m, stream)).toBeUndefined();
+    expect(ship1.guard.screen({ ...m, methodArgs: ['rm', '-rf', '/'] }, stream)).toMatchObject({ code: 'BOSUN_BAD_SIGNATURE' });
+    const { signature: _s, ...unsigned } = m;
+    expect(ship1.guard.screen(unsigned as Message, stream)).toMatchObject({ code: 'BOSUN_BAD_SIGNATURE', message: 'the message is not signed' });
+    expect(ship1.guard.screen(m, streamIdOf('central', 'ship1', 'REQToConsole'))).toMatchObject({ code: 'BOSUN_MISDIRECTED' });
+    const relayed = central.guard.seal(request({ relayViaNode: 'hub' }));
+    expect(ship1.guard.screen(relayed, streamIdOf('hub', 'ship1', 'REQCliCommand'))).toBeUndefined();
+    expect(ship1.guard.screen(relayed, streamIdOf('evil', 'ship1', 'REQCliCommand'))).toMatchObject({ code: 'BOSUN_MISDIRECTED' });
+  });
+
+  it('leaves a sender whose key is not known yet to the check before it runs', async () => {
+    const { central, ship1 } = await pair();
+    const ship2 = await createSecurity({ node: 'ship2', central: 'central', keyDir: await tempDir(), store: new MemoryStore() });
+    const m = ship2.guard.seal(request({ fromNode: 'ship2' }));
+    const stream = streamIdOf('ship2', 'ship1', 'REQCliCommand');
+    expect(ship1.guard.screen(m, stream)).toBeUndefined();
+    await expect(ship1.guard.check(m, { stream, seq: 1 })).rejects.toMatchObject({ code: 'BOSUN_UNKNOWN_KEY' });
+    // Central takes a hello signed with the key it presents, even a key that is not the
+    // node's allowed one: the check files it as pending.
+    const hello1 = ship2.guard.seal(testMessage({ id: 'h1', fromNode: 'ship2', toNode: 'central', method: 'REQHello', data: '{}', replyMethod: 'none', acceptedAt: Date.now() }));
+    await central.guard.check(hello1);
+    await central.authority!.allow(['ship2']);
+    const rotated = await createSecurity({ node: 'ship2', central: 'central', keyDir: await tempDir(), store: new MemoryStore() });
+    const hello = rotated.guard.seal(testMessage({ id: 'h2', fromNode: 'ship2', toNode: 'central', method: 'REQHello', data: '{}', replyMethod: 'none', acceptedAt: Date.now() }));
+    expect(central.guard.screen(hello, streamIdOf('ship2', 'central', 'REQHello'))).toBeUndefined();
+  });
+
+  it('checks skip, ACK and resume frames against the key of the node that sends them', async () => {
+    const { central, ship1 } = await pair();
+    const stream = streamIdOf('ship1', 'central', 'REQHello');
+    const frames: SignedFrame[] = [
+      { v: 1, type: 'ack', stream, upTo: 5 },
+      { v: 1, type: 'ack', stream, seqs: [2, 3] },
+      { v: 1, type: 'resume', stream },
+      { v: 1, type: 'skip', stream: streamIdOf('central', 'ship1', 'REQCliCommand'), seq: 4 },
+    ];
+    for (const frame of frames) {
+      const sealed = central.guard.sealFrame(frame);
+      expect(ship1.guard.checkFrame(sealed, 'central'), frame.type).toBeUndefined();
+      expect(ship1.guard.checkFrame(frame, 'central')).toMatchObject({ code: 'BOSUN_BAD_SIGNATURE', message: expect.stringMatching(/is not signed$/) });
+      expect(ship1.guard.checkFrame({ ...sealed, stream: streamIdOf('ship1', 'central', 'REQErrorLog') }, 'central')).toMatchObject({ code: 'BOSUN_BAD_SIGNATURE' });
+      expect(ship1.guard.checkFrame(ship1.guard.sealFrame(frame), 'central')).toMatchObject({ code: 'BOSUN_BAD_SIGNATURE' });
+    }
+    const ack = central.guard.sealFrame({ v: 1, type: 'ack', stream, upTo: 5 });
+    expect(ship1.guard.checkFrame({ ...ack, upTo: 500 }, 'central')).toMatchObject({ code: 'BOSUN_BAD_SIGNATURE' });
+    expect(ship1.guard.checkFrame({ ...ack, seqs: [6] }, 'central')).toMatchObject({ code: 'BOSUN_BAD_SIGNATURE' });
+    // Central has not allowed ship1's key yet: its frames are taken as they come.
+    expect(central.guard.checkFrame({ v: 1, type: 'ack', stream: streamIdOf('central', 'ship1', 'REQKeysUpdate'), upTo: 1 }, 'ship1')).toBeUndefined();
   });
 });
 

@@ -6,7 +6,7 @@ import { isOrderedMethod, type Message } from '../message.ts';
 import { deadKey, metaKey, outKey, parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { DurableTimers } from './DurableTimers.ts';
-import { dataSubject, encodeFrame, parseStreamId, type StreamId } from './frames.ts';
+import { dataSubject, encodeFrame, parseStreamId, type SignedFrame, type StreamId } from './frames.ts';
 
 /** The stream's position, in `meta!send!<stream>`. */
 interface SendMeta {
@@ -42,6 +42,8 @@ export interface SenderDeps {
   clock: Clock;
   timers: DurableTimers;
   publish(subject: string, payload: Uint8Array): void;
+  /** Signs a skip frame (a node with a guard); a data frame's message is signed already. */
+  sealFrame?<F extends SignedFrame>(frame: F): F;
   windowSize: number;
   /** Messages whose ACK arrived. */
   onAcked(messages: Message[]): void;
@@ -340,13 +342,14 @@ export class SubjectSender {
     r.state = next.state;
     r.attempts = next.attempts;
     r.sentAt = this.deps.clock.now();
-    r.frame ??= encodeFrame(
-      r.message
-        ? { v: 1, type: 'data', stream: this.stream, seq: r.seq, message: r.message }
-        : { v: 1, type: 'skip', stream: this.stream, seq: r.seq },
-    );
+    r.frame ??= encodeFrame(r.message ? { v: 1, type: 'data', stream: this.stream, seq: r.seq, message: r.message } : this.#skipFrame(r.seq));
     this.deps.publish(dataSubject(this.ids), r.frame);
     this.#armAckTimer(r.sentAt + r.ackTimeoutMs);
+  }
+
+  #skipFrame(seq: number): SignedFrame {
+    const frame: SignedFrame = { v: 1, type: 'skip', stream: this.stream, seq };
+    return this.deps.sealFrame ? this.deps.sealFrame(frame) : frame;
   }
 
   #armAckTimer(due: number): void {

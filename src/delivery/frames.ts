@@ -8,18 +8,27 @@ import type { Message } from '../message.ts';
  */
 export const FRAME_VERSION = 1;
 
+/*
+ * A data frame's message carries its sender's signature when the fleet runs with a guard.
+ * Skip, ACK and resume frames carry nothing of the kind, so a node with a guard signs them
+ * itself (`signature`, base64 ed25519 over the frame without it; see the guard's
+ * `sealFrame`). Nodes without a guard neither add nor look at it.
+ */
 export type Frame =
   /** One message of a stream. */
   | { v: 1; type: 'data'; stream: string; seq: number; message: Message }
   /** The message at `seq` was dead-lettered by its sender: the receiver moves past it. */
-  | { v: 1; type: 'skip'; stream: string; seq: number }
+  | { v: 1; type: 'skip'; stream: string; seq: number; signature?: string }
   /**
    * "Durably received". Ordered streams ACK cumulatively (`upTo`); unordered streams
    * name the sequence numbers they hold (`seqs`).
    */
-  | { v: 1; type: 'ack'; stream: string; upTo?: number; seqs?: number[] }
+  | { v: 1; type: 'ack'; stream: string; upTo?: number; seqs?: number[]; signature?: string }
   /** Sent by a node that just started to the senders it knows: resend now, I am back. */
-  | { v: 1; type: 'resume'; stream: string };
+  | { v: 1; type: 'resume'; stream: string; signature?: string };
+
+/** The frames that say something about a stream without carrying a message: signed as frames. */
+export type SignedFrame = Exclude<Frame, { type: 'data' }>;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -39,6 +48,7 @@ export function decodeFrame(payload: Uint8Array): Frame | undefined {
   if (!value || typeof value !== 'object') return undefined;
   const f = value as Partial<Frame> & Record<string, unknown>;
   if (f.v !== FRAME_VERSION || typeof f.stream !== 'string' || !parseStreamId(f.stream)) return undefined;
+  if (f.signature !== undefined && typeof f.signature !== 'string') return undefined;
   switch (f.type) {
     case 'data':
       return Number.isSafeInteger(f.seq) && f.message && typeof f.message === 'object' ? (f as Frame) : undefined;
@@ -82,7 +92,9 @@ function kindOf(method: string): 'CommandACK' | 'EventACK' {
  * nats-server can let a node publish only subjects that name it (`bosun nats-config`),
  * and a receiver drops a frame whose subject does not name the stream's other party.
  * Without the publisher in the subject, any node allowed to reach central could ACK
- * central's messages to another node, or burn the sequence numbers of its streams.
+ * central's messages to another node, or burn the sequence numbers of its streams. On a
+ * broker that does not confine publishers, a node with a guard still drops such frames:
+ * it checks signatures before a frame changes anything (`runtime/FrameAuth.ts`).
  */
 
 /** Subject a data or skip frame travels on: `<toNode>.<fromNode>.<method>.<CommandACK|EventACK>`. */

@@ -7,7 +7,7 @@ import type { MethodRegistry } from '../methods/registry.ts';
 import type { MethodContext, MethodSpec } from '../methods/types.ts';
 import { parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
-import { ackSubject, encodeFrame, parseStreamId, type Frame } from '../delivery/frames.ts';
+import { ackSubject, encodeFrame, parseStreamId, type SignedFrame } from '../delivery/frames.ts';
 import { SubjectReceiver, type InboxEntry } from '../delivery/SubjectReceiver.ts';
 import { Subscriber, type Outcome } from '../delivery/Subscriber.ts';
 import { ProcessControl } from './ProcessControl.ts';
@@ -23,6 +23,8 @@ export interface InboundDeps {
   concurrency: number;
   errors: ErrorSink;
   publish(subject: string, payload: Uint8Array): void;
+  /** Signs an ACK frame (a node with a guard): one signature per frame, never per message. */
+  sealFrame?<F extends SignedFrame>(frame: F): F;
   context(entry: InboxEntry, signal: AbortSignal): MethodContext;
   finish(entry: InboxEntry, outcome: Outcome, spec: MethodSpec | undefined): { ops: StoreOp[]; done(ok: boolean): void };
   onError(source: string, error: unknown): void;
@@ -178,8 +180,8 @@ export class Inbound {
       const acks = this.#pendingAcks;
       this.#pendingAcks = new Map();
       for (const [s, a] of acks) {
-        const frame: Frame = { v: 1, type: 'ack', stream: s, ...a };
-        this.deps.publish(ackSubject(parseStreamId(s)!), encodeFrame(frame));
+        const frame: SignedFrame = { v: 1, type: 'ack', stream: s, ...a };
+        this.deps.publish(ackSubject(parseStreamId(s)!), encodeFrame(this.deps.sealFrame ? this.deps.sealFrame(frame) : frame));
       }
     });
   }

@@ -17,9 +17,10 @@ import { deadKey, regKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { Transport } from '../transport/types.ts';
 import { DurableTimers } from '../delivery/DurableTimers.ts';
-import { decodeFrame, encodeFrame, parseStreamId, publisherOf, resumeSubject, streamIdOf } from '../delivery/frames.ts';
+import { decodeFrame, encodeFrame, parseStreamId, publisherOf, resumeSubject, streamIdOf, type SignedFrame } from '../delivery/frames.ts';
 import type { InboxEntry } from '../delivery/SubjectReceiver.ts';
 import type { Outcome } from '../delivery/Subscriber.ts';
+import { FrameAuth } from './FrameAuth.ts';
 import { Inbound } from './Inbound.ts';
 import { Outbound } from './Outbound.ts';
 import { needsRelay, outboundStreamOf, RELAY_METHODS, relayedMessage, relayEnvelope } from './relay.ts';
@@ -91,6 +92,20 @@ export interface MessageGuard {
   seal(message: Message): Message;
   /** `delivery` says which stream and sequence number the message came as (0: made here). */
   check(message: Message, delivery?: { stream: string; seq: number }): void | Promise<void>;
+  /**
+   * A data frame's message, before its receiver takes the frame's sequence number: the
+   * error when the message surely is not the stream's (not signed by a sender key this
+   * node already holds, or not for this stream), undefined otherwise — `check` decides
+   * the rest when it runs. Synchronous and cheap: it sees every frame from the wire.
+   */
+  screen?(message: Message, stream: string): Error | undefined;
+  /** Signs a skip, ACK or resume frame this node sends. */
+  sealFrame?<F extends SignedFrame>(frame: F): F;
+  /**
+   * A skip, ACK or resume frame that says it comes from `from`: the error when it is not
+   * signed by from's key, undefined when it is (or when from's key is not known yet).
+   */
+  checkFrame?(frame: SignedFrame, from: string): Error | undefined;
 }
 
 /** What a node says about itself in its hellos; central keeps the latest per node. */
@@ -166,6 +181,7 @@ export class BosunNode {
   #outbound: Outbound;
   #inbound: Inbound;
   #scheduler: Scheduler;
+  #frames: FrameAuth;
   #root: Supervisor | undefined;
   #connection = createActor(connectionMachine);
   #waiters = new Map<string, Waiter>();
@@ -204,6 +220,8 @@ export class BosunNode {
     this.errorKernel = new ErrorKernel(this.log, [(report) => this.#forward(report)]);
     const windowSize = options.windowSize ?? 1000;
     const publish = (subject: string, payload: Uint8Array) => this.transport.publish(subject, payload);
+    this.#frames = new FrameAuth(options.guard, this.clock, (source, code, message) => this.#report(source, code, message));
+    const sealFrame = <F extends SignedFrame>(frame: F): F => this.#frames.seal(frame);
     this.#outbound = new Outbound({
       node: this.name,
       store: this.store,
@@ -211,6 +229,7 @@ export class BosunNode {
       timers: this.#timers,
       errors: this.errorKernel,
       publish,
+      sealFrame,
       windowSize,
       onAcked: (messages) => {
         this.#counters.acked += messages.length;
@@ -244,6 +263,7 @@ export class BosunNode {
       concurrency: options.unorderedConcurrency ?? 32,
       errors: this.errorKernel,
       publish,
+      sealFrame,
       context: (entry, signal) => this.#methodContext(entry, signal),
       finish: (entry, outcome, spec) => this.#finishRun(entry, outcome, spec),
       onError: (source, e) => this.#reportError(source, e),
@@ -324,7 +344,7 @@ export class BosunNode {
     // Tell every sender we know that we are back, so it resends without waiting out its
     // ACK timeout.
     for (const stream of this.#inbound.knownStreams()) {
-      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame({ v: 1, type: 'resume', stream }));
+      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#frames.seal({ v: 1, type: 'resume', stream })));
     }
     this.#scheduleHello();
     this.log.info({ transport: this.transport.kind, streams: this.#outbound.senders.size }, 'runtime started');
@@ -469,7 +489,7 @@ export class BosunNode {
   }
 
   get counters(): Readonly<Record<string, number>> {
-    return { ...this.#counters };
+    return { ...this.#counters, refusedFrames: this.#frames.refused };
   }
 
   senders(): ReadonlyMap<string, import('../delivery/SubjectSender.ts').SubjectSender> {
@@ -627,13 +647,14 @@ export class BosunNode {
     switch (frame.type) {
       case 'data':
       case 'skip':
-        if (ids.toNode === this.name) this.#inbound.onData(frame.stream, frame.seq, frame.type === 'data' ? frame.message : undefined);
+        if (ids.toNode !== this.name || !this.#frames.admits(frame, ids)) return;
+        this.#inbound.onData(frame.stream, frame.seq, frame.type === 'data' ? frame.message : undefined);
         return;
       case 'ack':
       case 'resume': {
         if (ids.fromNode !== this.name) return;
         const sender = this.#outbound.senders.get(frame.stream);
-        if (!sender) return;
+        if (!sender || !this.#frames.admits(frame, ids)) return;
         if (frame.type === 'ack') sender.onAck(frame.upTo, frame.seqs);
         else sender.nudge('RESUME');
       }

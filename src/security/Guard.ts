@@ -1,10 +1,10 @@
 import { BosunError } from '../errors.ts';
 import { isValidName, type Message } from '../message.ts';
 import type { MessageGuard } from '../runtime/Node.ts';
-import { streamIdOf } from '../delivery/frames.ts';
+import { streamIdOf, type SignedFrame } from '../delivery/frames.ts';
 import { RELAY_METHODS } from '../runtime/relay.ts';
 import { COMMAND_METHODS, commandAllowed, methodAllowed } from './acl.ts';
-import { envelopeBytes, unsignedField } from './canonical.ts';
+import { envelopeBytes, frameBytes, unsignedField } from './canonical.ts';
 import type { CentralAuthority } from './CentralAuthority.ts';
 import { fingerprintOf, isPublicKey, verifySignature, type NodeKeyPair } from './keys.ts';
 import type { Delivery, Ledger } from './Ledger.ts';
@@ -61,6 +61,9 @@ const DAY_MS = 24 * 3600 * 1000;
  * anything), then target and time, then replay, then authorisation.
  */
 export class SecurityGuard implements MessageGuard {
+  /** Messages whose signature verified, with the key it verified against. */
+  #verified = new WeakMap<Message, string>();
+
   constructor(private readonly o: GuardOptions) {}
 
   seal(message: Message): Message {
@@ -97,21 +100,10 @@ export class SecurityGuard implements MessageGuard {
     // A scheduled re-run is created on this node from a message checked on its first run;
     // the runtime gives it sequence 0, which no received message has.
     if (delivery?.seq === 0 && m.scheduled) return;
-    if (typeof m.fromNode !== 'string' || !isValidName(m.fromNode)) refuse('BOSUN_BAD_SIGNATURE', 'the message names no valid sender');
-    const extra = unsignedField(m);
-    if (extra !== undefined) refuse('BOSUN_BAD_SIGNATURE', `the message carries "${extra}", which no signature covers`);
-    if (typeof m.signature !== 'string') refuse('BOSUN_BAD_SIGNATURE', 'the message is not signed');
-
-    const bootstrap = this.#presentedKey(m) ?? this.#relayedKeyRequest(m);
-    const key = bootstrap?.key ?? (await this.#keyOf(m));
-    if (!verifySignature(key, envelopeBytes(m), m.signature)) {
-      refuse('BOSUN_BAD_SIGNATURE', `the signature does not match ${m.fromNode}'s key ${fingerprintOf(key)} (forged, or changed on the way)`);
-    }
-
-    if (m.toNode !== this.o.node) refuse('BOSUN_MISDIRECTED', `the message is for ${m.toNode}, not ${this.o.node}`);
-    if (delivery && delivery.stream !== streamIdOf(m.fromNode, m.toNode, m.method) && !relayedOn(m, delivery.stream)) {
-      refuse('BOSUN_MISDIRECTED', `the message arrived on stream ${delivery.stream}, which is not its own`);
-    }
+    this.#signed(m);
+    const bootstrap = this.#bootstrapKey(m);
+    this.#verify(m, bootstrap?.key ?? (await this.#keyOf(m)));
+    this.#addressed(m, delivery?.stream);
     if (typeof m.expiresAt !== 'number' || typeof m.acceptedAt !== 'number') refuse('BOSUN_BAD_SIGNATURE', 'the message has no lifetime');
     if (now > m.expiresAt) refuse('BOSUN_EXPIRED', `the message expired at ${iso(m.expiresAt)}`);
     if (m.acceptedAt > now + this.o.skewMs) refuse('BOSUN_EXPIRED', `the message was issued in the future (${iso(m.acceptedAt)}); check the clocks`);
@@ -137,6 +129,90 @@ export class SecurityGuard implements MessageGuard {
       return;
     }
     await this.#authorize(m);
+  }
+
+  /**
+   * What can be judged of a data frame's message before its receiver takes its sequence
+   * number, so that a forged frame cannot take the place of the genuine one: whether it
+   * is signed, by the key this node holds for its sender (or the key it presents), and
+   * belongs to the stream. Without a key for the sender yet (a new node's hello, central's
+   * first key set) the signature waits for `check`, which knows how to learn one.
+   */
+  screen(message: Message, stream: string): BosunError | undefined {
+    try {
+      this.#signed(message);
+      const key = this.#bootstrapKey(message)?.key ?? this.o.trust.keyFor(message.fromNode);
+      if (key !== undefined) this.#verify(message, key);
+      this.#addressed(message, stream);
+      return undefined;
+    } catch (e) {
+      if (e instanceof BosunError) return e;
+      throw e;
+    }
+  }
+
+  /**
+   * Skip, ACK and resume frames carry no message, hence no sender's signature: this node
+   * signs them (once per frame; ACKs are batched per receiver write, never one per message).
+   */
+  sealFrame<F extends SignedFrame>(frame: F): F {
+    return { ...frame, signature: this.o.keys.sign(frameBytes(frame)) };
+  }
+
+  /**
+   * A skip, ACK or resume frame from `from`, checked against from's key. The signature
+   * covers the stream, so a frame cannot be moved to another; it does not make a frame
+   * unique, and need not: ACKs are cumulative (`upTo`) or name sequence numbers a stream
+   * never hands out twice, so a replayed genuine ACK says only what is still true; a
+   * replayed skip names a place its sender already gave up; a replayed resume costs a
+   * resend. Until from's key is known (a node central has not allowed yet, central
+   * before its first key set) its frames are taken unchecked, as its messages wait for
+   * `check`.
+   */
+  checkFrame(frame: SignedFrame, from: string): BosunError | undefined {
+    const key = this.o.trust.keyFor(from);
+    if (key === undefined) return undefined;
+    if (typeof frame.signature !== 'string') {
+      return new BosunError('BOSUN_BAD_SIGNATURE', `the ${frame.type} frame of stream ${frame.stream} is not signed`);
+    }
+    if (!verifySignature(key, frameBytes(frame), frame.signature)) {
+      return new BosunError('BOSUN_BAD_SIGNATURE', `the ${frame.type} frame of stream ${frame.stream} is not signed by ${from}'s key ${fingerprintOf(key)}`);
+    }
+    return undefined;
+  }
+
+  /** A named sender, a signature, and no field outside it. */
+  #signed(m: Message): asserts m is Message & { signature: string } {
+    if (typeof m.fromNode !== 'string' || !isValidName(m.fromNode)) refuse('BOSUN_BAD_SIGNATURE', 'the message names no valid sender');
+    const extra = unsignedField(m);
+    if (extra !== undefined) refuse('BOSUN_BAD_SIGNATURE', `the message carries "${extra}", which no signature covers`);
+    if (typeof m.signature !== 'string') refuse('BOSUN_BAD_SIGNATURE', 'the message is not signed');
+  }
+
+  /**
+   * Verifies once per message object and key: a message that `screen` verified on arrival
+   * is the same object `check` sees before it runs (one read back from the store after a
+   * restart is a new object, and verified again).
+   */
+  #verify(m: Message & { signature: string }, key: string): void {
+    if (this.#verified.get(m) === key) return;
+    if (!verifySignature(key, envelopeBytes(m), m.signature)) {
+      refuse('BOSUN_BAD_SIGNATURE', `the signature does not match ${m.fromNode}'s key ${fingerprintOf(key)} (forged, or changed on the way)`);
+    }
+    this.#verified.set(m, key);
+  }
+
+  /** For this node, and (given the stream it came on) on its own stream or its relay's. */
+  #addressed(m: Message, stream: string | undefined): void {
+    if (m.toNode !== this.o.node) refuse('BOSUN_MISDIRECTED', `the message is for ${m.toNode}, not ${this.o.node}`);
+    if (stream !== undefined && stream !== streamIdOf(m.fromNode, m.toNode, m.method) && !relayedOn(m, stream)) {
+      refuse('BOSUN_MISDIRECTED', `the message arrived on stream ${stream}, which is not its own`);
+    }
+  }
+
+  /** A key the message itself presents, where that is how a key is learnt. */
+  #bootstrapKey(m: Message): { key: string; unknown: boolean; relayed?: boolean } | undefined {
+    return this.#presentedKey(m) ?? this.#relayedKeyRequest(m);
   }
 
   /**

@@ -75,6 +75,19 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.join(',')}}`;
 }
 
+/**
+ * What a skip, ACK or resume frame's signature is over: `bosun-frame-v1\n` and the
+ * canonical JSON of the frame without its signature — its stream, type and sequence
+ * numbers, and any field a later version adds. The prefix keeps a frame's signature from
+ * ever verifying as a message's or a document's.
+ */
+export const FRAME_SIGNATURE_VERSION = 'bosun-frame-v1';
+
+export function frameBytes(frame: object & { signature?: unknown }): Uint8Array {
+  const { signature: _signature, ...signed } = frame;
+  return documentBytes(FRAME_SIGNATURE_VERSION, signed);
+}
+
 /** The bytes a signed document's signature is over: `<kind>\n<canonical JSON body>`. */
 export function documentBytes(kind: string, body: unknown): Uint8Array {
   return encoder.encode(`${kind}\n${canonicalJson(body)}`);

@@ -1,0 +1,92 @@
+import type { Clock } from '../clock.ts';
+import { describeError } from '../errors.ts';
+import type { Frame, SignedFrame, StreamId } from '../delivery/frames.ts';
+import type { MessageGuard } from './Node.ts';
+
+/** A stream's refused frames are reported at most once in this time... */
+const REPORT_EVERY_MS = 1000;
+/** ...and all streams' together at most this many times. */
+const MAX_REPORTS_PER_PERIOD = 10;
+/** Streams whose last report is remembered (the oldest is forgotten first). */
+const MAX_REMEMBERED_STREAMS = 1000;
+
+/**
+ * Frame authentication on a node with a guard: frames from the wire are judged before
+ * they change any delivery state — a data frame before its receiver takes its sequence
+ * number (a forged one would make the genuine frame with that number a duplicate), an ACK
+ * before its sender drops what it covers. Frames this node sends without a message in
+ * them (skips, ACKs, resumes) are signed. Without a guard every frame passes as it is.
+ *
+ * A refused frame is dropped, neither stored nor ACKed, and counted. Reports go to the
+ * error kernel at most once a second per stream (the next one says how many were dropped
+ * meanwhile), and at most ten a second in all: someone flooding the broker with forged
+ * frames must not make this node flood central's error log in turn, nor hide one
+ * stream's refusals behind another's.
+ */
+export class FrameAuth {
+  #refused = 0;
+  #lastReports = new Map<string, { at: number; unreported: number }>();
+  #periodStart = -Infinity;
+  #reportsInPeriod = 0;
+
+  constructor(
+    private readonly guard: MessageGuard | undefined,
+    private readonly clock: Clock,
+    private readonly report: (source: string, code: string, message: string) => void,
+  ) {}
+
+  /** Frames dropped so far. */
+  get refused(): number {
+    return this.#refused;
+  }
+
+  /** The frame, signed when this node has a guard that signs frames. */
+  seal<F extends SignedFrame>(frame: F): F {
+    return this.guard?.sealFrame ? this.guard.sealFrame(frame) : frame;
+  }
+
+  /** True when the frame may go on to its receiver or sender; false when it was dropped. */
+  admits(frame: Frame, ids: StreamId): boolean {
+    const guard = this.guard;
+    if (!guard) return true;
+    // Data and skips come from the stream's sender, ACKs and resumes from its receiver.
+    const from = frame.type === 'data' || frame.type === 'skip' ? ids.fromNode : ids.toNode;
+    const error = frame.type === 'data' ? guard.screen?.(frame.message, frame.stream) : guard.checkFrame?.(frame, from);
+    if (!error) return true;
+    this.#refused++;
+    this.#reportSoon(frame, from, error);
+    return false;
+  }
+
+  #reportSoon(frame: Frame, from: string, error: Error): void {
+    const now = this.clock.now();
+    const last = this.#lastReports.get(frame.stream);
+    if (last && now - last.at < REPORT_EVERY_MS) {
+      last.unreported++;
+      return;
+    }
+    if (now - this.#periodStart >= REPORT_EVERY_MS) {
+      this.#periodStart = now;
+      this.#reportsInPeriod = 0;
+    }
+    if (this.#reportsInPeriod >= MAX_REPORTS_PER_PERIOD) {
+      if (last) last.unreported++;
+      return;
+    }
+    this.#reportsInPeriod++;
+    const more = last && last.unreported > 0 ? ` (${last.unreported} more dropped since the last report)` : '';
+    // Deleted and set again: the map's order is the order of last reports.
+    this.#lastReports.delete(frame.stream);
+    this.#lastReports.set(frame.stream, { at: now, unreported: 0 });
+    if (this.#lastReports.size > MAX_REMEMBERED_STREAMS) this.#lastReports.delete(this.#lastReports.keys().next().value!);
+    const { code, message } = describeError(error);
+    const inbound = frame.type === 'data' || frame.type === 'skip';
+    const what = inbound ? `${frame.type} frame ${frame.seq}` : `${frame.type} frame`;
+    const consequence = inbound ? 'neither stored nor ACKed' : 'ignored';
+    this.report(
+      `${inbound ? 'inbound' : 'outbound'}/${frame.stream}`,
+      code,
+      `dropped ${what} of stream ${frame.stream}, said to be from ${from}, ${consequence}: ${message}${more}`,
+    );
+  }
+}
