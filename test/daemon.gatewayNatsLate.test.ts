@@ -2,8 +2,9 @@
  * A daemon's gateway whose NATS is not there at start joins it when it comes: it moves the
  * sessions it holds to the shared registry, sends the replies kept meanwhile to JetStream
  * (once each), and takes jobs from the jobs subject. After NATS goes away and comes back,
- * leases, forwarding and the jobs intake resume. Real daemon processes, a real
- * nats-server started late, killed and restarted on loopback.
+ * leases, forwarding and the jobs intake resume, and a NATS that lost its storage gets
+ * the registry bucket, the streams and the jobs consumer made again. Real daemon
+ * processes, a real nats-server started late, killed and restarted on loopback.
  */
 import path from 'node:path';
 import { connect, createInbox, headers, type NatsConnection } from 'nats';
@@ -144,5 +145,18 @@ describe("a daemon's gateway and a NATS that is not there at start", () => {
     await jobOverHttp(baseB, 'via gw-b, after the restart');
     await jobOverNats('via the jobs subject, after the restart');
     expect(holder.logs.filter((line) => line.msg.startsWith(WAITING))).toHaveLength(1);
+  });
+
+  it('makes again what a NATS restarted without its storage lost: registry bucket, streams, jobs consumer', async () => {
+    await nats!.stop();
+    nats = await startNatsServer({ port: natsPort, jetStream: { storeDir: `${storeDir}-fresh` } });
+    await node!.send(numberedReply(4));
+    await expectStream(['r4']);
+    await jobOverHttp(baseB, 'via gw-b, on a fresh NATS');
+    await eventually(async () => {
+      const jsm = await client!.jetstreamManager().catch(() => undefined);
+      return (await jsm?.consumers.info('RECEPTOR_CONTROLLER_JOBS', 'receptor-gateway').catch(() => undefined)) !== undefined;
+    }, 20_000);
+    await jobOverNats('via the jobs subject, on a fresh NATS');
   });
 });
