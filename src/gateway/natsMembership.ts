@@ -9,7 +9,8 @@
  * until it joins. NATS named by `RECEPTOR_CONTROLLER_NATS_URL`, or handed in, must work at
  * start. Once joined, nats.js reconnects by itself and each part resumes on its own:
  * leases are renewed (or written again once expired), the forwarder retries from its
- * cursor, subscriptions and the jobs consumer are renewed by the client.
+ * cursor, subscriptions and the jobs consumer are renewed by the client, and a bucket,
+ * stream or consumer lost with the server's storage is made again.
  */
 import type { ErrorSink } from '../../supervisors/types.ts';
 import type { Clock, TimerHandle } from '../clock.ts';
