@@ -2,7 +2,8 @@
  * A daemon started with `--nats` and `--gateway-listen` gives its receptor gateway the
  * node's NATS: replies from receptor nodes land on the JetStream stream as well as in the
  * local log. `RECEPTOR_CONTROLLER_NATS_URL=off` keeps the gateway off NATS, and a NATS
- * without JetStream, or none reachable at start, leaves the gateway on its local log.
+ * without JetStream leaves the gateway on its local log, as does none reachable at start
+ * until it comes (daemon.gatewayNatsLate.test.ts).
  * Real daemon processes and real nats-servers on loopback.
  */
 import path from 'node:path';

@@ -50,6 +50,39 @@ describe('bosun nats-config', () => {
     expect(() => natsServerConfig({ nodes: ['central', 'ship1'], central: 'central', identities: { central: USERS.central } })).toThrow(/no nkey or user for node ship1/);
   });
 
+  it('grants the receptor gateway\'s subjects to the nodes named with --gateway, and to no other', async () => {
+    const text = natsServerConfig({ nodes: ['central', 'ship1', 'ship2'], central: 'central', identities: USERS, gateways: ['ship1'] });
+    const block = (node: string) => text.slice(text.indexOf(`# ${node}`), text.indexOf('}\n    }', text.indexOf(`# ${node}`)));
+    expect(block('ship1')).toContain('# ship1 (receptor gateway)');
+    for (const subject of ['"bosun.receptor.gateway.>"', '"platform.receptor-controller.responses"', '"$JS.API.INFO"', '"$KV.bosun_receptor_connections.>"']) {
+      expect(block('ship1')).toContain(subject);
+      expect(block('central')).not.toContain(subject);
+      expect(block('ship2')).not.toContain(subject);
+    }
+    expect(block('ship1')).toContain('subscribe: { allow: ["ship1.>", "_INBOX.>", "bosun.receptor.gateway.>", "platform.receptor-controller.jobs"] }');
+    // Nothing that would let a gateway change or remove streams, or read them all.
+    expect(block('ship1')).not.toMatch(/STREAM\.(UPDATE|DELETE|PURGE)|\$JS\.API\.>|"\$JS\.>"/);
+    const renamed = natsServerConfig({
+      nodes: ['central'],
+      central: 'central',
+      identities: USERS,
+      gateways: ['central'],
+      gatewayNames: { responsesSubject: 'r.subj', responsesStream: 'RS', jobsSubject: 'j.subj', jobsStream: 'JS' },
+    });
+    expect(renamed).toContain('"$JS.API.STREAM.CREATE.RS"');
+    expect(renamed).toContain('"r.subj"');
+    expect(() => natsServerConfig({ nodes: ['central'], central: 'central', identities: USERS, gateways: ['ship9'] })).toThrow(/gateway ship9 is not in the list/);
+
+    const usersFile = path.join(dir, 'gw-users.json');
+    await writeFile(usersFile, JSON.stringify(USERS));
+    const out = io();
+    expect(await run(['--users', usersFile, '--gateway', 'central', '--gateway', 'ship2'], out)).toBe(0);
+    expect(out.out()).toContain('# Receptor gateways (their subjects and JetStream API too; run nats-server with JetStream): central, ship2');
+    const conf = path.join(dir, 'gw.conf');
+    await writeFile(conf, out.out());
+    expect(serverAccepts(conf)).toMatchObject({ ok: true });
+  });
+
   it('writes a configuration nats-server accepts, with nkeys or with users', async () => {
     const ids: Record<string, string> = {};
     for (const n of ['central', 'ship1', 'ship2']) ids[n] = nkeys.createUser().getPublicKey() as string;

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BosunError } from '../errors.ts';
+import { readGatewayNames } from '../gateway/config.ts';
 import { natsServerConfig, type NatsIdentity } from '../security/natsConfig.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 import { processIo, type CliIo } from './io.ts';
@@ -9,8 +10,10 @@ export const NATS_CONFIG_USAGE = `Usage: bosun nats-config (--nkeys FILE | --use
 
 Prints a nats-server configuration that confines every node to its own subjects: a node
 subscribes only to <node>.> (and _INBOX.>), and publishes only to the nodes it talks
-to (central and every node; pairs given with --link; everyone with --mesh).
-Check it with "nats-server -c FILE -t".
+to (central and every node; pairs given with --link; everyone with --mesh). A node that
+runs a receptor gateway with NATS (--gateway) also gets the gateway's subjects and the
+JetStream API of its streams and registry bucket, and nothing more; its nats-server
+needs JetStream (-js). Check the result with "nats-server -c FILE -t".
 
 Options:
   --nodes A,B,…       the nodes (default: those in the nkeys or users file)
@@ -20,6 +23,9 @@ Options:
                       or lines "node user password" (prefer nkeys)
   --link A:B          A and B talk directly (repeatable; also A:B,C:D)
   --mesh              every node talks to every node
+  --gateway A,B,…     these nodes run a receptor gateway (repeatable); the subject and
+                      stream names are the gateway's defaults, or RECEPTOR_CONTROLLER_
+                      {RESPONSES,JOBS}_{SUBJECT,STREAM} when set here as for the gateway
   --listen HOST:PORT  add a listen line
   --output FILE       write the configuration there (mode 0600) instead of stdout
   -h, --help          this help
@@ -50,6 +56,7 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
     users: { type: 'string' },
     link: { type: 'string', multiple: true },
     mesh: { type: 'boolean' },
+    gateway: { type: 'string', multiple: true },
     listen: { type: 'string' },
     output: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -77,6 +84,8 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
     identities,
     links,
     mesh: values.mesh ?? false,
+    gateways: (values.gateway ?? []).flatMap(splitList),
+    gatewayNames: readGatewayNames(io.env),
     ...(values.listen !== undefined ? { listen: values.listen } : {}),
     generatedAt: new Date(),
   });

@@ -151,6 +151,23 @@ function natsSetting(env: Env, registrar: 'local' | 'nats'): GatewayNatsSetting 
   return { kind: 'servers', servers };
 }
 
+/** The subjects and JetStream streams the gateway uses on NATS. */
+export type GatewayNames = Pick<GatewayConfig, 'responsesSubject' | 'responsesStream' | 'jobsSubject' | 'jobsStream'>;
+
+/**
+ * The gateway's subject and stream names (`RECEPTOR_CONTROLLER_*_SUBJECT`, `*_STREAM`),
+ * also what `bosun nats-config --gateway` grants. @throws BosunError `BOSUN_BAD_CONFIG`
+ */
+export function readGatewayNames(env: Env): GatewayNames {
+  const responsesSubject = subject(env, 'RESPONSES_SUBJECT', 'platform.receptor-controller.responses');
+  const jobsSubject = subject(env, 'JOBS_SUBJECT', 'platform.receptor-controller.jobs');
+  if (responsesSubject === jobsSubject) throw badConfig(`${PREFIX}RESPONSES_SUBJECT and ${PREFIX}JOBS_SUBJECT must differ`);
+  const responsesStream = streamName(env, 'RESPONSES_STREAM', 'RECEPTOR_CONTROLLER_RESPONSES');
+  const jobsStream = streamName(env, 'JOBS_STREAM', 'RECEPTOR_CONTROLLER_JOBS');
+  if (responsesStream === jobsStream) throw badConfig(`${PREFIX}RESPONSES_STREAM and ${PREFIX}JOBS_STREAM must differ`);
+  return { responsesSubject, responsesStream, jobsSubject, jobsStream };
+}
+
 /** @throws BosunError `BOSUN_BAD_CONFIG` naming the variable to fix. */
 export function readGatewayConfig(env: Env): GatewayConfig {
   const pongWaitMs = seconds(env, 'WEBSOCKET_PONG_WAIT', 25);
@@ -167,12 +184,7 @@ export function readGatewayConfig(env: Env): GatewayConfig {
   const leaseMs = seconds(env, 'GATEWAY_CONNECTION_LEASE', 30);
   if (leaseMs <= refreshMaxMs) throw badConfig(`${PREFIX}GATEWAY_CONNECTION_LEASE must be longer than the refresh period (POLL_MAX_DELAY)`);
   const nats = natsSetting(env, registrar);
-  const responsesSubject = subject(env, 'RESPONSES_SUBJECT', 'platform.receptor-controller.responses');
-  const jobsSubject = subject(env, 'JOBS_SUBJECT', 'platform.receptor-controller.jobs');
-  if (responsesSubject === jobsSubject) throw badConfig(`${PREFIX}RESPONSES_SUBJECT and ${PREFIX}JOBS_SUBJECT must differ`);
-  const responsesStream = streamName(env, 'RESPONSES_STREAM', 'RECEPTOR_CONTROLLER_RESPONSES');
-  const jobsStream = streamName(env, 'JOBS_STREAM', 'RECEPTOR_CONTROLLER_JOBS');
-  if (responsesStream === jobsStream) throw badConfig(`${PREFIX}RESPONSES_STREAM and ${PREFIX}JOBS_STREAM must differ`);
+  const { responsesSubject, responsesStream, jobsSubject, jobsStream } = readGatewayNames(env);
   return {
     nodeId: read(env, 'RECEPTORCONTROLLERNODEID') ?? 'node-cloud-receptor-controller',
     credentials: credentials(env),

@@ -18,7 +18,7 @@ import { directiveMessage, goJsonTime, goTimestamp } from './receptor/writer.ts'
 import type { ConnectionEntry, ConnectionRegistry } from './registry.ts';
 import type { ResponseLog } from './responses.ts';
 import { ReceptorSession, type SessionHost } from './session.ts';
-import { CLOSE_NORMAL } from './sessionMachine.ts';
+import { CLOSE_INTERNAL_ERROR, CLOSE_NORMAL } from './sessionMachine.ts';
 
 export type GatewayLogger = Pick<BaseLogger, 'debug' | 'info' | 'warn' | 'error'>;
 
@@ -83,7 +83,6 @@ export class ReceptorGateway implements SessionHost {
   readonly config: GatewayConfig;
   readonly clock: Clock;
   readonly metrics: GatewayMetrics;
-  readonly registry: ConnectionRegistry;
   readonly responses: ResponseLog;
   readonly supervisor: Supervisor;
   link: InstanceLink | undefined;
@@ -92,6 +91,9 @@ export class ReceptorGateway implements SessionHost {
   readonly #newId: () => string;
   /** Sessions past their HI, by session id. */
   readonly #sessions = new Map<string, ReceptorSession>();
+  /** What each of those sessions holds in the registry, kept so a move of the registry can carry it. */
+  readonly #entries = new Map<string, ConnectionEntry>();
+  #registry: ConnectionRegistry;
   readonly #pings = new Map<string, PendingPing>();
   /** Registry and log writes still in flight; `stop` waits for them before the store may close. */
   readonly #writes = new Set<Promise<unknown>>();
@@ -101,7 +103,7 @@ export class ReceptorGateway implements SessionHost {
     this.config = deps.config;
     this.clock = deps.clock;
     this.metrics = deps.metrics;
-    this.registry = deps.registry;
+    this.#registry = deps.registry;
     this.responses = deps.responses;
     this.#logger = deps.logger;
     this.#errors = deps.errors;
@@ -134,12 +136,53 @@ export class ReceptorGateway implements SessionHost {
     void session.ended.then(() => this.metrics.activeConnections.dec());
   }
 
+  get registry(): ConnectionRegistry {
+    return this.#registry;
+  }
+
+  /**
+   * Moves to another registry (the shared one, once NATS is there) with the sessions this
+   * instance holds: new registrations go to `next` at once, the held ones are copied into
+   * it, and the previous registry closes. A held session that cannot be registered in
+   * `next` is closed, as a new session would be, and its node reconnects; one that a newer
+   * session of its node on another instance already replaced is closed as a duplicate.
+   */
+  async moveRegistry(next: ConnectionRegistry): Promise<void> {
+    const previous = this.#registry;
+    this.#registry = next;
+    // Writes begun on the previous registry land before its entries are carried over.
+    await Promise.allSettled([...this.#writes]);
+    for (const entry of [...this.#entries.values()]) await this.#carry(entry);
+    await previous.close();
+  }
+
+  async #carry(entry: ConnectionEntry): Promise<void> {
+    const session = this.#sessions.get(entry.sessionId);
+    if (!session || this.#entries.get(entry.sessionId) !== entry) return;
+    let replaced: ConnectionEntry | undefined;
+    try {
+      const current = await this.#track(this.#registry.lookup(entry.account, entry.nodeId));
+      if (current && current.sessionId !== entry.sessionId && current.connectedAt > entry.connectedAt) {
+        this.localCloseDuplicate(entry.sessionId);
+        return;
+      }
+      replaced = await this.#track(this.#registry.register(entry));
+    } catch (error) {
+      this.#report('warning', error, `could not move ${entry.account}:${entry.nodeId} to the new registry; closing its session so it reconnects`);
+      session.close(CLOSE_INTERNAL_ERROR, 'registration failed');
+      return;
+    }
+    // Released while it was being carried: take back what was just written.
+    if (this.#entries.get(entry.sessionId) !== entry) await this.#track(this.#registry.unregister(entry.account, entry.nodeId, entry.sessionId));
+    else if (replaced) this.#closeReplaced(replaced);
+  }
+
   /** Every session stops (CLOSE 1000 "closing"), then the registry and the link close. */
   async stop(): Promise<void> {
     await this.supervisor.stop();
     await Promise.allSettled([...this.#writes]);
     await this.link?.close();
-    await this.registry.close();
+    await this.#registry.close();
   }
 
   // ——— the API, wherever the node is connected ———
@@ -238,20 +281,27 @@ export class ReceptorGateway implements SessionHost {
       connectedAt: this.clock.now(),
     };
     this.#sessions.set(session.id, session);
+    this.#entries.set(session.id, entry);
     let replaced: ConnectionEntry | undefined;
+    const registry = this.#registry;
     try {
-      replaced = await this.#track(this.registry.register(entry));
+      replaced = await this.#track(registry.register(entry));
     } catch (error) {
+      this.#entries.delete(session.id);
       this.#report('error', error, `could not register ${entry.account}:${entry.nodeId}`);
       throw error;
     }
     if (session.released) {
       // The session ended while it registered: take back what it just wrote.
-      await this.#track(this.registry.unregister(entry.account, entry.nodeId, entry.sessionId));
+      await this.#track(registry.unregister(entry.account, entry.nodeId, entry.sessionId));
       return;
     }
     this.#logger.info({ account: entry.account, node: entry.nodeId, session: session.id }, 'node connected');
-    if (!replaced) return;
+    if (replaced) this.#closeReplaced(replaced);
+  }
+
+  /** Closes the session a newer one replaced, on whichever instance holds it. */
+  #closeReplaced(replaced: ConnectionEntry): void {
     if (replaced.instance === this.config.instanceId) this.localCloseDuplicate(replaced.sessionId);
     else {
       this.#remote(replaced, (link) => link.closeDuplicate(replaced.instance, replaced.sessionId)).catch((error) => {
@@ -263,13 +313,14 @@ export class ReceptorGateway implements SessionHost {
 
   release(session: ReceptorSession): void {
     this.#sessions.delete(session.id);
+    this.#entries.delete(session.id);
     for (const [id, ping] of this.#pings) {
       if (ping.sessionId === session.id) this.#settlePing(id, notConnected(session.account, session.nodeId ?? '?'));
     }
     const { nodeId } = session;
     if (nodeId === undefined) return;
     this.#logger.info({ account: session.account, node: nodeId, session: session.id }, 'node disconnected');
-    this.#track(this.registry.unregister(session.account, nodeId, session.id)).catch((error) =>
+    this.#track(this.#registry.unregister(session.account, nodeId, session.id)).catch((error) =>
       this.#report('error', error, `could not unregister ${session.account}:${nodeId}`),
     );
   }

@@ -14,11 +14,11 @@ import { type Env, type GatewayConfig, readGatewayConfig } from './config.ts';
 import { type GatewayLogger, ReceptorGateway } from './gateway.ts';
 import { GatewayHttp, type UpgradeHandler } from './http.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { connectNatsBackend, type NatsBackend, type NatsTarget } from './natsBackend.ts';
+import type { NatsTarget } from './natsBackend.ts';
+import { NatsMembership } from './natsMembership.ts';
 import { LocalRegistry } from './registry.ts';
 import { ResponseLog } from './responses.ts';
 import { ResponseRetention } from './responsesRetention.ts';
-import { readForwardedCursor } from './responsesStream.ts';
 
 export type { GatewayConfig, Env } from './config.ts';
 export type { GatewayLogger, JobRequest, PingResult, StatusResult } from './gateway.ts';
@@ -90,24 +90,6 @@ function natsTarget(config: GatewayConfig, options: ReceptorGatewayOptions): Nat
 }
 
 /**
- * How far retention may prune, when responses are meant for JetStream: up to the live
- * forwarder's cursor, or, when NATS was meant to be there but could not be used at this
- * start, up to the stored cursor, since a later start sends the rest. A NATS without
- * JetStream, or none at all, keeps the log as the only copy: nothing is held.
- */
-async function forwardedThrough(
-  config: GatewayConfig,
-  target: NatsTarget | undefined,
-  nats: NatsBackend | undefined,
-  store: Store,
-): Promise<(() => number) | undefined> {
-  if (nats) return nats.jetStream ? () => nats.forwardedThrough() ?? 0 : undefined;
-  if (!target) return undefined;
-  const stored = await readForwardedCursor(store, config.responsesStream);
-  return () => stored;
-}
-
-/**
  * Starts the gateway: opens its part of the store, starts the session supervisor, and
  * listens. @throws BosunError `BOSUN_BAD_CONFIG` for a bad setting.
  */
@@ -124,9 +106,9 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
   await responses.open();
   const metrics = new GatewayMetrics();
   metrics.responsesLogRecords.from(() => responses.size);
-  const nats = target ? await connectNatsBackend(config, target, options.logger) : undefined;
-  const registry = nats && config.registrar === 'nats' ? await nats.openRegistry(clock) : new LocalRegistry(options.store);
-  if (registry instanceof LocalRegistry) await registry.open();
+  // Every gateway starts on its local registry; joining NATS moves it to the shared one.
+  const registry = new LocalRegistry(options.store);
+  await registry.open();
 
   const gateway = await ReceptorGateway.start({
     config,
@@ -139,15 +121,11 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
     newId: options.newId,
   });
   const http = new GatewayHttp(gateway, options.logger);
-  let heldFor: (() => number) | undefined;
+  let nats: NatsMembership;
   try {
-    // Only a shared registry can name another instance to forward to.
-    if (nats && config.registrar === 'nats') gateway.link = await nats.openLink(gateway);
-    await nats?.startStreams(gateway, options.store, options.errors);
-    heldFor = await forwardedThrough(config, target, nats, options.store);
+    nats = await NatsMembership.start({ target, gateway, store: options.store, clock, logger: options.logger, errors: options.errors });
   } catch (error) {
     await gateway.stop();
-    await nats?.close();
     throw error;
   }
   try {
@@ -159,8 +137,9 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
       });
     });
   } catch (error) {
+    await nats.stopIntake();
     await gateway.stop();
-    await nats?.close();
+    await nats.close();
     throw new BosunError('BOSUN_BAD_CONFIG', `the gateway cannot listen on ${options.listen}: ${(error as Error).message}`, { cause: error });
   }
   const retention = ResponseRetention.start({
@@ -171,12 +150,20 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
     metrics,
     maxAgeMs: config.responsesMaxAgeMs,
     maxRecords: config.responsesMaxRecords,
-    forwardedThrough: heldFor,
+    // When responses are meant for JetStream, nothing it lacks is pruned.
+    forwardedThrough: () => nats.forwardedThrough(),
   });
   const address = http.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   options.logger.info(
-    { host, port: boundPort, nodeId: config.nodeId, registrar: config.registrar, ...(nats ? { jetStream: nats.jetStream } : {}) },
+    {
+      host,
+      port: boundPort,
+      nodeId: config.nodeId,
+      registrar: config.registrar,
+      nats: nats.state.kind,
+      ...(nats.state.kind === 'joined' ? { jetStream: nats.state.backend.jetStream } : {}),
+    },
     'receptor gateway listening',
   );
 
@@ -191,10 +178,10 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
       closing ??= (async () => {
         http.beginClose();
         await retention.stop();
-        await nats?.stopIntake();
+        await nats.stopIntake();
         await gateway.stop();
         await http.close();
-        await nats?.close();
+        await nats.close();
       })();
       return closing;
     },

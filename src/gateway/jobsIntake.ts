@@ -21,7 +21,7 @@
  * dropped by JetStream as a duplicate.
  */
 import type { ConsumerMessages, JetStreamManager, JsMsg, Msg, MsgHdrs, NatsConnection, Subscription } from 'nats';
-import { JSONCodec } from 'nats';
+import { ConsumerEvents, JSONCodec } from 'nats';
 import { BosunError } from '../errors.ts';
 import { HttpError, parseJsonObject } from './body.ts';
 import type { GatewayLogger, JobRequest, ReceptorGateway } from './gateway.ts';
@@ -111,13 +111,16 @@ class JobRunner {
   }
 }
 
-/** Takes jobs from the JetStream stream through the shared durable consumer. */
+/**
+ * Takes jobs from the JetStream stream through the shared durable consumer. A stream or
+ * consumer that vanishes (a nats-server restarted without its JetStream storage) is made
+ * again, and taking jobs starts over on it.
+ */
 export async function startJetStreamJobsIntake(nc: NatsConnection, jsm: JetStreamManager, gateway: ReceptorGateway, logger: GatewayLogger): Promise<JobsIntake> {
   const { jobsStream, jobsSubject, jobsNodeWaitMs } = gateway.config;
-  await ensureStream(jsm, jobsStreamConfig(jobsStream), jobsSubject);
-  await ensureJobsConsumer(jsm, jobsStream);
-  const consumer = await nc.jetstream().consumers.get(jobsStream, JOBS_CONSUMER);
   const runner = new JobRunner(nc, gateway, logger);
+  let stopped = false;
+  let messages: ConsumerMessages;
 
   async function handle(msg: JsMsg): Promise<void> {
     const { answer, error } = await runner.run(msg.data, msg.headers);
@@ -131,11 +134,42 @@ export async function startJetStreamJobsIntake(nc: NatsConnection, jsm: JetStrea
     msg.ack();
   }
 
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: PULL_BATCH, callback: (msg) => runner.track(handle(msg)) });
+  async function consume(): Promise<void> {
+    await ensureStream(jsm, jobsStreamConfig(jobsStream), jobsSubject);
+    await ensureJobsConsumer(jsm, jobsStream);
+    const consumer = await nc.jetstream().consumers.get(jobsStream, JOBS_CONSUMER);
+    const current = await consumer.consume({ max_messages: PULL_BATCH, callback: (msg) => runner.track(handle(msg)) });
+    if (stopped) {
+      // Made again while the intake stopped: it takes nothing.
+      await current.close();
+      return;
+    }
+    messages = current;
+    void remakeWhenLost(current);
+  }
+
+  /** nats.js keeps asking for a lost consumer, but only the gateway can make it again. */
+  async function remakeWhenLost(current: ConsumerMessages): Promise<void> {
+    for await (const status of await current.status()) {
+      if (stopped) return;
+      if (status.type !== ConsumerEvents.StreamNotFound && status.type !== ConsumerEvents.ConsumerNotFound) continue;
+      try {
+        current.stop();
+        await consume();
+        logger.warn({ stream: jobsStream, consumer: JOBS_CONSUMER }, 'the jobs stream or its consumer was gone from NATS; made it again');
+        return;
+      } catch (error) {
+        logger.debug({ err: error }, 'cannot make the jobs stream and its consumer again yet');
+      }
+    }
+  }
+
+  await consume();
   logger.info({ stream: jobsStream, subject: jobsSubject, consumer: JOBS_CONSUMER }, 'taking jobs from the JetStream jobs stream');
   return {
     mode: 'jetstream',
     async stop() {
+      stopped = true;
       await messages.close();
       await runner.drain();
     },

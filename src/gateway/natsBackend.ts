@@ -53,28 +53,10 @@ async function connectTo(config: GatewayConfig, target: Extract<NatsTarget, { ki
 }
 
 /**
- * Connects the gateway to NATS. The node's own NATS is a default, not a demand: when it
- * cannot be used at start (down, or the login may not use JetStream's API) the gateway
- * warns and runs on its local log, as a node runs while its NATS is down. Responses are
- * not lost for JetStream: the forwarder's cursor stays where it was, so the next start
- * that reaches NATS sends the backlog. NATS named by `RECEPTOR_CONTROLLER_NATS_URL`, and
- * any NATS the `nats` registrar needs, must work, or the gateway does not start.
+ * Connects to NATS and asks whether it runs JetStream.
+ * @throws BosunError `BOSUN_TRANSPORT` when NATS cannot be reached or asked
  */
-export async function connectNatsBackend(config: GatewayConfig, target: NatsTarget, logger: GatewayLogger): Promise<NatsBackend | undefined> {
-  try {
-    return await openNatsBackend(config, target, logger);
-  } catch (error) {
-    const optional = target.kind === 'servers' && target.from === 'node' && config.registrar === 'local';
-    if (!optional || (error instanceof BosunError && error.code === 'BOSUN_BAD_CONFIG')) throw error;
-    logger.warn(
-      { err: error, servers: target.servers },
-      "the gateway cannot use the node's NATS: responses stay in the local log until a start that reaches NATS, and no jobs come from NATS",
-    );
-    return undefined;
-  }
-}
-
-async function openNatsBackend(config: GatewayConfig, target: NatsTarget, logger: GatewayLogger): Promise<NatsBackend> {
+export async function openNatsBackend(config: GatewayConfig, target: NatsTarget, logger: GatewayLogger): Promise<NatsBackend> {
   const given = target.kind === 'given' ? target.connection : undefined;
   const connection = given ?? (await connectTo(config, target as Extract<NatsTarget, { kind: 'servers' }>));
   let jsm: JetStreamManager | undefined;

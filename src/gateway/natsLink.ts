@@ -8,7 +8,8 @@ import { BosunError, describeError, type ErrorCode } from '../errors.ts';
 import type { GatewayConfig } from './config.ts';
 import type { InstanceLink, JobRequest, PingResult, ReceptorGateway } from './gateway.ts';
 
-const SUBJECT_PREFIX = 'bosun.receptor.gateway';
+/** Instances answer forwarded requests on `<prefix>.<instance>.<op>`. */
+export const SUBJECT_PREFIX = 'bosun.receptor.gateway';
 const CONTROL_TIMEOUT_MS = 5000;
 
 type Reply = { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } };

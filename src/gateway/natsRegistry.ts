@@ -7,6 +7,10 @@
  * entries expire. The rewrite is conditional on the revision this instance last wrote:
  * if it fails, another instance registered a newer session of the node (newest wins)
  * and this one's session is handed to `onLost` to be closed as a duplicate.
+ *
+ * A bucket that is gone (a nats-server restarted without its JetStream storage) is made
+ * again at the next use that misses it, and the leases this instance holds are written
+ * into it at their next refresh.
  */
 import type { KV, KvEntry, NatsConnection } from 'nats';
 import type { Clock, TimerHandle } from '../clock.ts';
@@ -43,32 +47,54 @@ interface Owned {
 export class NatsKvRegistry implements ConnectionRegistry {
   /** Told about a session of this instance that lost its entry to a newer one. */
   onLost: (entry: ConnectionEntry) => void = () => {};
-  readonly #kv: KV;
+  #kv: KV;
+  readonly #open: () => Promise<KV>;
   readonly #clock: Clock;
   readonly #config: GatewayConfig;
   readonly #owned = new Map<string, Owned>();
   #timer: TimerHandle | undefined;
   #closed = false;
 
-  private constructor(kv: KV, clock: Clock, config: GatewayConfig) {
+  private constructor(kv: KV, open: () => Promise<KV>, clock: Clock, config: GatewayConfig) {
     this.#kv = kv;
+    this.#open = open;
     this.#clock = clock;
     this.#config = config;
   }
 
   static async open(nc: NatsConnection, clock: Clock, config: GatewayConfig, bucket = REGISTRY_BUCKET): Promise<NatsKvRegistry> {
-    const kv = await nc.jetstream().views.kv(bucket, { ttl: config.leaseMs, history: 1 });
-    const registry = new NatsKvRegistry(kv, clock, config);
+    // Binds to the bucket, creating it when missing.
+    const open = () => nc.jetstream().views.kv(bucket, { ttl: config.leaseMs, history: 1 });
+    const registry = new NatsKvRegistry(await open(), open, clock, config);
     registry.#schedule();
     return registry;
   }
 
   async register(entry: ConnectionEntry): Promise<ConnectionEntry | undefined> {
     const key = entryKey(entry.account, entry.nodeId);
-    const previous = decode(await this.#kv.get(key));
+    const previous = decode(await this.#withBucket((kv) => kv.get(key)));
     const revision = await this.#kv.put(key, JSON.stringify(entry));
     this.#owned.set(key, { entry, revision });
     return previous && previous.sessionId !== entry.sessionId ? previous : undefined;
+  }
+
+  /**
+   * Runs `use` on the bucket. When it fails, the bucket may be gone with the server's
+   * storage (a read then times out, a write finds no responders): it is bound again,
+   * and made if missing, and `use` runs once more. When NATS is away the binding fails
+   * too, and the first failure is what the caller sees.
+   */
+  async #withBucket<T>(use: (kv: KV) => Promise<T>): Promise<T> {
+    try {
+      return await use(this.#kv);
+    } catch (error) {
+      try {
+        this.#kv = await this.#open();
+      } catch {
+        throw error;
+      }
+      return use(this.#kv);
+    }
   }
 
   async unregister(account: string, nodeId: string, sessionId: string): Promise<boolean> {
@@ -85,7 +111,7 @@ export class NatsKvRegistry implements ConnectionRegistry {
   }
 
   async lookup(account: string, nodeId: string): Promise<ConnectionEntry | undefined> {
-    return decode(await this.#kv.get(entryKey(account, nodeId)));
+    return decode(await this.#withBucket((kv) => kv.get(entryKey(account, nodeId))));
   }
 
   async list(account?: string): Promise<ConnectionEntry[]> {
@@ -122,7 +148,7 @@ export class NatsKvRegistry implements ConnectionRegistry {
     }
     if (this.#owned.get(key) !== owned) return;
     try {
-      const raw = await this.#kv.get(key);
+      const raw = await this.#withBucket((kv) => kv.get(key));
       const current = decode(raw);
       if (current === undefined) {
         owned.revision = await this.#kv.create(key, JSON.stringify(owned.entry));

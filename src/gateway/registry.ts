@@ -106,7 +106,10 @@ export class LocalRegistry implements ConnectionRegistry {
     return sortEntries(wanted === undefined ? all : all.filter((e) => canonicalAccount(e.account) === wanted));
   }
 
+  /** Forgets every entry, in the store too: a registry the gateway moved away from, or stopped, holds nothing. */
   async close(): Promise<void> {
+    const held = [...this.#entries.values()];
     this.#entries.clear();
+    if (held.length > 0) await this.#store.write(held.map((e) => ({ type: 'del' as const, key: entryKey(e.account, e.nodeId) })));
   }
 }

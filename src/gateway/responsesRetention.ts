@@ -35,9 +35,9 @@ export interface ResponseRetentionDeps {
   maxRecords: number;
   /**
    * The last seq JetStream holds, when responses go there: nothing after it is pruned.
-   * Absent when the log is the only copy anyone expects.
+   * Absent, or `undefined`, while the log is the only copy anyone expects.
    */
-  forwardedThrough?: () => number;
+  forwardedThrough?: () => number | undefined;
 }
 
 export class ResponseRetention {
@@ -80,7 +80,8 @@ export class ResponseRetention {
       const byCount = maxRecords > 0 ? log.lastSeq - maxRecords : 0;
       const byAge = maxAgeMs > 0 ? await this.#lastWrittenBy(this.#deps.clock.now() - maxAgeMs) : 0;
       const due = Math.max(byCount, byAge);
-      const allowed = forwardedThrough ? Math.min(due, forwardedThrough()) : due;
+      const through = forwardedThrough?.();
+      const allowed = through === undefined ? due : Math.min(due, through);
       this.#reportHeld(Math.max(0, due - Math.max(allowed, log.prunedThrough)));
       while (this.#state === 'running' && log.prunedThrough < allowed) {
         metrics.responsesPruned.inc({}, await log.pruneBatch(allowed, PRUNE_BATCH));

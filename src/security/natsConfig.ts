@@ -1,4 +1,6 @@
 import { BosunError } from '../errors.ts';
+import { type GatewayNames, readGatewayNames } from '../gateway/config.ts';
+import { gatewayNatsPermissions } from '../gateway/natsPermissions.ts';
 import { isValidName } from '../message.ts';
 
 /** How a node logs in to nats-server: an nkey (preferred), or a user and password. */
@@ -14,6 +16,13 @@ export interface NatsConfigOptions {
   links?: Array<[string, string]>;
   /** Every node may talk to every other. */
   mesh?: boolean;
+  /**
+   * Nodes that run a receptor gateway (`--gateway-listen` with NATS): their logins also get
+   * the gateway's subjects and JetStream API (see `src/gateway/natsPermissions.ts`).
+   */
+  gateways?: string[];
+  /** The gateways' subject and stream names; the gateway's defaults when absent. */
+  gatewayNames?: GatewayNames;
   /** `host:port` for a `listen` line; none by default (the server's own default or flags). */
   listen?: string;
   /** Shown in the header comment. */
@@ -34,7 +43,8 @@ const SAFE_TEXT = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
  *   A node can then neither send on another node's streams nor ACK them.
  *
  * A node can then neither read another node's frames nor send to a node it has no
- * business with; what it may send to its peers is the guard's to check.
+ * business with; what it may send to its peers is the guard's to check. A node named in
+ * `gateways` also gets what its receptor gateway needs, and only those nodes do.
  */
 export function natsServerConfig(o: NatsConfigOptions): string {
   const nodes = [...new Set(o.nodes)];
@@ -50,6 +60,9 @@ export function natsServerConfig(o: NatsConfigOptions): string {
   for (const n of nodes) link(o.central, n);
   for (const [a, b] of o.links ?? []) link(a, b);
   if (o.mesh) for (const a of nodes) for (const b of nodes) link(a, b);
+  const gateways = new Set(o.gateways ?? []);
+  for (const g of gateways) if (!peers.has(g)) throw bad(`gateway ${g} is not in the list of nodes`);
+  const gateway = gatewayNatsPermissions(o.gatewayNames ?? readGatewayNames({}));
 
   const users = nodes.map((node) => {
     const id = o.identities[node];
@@ -57,6 +70,11 @@ export function natsServerConfig(o: NatsConfigOptions): string {
     const publish = [...peers.get(node)!]
       .sort()
       .flatMap((p) => [`${p}.${node}.*.CommandACK`, `${p}.${node}.*.EventACK`, `${p}.${node}.*.ACK`, `${p}.${node}.*.RESUME`]);
+    const subscribe = [`${node}.>`, '_INBOX.>'];
+    if (gateways.has(node)) {
+      publish.push(...gateway.publish);
+      subscribe.push(...gateway.subscribe);
+    }
     const login =
       'nkey' in id
         ? `      nkey: ${quote(checked(id.nkey, NKEY_USER, `the nkey of ${node} is not a user nkey (U…)`))}`
@@ -64,11 +82,11 @@ export function natsServerConfig(o: NatsConfigOptions): string {
           `      password: ${quote(checked(id.password, SAFE_TEXT, `the password of ${node} is empty or holds quotes, backslashes or spaces`))}`;
     return [
       `    {`,
-      `      # ${node}`,
+      `      # ${node}${gateways.has(node) ? ' (receptor gateway)' : ''}`,
       login,
       `      permissions: {`,
       `        publish: { allow: ${list(publish)} }`,
-      `        subscribe: { allow: ${list([`${node}.>`, '_INBOX.>'])} }`,
+      `        subscribe: { allow: ${list(subscribe)} }`,
       `      }`,
       `    }`,
     ].join('\n');
@@ -77,6 +95,7 @@ export function natsServerConfig(o: NatsConfigOptions): string {
     `# nats-server configuration for a bosun fleet, made by \`bosun nats-config\`${o.generatedAt ? ` on ${o.generatedAt.toISOString()}` : ''}.`,
     `# central: ${o.central}; nodes: ${nodes.join(', ')}`,
     '# Each node reads only its own subjects and publishes only to the nodes it talks to.',
+    ...(gateways.size > 0 ? [`# Receptor gateways (their subjects and JetStream API too; run nats-server with JetStream): ${[...gateways].join(', ')}`] : []),
     ...(o.listen !== undefined ? [`listen: ${quote(checked(o.listen, /^[A-Za-z0-9.:[\]-]{1,255}$/, `"${o.listen}" is not host:port`))}`] : []),
     'authorization {',
     '  users = [',

@@ -257,6 +257,8 @@ export interface TestGatewayOptions {
   store?: Store;
   newId?: () => string;
   nats?: NatsConnection;
+  /** The node's own NATS, as a daemon started with `--nats` hands it to its gateway. */
+  nodeNats?: { servers: string[] };
 }
 
 export interface HttpAnswer {
@@ -310,6 +312,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     env: options.env ?? {},
     newId: options.newId,
     nats: options.nats,
+    nodeNats: options.nodeNats,
   });
   const baseUrl = `http://127.0.0.1:${running.port}`;
   const wsUrl = `ws://127.0.0.1:${running.port}/wss/receptor-controller/gateway`;
