@@ -25,6 +25,13 @@ export interface OutboxRecord {
   skip?: true;
 }
 
+/** A queued message as its live sender sees it (`SubjectSender.progress`). */
+export interface MessageProgress {
+  attempts: number;
+  /** Unix ms of the next send, unless an ACK comes first; absent when none is planned. */
+  nextAttemptAt?: number;
+}
+
 interface WindowRecord {
   seq: number;
   message: Message | undefined;
@@ -221,6 +228,21 @@ export class SubjectSender {
   nudge(kind: 'CONNECTED' | 'RESUME'): void {
     if (this.#stopped) return;
     this.actor.send({ type: kind });
+  }
+
+  /**
+   * What the sender knows of a queued message that only it has in memory: its sends so
+   * far (the outbox row counts them only across restarts, and not at all with unlimited
+   * retries) and when the next one is due if no ACK comes first. Undefined for a message
+   * still waiting in the outbox behind the window.
+   */
+  progress(seq: number): MessageProgress | undefined {
+    const r = this.#window.get(seq);
+    if (!r?.message) return undefined;
+    let nextAttemptAt: number | undefined;
+    if (r.state === 'retryWait') nextAttemptAt = this.deps.timers.dueAt(this.#retryTimerId);
+    else if (r.state === 'awaitingAck' && (r.retries < 0 || r.attempts <= r.retries)) nextAttemptAt = r.sentAt + r.ackTimeoutMs + r.retryWaitMs;
+    return { attempts: r.attempts, ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}) };
   }
 
   get info(): Record<string, unknown> {

@@ -501,7 +501,7 @@ export class BosunNode {
 
   /** Messages in the outbox: queued for, or in flight to, their nodes. */
   queue(filter: QueueFilter = {}): Promise<QueuedMessage[]> {
-    return listQueue(this.store, this.clock.now(), filter);
+    return listQueue(this.store, this.clock.now(), filter, (stream, seq) => this.#outbound.senders.get(stream)?.progress(seq));
   }
 
   /** Withdraws queued messages (by id, target node or age); returns what it removed. */
