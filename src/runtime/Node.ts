@@ -328,7 +328,7 @@ export class BosunNode {
     for (const report of this.#reportsWhileStarting.splice(0)) this.#sendToCentral(report);
     // Tell every sender we know that we are back, so it resends without waiting out its
     // ACK timeout.
-    for (const stream of this.#inbound.knownStreams()) {
+    for (const stream of await this.#inbound.knownStreams()) {
       this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame({ v: 1, type: 'resume', stream }));
     }
     this.#scheduleHello();
@@ -478,6 +478,16 @@ export class BosunNode {
 
   get counters(): Readonly<Record<string, number>> {
     return { ...this.#counters };
+  }
+
+  /**
+   * What this node holds in memory now: a sender per stream it sends on, a receiver per
+   * stream it keeps open, a subscriber per method with work (or served), the runs going.
+   */
+  get live(): { senders: number; receivers: number; subscribers: number; runs: number } {
+    let runs = 0;
+    for (const sub of this.#inbound.subscribers.values()) runs += (sub.info as { running: number }).running;
+    return { senders: this.#outbound.senders.size, ...this.#inbound.live, runs };
   }
 
   senders(): ReadonlyMap<string, import('../delivery/SubjectSender.ts').SubjectSender> {
