@@ -137,6 +137,22 @@ describe('bosun queue', { timeout: 180_000 }, () => {
   });
 });
 
+describe('bosun send', { timeout: 180_000 }, () => {
+  it('is refused a message whose frame the broker cannot carry, and nothing is queued', async () => {
+    // 300 KiB of quotes: 600 KiB in a frame, twice that in the envelope to the relay.
+    const message = { id: 'too-big', toNode: 'ship7', relayViaNode: 'hub', method: 'REQToFileAppend', data: '"'.repeat(300 * 1024) };
+    const result = await runBosun(['send', '--data-dir', path.join(dir, 'central'), '-'], { input: JSON.stringify(message) });
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toEqual({
+      error: {
+        code: 'BOSUN_MESSAGE_TOO_LARGE',
+        message: expect.stringMatching(/^message too-big to ship7 is \d+ bytes as a frame in its envelope to relay hub; the nats transport carries at most 1048576 /),
+      },
+    });
+    expect((await central.debug('queue')) as Array<{ id: string }>).not.toContainEqual(expect.objectContaining({ id: 'too-big' }));
+  });
+});
+
 describe('bosun dead', { timeout: 180_000 }, () => {
   it('lists messages that ran out of retries; a purged one never runs, a resent one runs once its node is up', async () => {
     const resent = path.join(dir, 'dead-resent');
