@@ -71,7 +71,7 @@ describe('bosun queue', { timeout: 180_000 }, () => {
 
     const table = await bosun('central', 'queue', 'ls');
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^ID\s+TO\s+METHOD\s+SEQ\s+ATTEMPTS\s+ACCEPTED\n/);
+    expect(table.stdout).toMatch(/^ID\s+TO\s+METHOD\s+SEQ\s+ATTEMPTS\s+NEXT RETRY\s+ACCEPTED\n/);
     for (const id of [byId, keptId]) expect(table.stdout).toMatch(new RegExp(`^${id}\\s+ship1\\s+REQCliCommand\\s`, 'm'));
     expect(table.stdout).toMatch(new RegExp(`^${elsewhereId}\\s+ship9\\s+REQCliCommand\\s`, 'm'));
     expect(table.stdout).not.toContain(oldId);
@@ -93,6 +93,35 @@ describe('bosun queue', { timeout: 180_000 }, () => {
     expect(await bosun('central', 'queue', 'ls')).toMatchObject({ code: 0, stdout: 'the queue is empty\n' });
   });
 
+  it('counts the sends to a node that is down as the sender makes them, and says when the next is due', async () => {
+    // Unlimited retries (the default): the outbox row never counts them.
+    const [id] = await send('central', touch('ship6', path.join(dir, 'queue-never')));
+    const attempts = async () => {
+      const result = await bosun('central', 'queue', 'ls', '--to', 'ship6', '--json');
+      expect(result, result.stderr).toMatchObject({ code: 0 });
+      const [queued] = JSON.parse(result.stdout) as Array<{ id: string; attempts: number; nextAttemptAt?: number }>;
+      expect(queued?.id).toBe(id);
+      return queued!;
+    };
+    const first = await waitFor(async () => {
+      const now = await attempts();
+      return now.attempts >= 2 ? now : undefined;
+    }, 30_000, 'two sends to ship6');
+    const later = await waitFor(async () => {
+      const now = await attempts();
+      return now.attempts > first.attempts ? now : undefined;
+    }, 30_000, 'another send to ship6');
+    expect(later.attempts).toBeGreaterThan(first.attempts);
+    expect(later.nextAttemptAt).toEqual(expect.any(Number));
+
+    const table = await bosun('central', 'queue', 'ls', '--to', 'ship6');
+    const row = new RegExp(`^${id}\\s+ship6\\s+REQCliCommand\\s+\\d+\\s+(\\d+)\\s+(\\S+)\\s+\\S+\\n`, 'm').exec(table.stdout);
+    expect(row, table.stdout).not.toBeNull();
+    expect(Number(row![1])).toBeGreaterThanOrEqual(later.attempts);
+    expect(row![2]).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect((await bosun('central', 'queue', 'rm', '--to', 'ship6')).stdout).toBe(`removed 1 message: ${id}\n`);
+  });
+
   it('refuses to withdraw nothing in particular, and says so when an id is not queued', async () => {
     const bare = await bosun('central', 'queue', 'rm');
     expect(bare.code).toBe(2);
@@ -105,6 +134,22 @@ describe('bosun queue', { timeout: 180_000 }, () => {
     const badLimit = await bosun('central', 'queue', 'ls', '--limit', 'many');
     expect(badLimit.code).toBe(2);
     expect(badLimit.stderr).toMatch(/^bosun: --limit needs a whole number, 1 or more, not "many"\n/);
+  });
+});
+
+describe('bosun send', { timeout: 180_000 }, () => {
+  it('is refused a message whose frame the broker cannot carry, and nothing is queued', async () => {
+    // 300 KiB of quotes: 600 KiB in a frame, twice that in the envelope to the relay.
+    const message = { id: 'too-big', toNode: 'ship7', relayViaNode: 'hub', method: 'REQToFileAppend', data: '"'.repeat(300 * 1024) };
+    const result = await runBosun(['send', '--data-dir', path.join(dir, 'central'), '-'], { input: JSON.stringify(message) });
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toEqual({
+      error: {
+        code: 'BOSUN_MESSAGE_TOO_LARGE',
+        message: expect.stringMatching(/^message too-big to ship7 is \d+ bytes as a frame in its envelope to relay hub; the nats transport carries at most 1048576 /),
+      },
+    });
+    expect((await central.debug('queue')) as Array<{ id: string }>).not.toContainEqual(expect.objectContaining({ id: 'too-big' }));
   });
 });
 

@@ -66,7 +66,7 @@ function table(io: CliIo, rows: string[][]): void {
 
 const when = (ms: number) => new Date(ms).toISOString();
 
-interface Queued { id: string; toNode: string; method: string; acceptedAt: number; attempts: number; seq: number }
+interface Queued { id: string; toNode: string; method: string; acceptedAt: number; attempts: number; nextAttemptAt?: number; seq: number }
 
 /** `bosun queue ls [--to NODE]` and `bosun queue rm ID | --to NODE | --older-than D`. */
 export async function runQueue(args: string[], io: CliIo): Promise<number> {
@@ -82,7 +82,12 @@ export async function runQueue(args: string[], io: CliIo): Promise<number> {
     const queued = (await ask('queue', values, io, 'queue', filter)) as Queued[];
     if (values.json) io.stdout.write(JSON.stringify(queued) + '\n');
     else if (queued.length === 0) io.stdout.write('the queue is empty\n');
-    else table(io, [['ID', 'TO', 'METHOD', 'SEQ', 'ATTEMPTS', 'ACCEPTED'], ...queued.map((q) => [q.id, q.toNode, q.method, String(q.seq), String(q.attempts), when(q.acceptedAt)])]);
+    else {
+      table(io, [
+        ['ID', 'TO', 'METHOD', 'SEQ', 'ATTEMPTS', 'NEXT RETRY', 'ACCEPTED'],
+        ...queued.map((q) => [q.id, q.toNode, q.method, String(q.seq), String(q.attempts), q.nextAttemptAt !== undefined ? when(q.nextAttemptAt) : '-', when(q.acceptedAt)]),
+      ]);
+    }
     return 0;
   }
   if (verb === 'rm') {
@@ -183,8 +188,11 @@ export const OPERATE_USAGE: Record<string, string> = {
        bosun queue rm ID | --to NODE | --older-than D
 
 Lists the messages a running daemon still has to deliver (queued or waiting for an ACK),
-or withdraws some. A message withdrawn from an ordered stream leaves a skip marker in its
-place, so the receiver moves on. Durations: 90s, 15m, 2h, 7d.
+or withdraws some. ATTEMPTS counts the sends so far, as the running sender counts them;
+NEXT RETRY is when the message is sent again unless its ACK comes first ("-" for one that
+waits its turn behind the window, or has no retry left). A message withdrawn from an
+ordered stream leaves a skip marker in its place, so the receiver moves on. Durations:
+90s, 15m, 2h, 7d.
 
 Options:
   --node NAME | --data-dir DIR   which daemon

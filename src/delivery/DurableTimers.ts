@@ -29,7 +29,7 @@ export interface ArmOptions {
 }
 
 export class DurableTimers {
-  #armed = new Map<string, { key: string; handle: TimerHandle }>();
+  #armed = new Map<string, { key: string; dueAt: number; handle: TimerHandle }>();
 
   constructor(
     private readonly store: Store,
@@ -72,7 +72,7 @@ export class DurableTimers {
       }
       fire(deleteRecord);
     });
-    this.#armed.set(record.id, { key, handle });
+    this.#armed.set(record.id, { key, dueAt: record.dueAt, handle });
     return ops;
   }
 
@@ -92,6 +92,11 @@ export class DurableTimers {
 
   has(id: string): boolean {
     return this.#armed.has(id);
+  }
+
+  /** When the armed timer `id` fires, or undefined when none is armed. */
+  dueAt(id: string): number | undefined {
+    return this.#armed.get(id)?.dueAt;
   }
 
   stopAll(): void {

@@ -17,6 +17,8 @@ export interface ReceiverDeps {
   ack(stream: string, ack: { upTo?: number; seqs?: number[] }): void;
   /** Entries now durable in the inbox, in stream order. */
   received(entries: InboxEntry[]): void;
+  /** Everything the receiver took is durable and nothing waits: it may be let go (see `idle`). */
+  settled?(stream: string): void;
   onError(error: unknown): void;
 }
 
@@ -74,6 +76,15 @@ export class SubjectReceiver {
   onFrame(seq: number, message: Message | undefined): void {
     if (this.ordered) this.#onOrdered(seq, message);
     else this.#onUnordered(seq, message);
+  }
+
+  /**
+   * No write in flight and no frame waiting for one: a receiver opened again from the
+   * store knows all this one has ACKed. Frames kept because they came early are not
+   * ACKed yet, so their sender sends them again; forgetting them loses nothing.
+   */
+  get idle(): boolean {
+    return !this.#writing && this.#pending.length === 0 && this.#inWrite.size === 0;
   }
 
   get info(): Record<string, unknown> {
@@ -157,6 +168,7 @@ export class SubjectReceiver {
         for (const { seq, message } of batch) if (message) entries.push({ stream: this.stream, seq, message });
         if (entries.length) this.deps.received(entries);
         this.#flush();
+        if (this.idle) this.deps.settled?.(this.stream);
       },
       (error) => {
         // Nothing of the batch is durable: forget it (and what queued behind it), so the

@@ -25,6 +25,13 @@ export interface OutboxRecord {
   skip?: true;
 }
 
+/** A queued message as its live sender sees it (`SubjectSender.progress`). */
+export interface MessageProgress {
+  attempts: number;
+  /** Unix ms of the next send, unless an ACK comes first; absent when none is planned. */
+  nextAttemptAt?: number;
+}
+
 interface WindowRecord {
   seq: number;
   message: Message | undefined;
@@ -44,11 +51,16 @@ export interface SenderDeps {
   publish(subject: string, payload: Uint8Array): void;
   /** Signs a skip frame (a node with a guard); a data frame's message is signed already. */
   sealFrame?<F extends SignedFrame>(frame: F): F;
+  /** The largest frame the transport carries now; a larger one is dead-lettered, never sent. */
+  maxFrameBytes(): number;
   windowSize: number;
   /** Messages whose ACK arrived. */
   onAcked(messages: Message[]): void;
-  /** A message that ran out of retries, now in the dead-letter store. */
-  onDead(message: Message, attempts: number): void;
+  /**
+   * A message that ran out of retries, now in the dead-letter store; or, with `tooLarge`,
+   * one whose frame the transport cannot carry, dead-lettered at once.
+   */
+  onDead(message: Message, attempts: number, tooLarge?: { frameBytes: number; maxFrameBytes: number }): void;
   /** A store write that failed off the accept path. */
   onError(error: unknown): void;
 }
@@ -225,6 +237,21 @@ export class SubjectSender {
     this.actor.send({ type: kind });
   }
 
+  /**
+   * What the sender knows of a queued message that only it has in memory: its sends so
+   * far (the outbox row counts them only across restarts, and not at all with unlimited
+   * retries) and when the next one is due if no ACK comes first. Undefined for a message
+   * still waiting in the outbox behind the window.
+   */
+  progress(seq: number): MessageProgress | undefined {
+    const r = this.#window.get(seq);
+    if (!r?.message) return undefined;
+    let nextAttemptAt: number | undefined;
+    if (r.state === 'retryWait') nextAttemptAt = this.deps.timers.dueAt(this.#retryTimerId);
+    else if (r.state === 'awaitingAck' && (r.retries < 0 || r.attempts <= r.retries)) nextAttemptAt = r.sentAt + r.ackTimeoutMs + r.retryWaitMs;
+    return { attempts: r.attempts, ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}) };
+  }
+
   get info(): Record<string, unknown> {
     return {
       ordered: this.ordered,
@@ -338,11 +365,16 @@ export class SubjectSender {
   }
 
   #send(r: WindowRecord): void {
+    r.frame ??= encodeFrame(r.message ? { v: 1, type: 'data', stream: this.stream, seq: r.seq, message: r.message } : this.#skipFrame(r.seq));
+    // Accepting checks the size, but a message queued before the transport told its limit
+    // (a NATS server's smaller max_payload), or one carried for a relay, may not fit: the
+    // transport would drop it at every try, forever.
+    const maxFrameBytes = this.deps.maxFrameBytes();
+    if (r.message && r.frame.byteLength > maxFrameBytes) return this.#tooLarge(r, maxFrameBytes);
     const next = stepMessage(r, { type: 'SENT' });
     r.state = next.state;
     r.attempts = next.attempts;
     r.sentAt = this.deps.clock.now();
-    r.frame ??= encodeFrame(r.message ? { v: 1, type: 'data', stream: this.stream, seq: r.seq, message: r.message } : this.#skipFrame(r.seq));
     this.deps.publish(dataSubject(this.ids), r.frame);
     this.#armAckTimer(r.sentAt + r.ackTimeoutMs);
   }
@@ -350,6 +382,20 @@ export class SubjectSender {
   #skipFrame(seq: number): SignedFrame {
     const frame: SignedFrame = { v: 1, type: 'skip', stream: this.stream, seq };
     return this.deps.sealFrame ? this.deps.sealFrame(frame) : frame;
+  }
+
+  #tooLarge(r: WindowRecord, maxFrameBytes: number): void {
+    const frameBytes = r.frame!.byteLength;
+    r.state = 'dead';
+    const ops: StoreOp[] = [];
+    this.#deadLetter(r, ops, { frameBytes, maxFrameBytes });
+    this.deps.store.write(ops).catch((e) => this.deps.onError(e));
+    // An ordered stream's receiver waits for this place: its skip marker goes at once.
+    const skip = this.#window.get(r.seq);
+    if (skip && skip !== r) {
+      skip.state = 'sending';
+      this.#send(skip);
+    }
   }
 
   #armAckTimer(due: number): void {
@@ -385,7 +431,7 @@ export class SubjectSender {
     if (!this.ordered && ops.length) this.#pump();
   }
 
-  #deadLetter(r: WindowRecord, ops: StoreOp[]): void {
+  #deadLetter(r: WindowRecord, ops: StoreOp[], tooLarge?: { frameBytes: number; maxFrameBytes: number }): void {
     const message = r.message!;
     this.#deadLetters++;
     ops.push({ type: 'put', key: deadKey(this.stream, r.seq), value: { message, attempts: r.attempts, at: this.deps.clock.now() } });
@@ -399,7 +445,7 @@ export class SubjectSender {
       this.#window.delete(r.seq);
       ops.push({ type: 'del', key: outKey(this.stream, r.seq) }, this.#metaOp());
     }
-    this.deps.onDead(message, r.attempts);
+    this.deps.onDead(message, r.attempts, tooLarge);
   }
 
   #metaOp(): StoreOp {
@@ -437,6 +483,7 @@ export class SubjectSender {
     for (const r of this.#window.values()) {
       if (r.state === 'retryWait') r.state = stepMessage(r, { type: 'RETRY_DUE' }).state;
       this.#send(r);
+      if (r.state === 'dead') continue;
       // Remember the attempts of a message with limited retries, so that a restart does
       // not hand it fresh ones. Only resends are written: the happy path writes nothing.
       if (r.message && r.retries >= 0) {

@@ -10,7 +10,7 @@ export const DEBUG_SOCKET_FILE = 'debug.sock';
 /** The part of a node the debug socket shows and the operator commands it offers. */
 export type InspectableNode = Pick<
   BosunNode,
-  'name' | 'status' | 'counters' | 'tree' | 'nodes' | 'queue' | 'removeQueued' | 'deadLetters' | 'resendDead' | 'purgeDead' | 'audit'
+  'name' | 'status' | 'counters' | 'live' | 'tree' | 'nodes' | 'queue' | 'removeQueued' | 'deadLetters' | 'resendDead' | 'purgeDead' | 'audit'
 >;
 
 type Args = Record<string, unknown>;
@@ -33,7 +33,10 @@ const ids = (a: Args) => (Array.isArray(a.ids) ? a.ids.map(String) : undefined);
 
 const COMMANDS: Record<string, { summary: string; run(node: InspectableNode, args: Args): unknown }> = {
   tree: { summary: "the node's live tree of actors: id, kind, state, restarts, info", run: (node) => node.tree() },
-  stats: { summary: "the node's status and message counters", run: (node) => ({ node: node.name, status: node.status, counters: node.counters }) },
+  stats: {
+    summary: "the node's status, message counters, and how many senders, receivers, subscribers and runs it holds in memory",
+    run: (node) => ({ node: node.name, status: node.status, counters: node.counters, live: node.live }),
+  },
   nodes: { summary: 'central: the nodes that said hello, when, and their capabilities', run: (node) => node.nodes() },
   queue: {
     summary: 'queued and in-flight messages; args {"node","id","olderThanSeconds","limit"}',

@@ -39,6 +39,12 @@ export interface InboundDeps {
  * ACKs them, and a supervised subscriber per method that runs them. When the subtree
  * (re)starts, receivers reopen from their stream positions and the inbox is read again:
  * runs a crash cut short are reported as interrupted, the rest are queued.
+ *
+ * Method names come from senders, so a method this node does not serve keeps nothing in
+ * memory once its messages are answered: its receiver is let go when everything it took
+ * is durable, and its subscriber when it has nothing left to run. Both are made again
+ * from the store on the next frame, so order and duplicate detection hold as for any
+ * stream; only the store keeps a row per stream (its position).
  */
 export class Inbound {
   readonly receivers = new Map<string, SubjectReceiver>();
@@ -48,8 +54,6 @@ export class Inbound {
   #ready = false;
   #pendingAcks = new Map<string, { upTo?: number; seqs?: number[] }>();
   #ackFlushScheduled = false;
-  /** Subscribers created on demand, adopted by their child spec's first start. */
-  #adopt = new Map<string, Subscriber>();
 
   /** Process control for REQOpCommand, kept across restarts. */
   readonly operator: ProcessControl;
@@ -87,8 +91,8 @@ export class Inbound {
           children: this.deps.methods.list().map((m) => this.#subscriberSpec(m.name)),
         });
         this.#supervisor = supervisor;
-        for (const [key] of await this.deps.store.range(prefixRange('meta!recv'))) {
-          await this.#receiver(key.slice('meta!recv!'.length));
+        for (const stream of await this.knownStreams()) {
+          if (this.#serves(parseStreamId(stream)!.method)) await this.#receiver(stream);
         }
         await this.#recover();
         this.#ready = true;
@@ -98,16 +102,37 @@ export class Inbound {
   }
 
   /** Streams this node has received on: their senders are told when it starts. */
-  knownStreams(): string[] {
-    return [...this.receivers.keys()];
+  async knownStreams(): Promise<string[]> {
+    return (await this.deps.store.range(prefixRange('meta!recv'))).map(([key]) => key.slice('meta!recv!'.length));
+  }
+
+  /** Receivers and subscribers in memory now. */
+  get live(): { receivers: number; subscribers: number } {
+    return { receivers: this.receivers.size, subscribers: this.subscribers.size };
   }
 
   /** A data frame (or a skip marker, `message` undefined). Dropped until the subtree is up. */
   onData(stream: string, seq: number, message: Message | undefined): void {
     if (!this.#ready) return;
+    const take = (r: SubjectReceiver) => {
+      r.onFrame(seq, message);
+      // A duplicate is answered at once, from what the store had: nothing is left to keep.
+      if (r.idle) this.#releaseReceiver(stream);
+    };
     const known = this.receivers.get(stream);
-    if (known) known.onFrame(seq, message);
-    else void this.#receiver(stream).then((r) => r.onFrame(seq, message), (e) => this.deps.onError(`inbound/${stream}`, e));
+    if (known) take(known);
+    else void this.#receiver(stream).then(take, (e) => this.deps.onError(`inbound/${stream}`, e));
+  }
+
+  /** True while the node runs `method`: its stream state stays in memory between frames. */
+  #serves(method: string): boolean {
+    return this.deps.methods.has(method);
+  }
+
+  /** Lets an idle receiver of a method this node does not serve go; the store keeps its position. */
+  #releaseReceiver(stream: string): void {
+    const r = this.receivers.get(stream);
+    if (r && r.idle && !this.#serves(r.ids.method)) this.receivers.delete(stream);
   }
 
   get idle(): boolean {
@@ -156,6 +181,7 @@ export class Inbound {
         windowSize: this.deps.windowSize,
         ack: (s, ack) => this.#queueAck(s, ack),
         received: (entries) => this.subscriber(method).enqueue(entries),
+        settled: (s) => this.#releaseReceiver(s),
         onError: (e) => this.deps.onError(`inbound/${stream}`, e),
       }).then((r) => {
         this.receivers.set(stream, r);
@@ -186,13 +212,26 @@ export class Inbound {
     });
   }
 
-  /** The method's subscriber; one for a method this node does not serve answers with errors. */
+  /**
+   * The method's subscriber; one for a method this node does not serve answers with errors,
+   * and is let go as soon as it has answered everything it was given.
+   */
   subscriber(method: string): Subscriber {
     const known = this.subscribers.get(method);
     if (known) return known;
     const sub = this.#newSubscriber(method);
-    this.#adopt.set(method, sub);
-    void this.#supervisor?.startChild(this.#subscriberSpec(method)).catch((e) => this.deps.onError(`inbound/${method}`, e));
+    const supervisor = this.#supervisor;
+    // The supervisor's calls run in the order made: a release of this subscriber, made
+    // later, stops and forgets its child before a new one for the method is started.
+    void supervisor?.startChild(this.#subscriberSpec(method, sub)).catch((e) => this.deps.onError(`inbound/${method}`, e));
+    sub.actor.subscribe((snapshot) => {
+      if (snapshot.value !== 'idle' || sub.spec || sub.paused || (sub.info as { queued: number }).queued > 0) return;
+      if (!supervisor || this.subscribers.get(method) !== sub || this.#supervisor !== supervisor) return;
+      this.subscribers.delete(method);
+      const forget = (e: unknown) => this.deps.onError(`inbound/${method}`, e);
+      void supervisor.terminateChild(method).catch(forget);
+      void supervisor.deleteChild(method).catch(forget);
+    });
     return sub;
   }
 
@@ -213,15 +252,16 @@ export class Inbound {
     return sub;
   }
 
-  #subscriberSpec(method: string): ChildSpec {
+  /** The child spec of a method's subscriber; `made` is the one its first start adopts. */
+  #subscriberSpec(method: string, made?: Subscriber): ChildSpec {
     let starts = 0;
     return {
       id: method,
       restart: 'permanent',
       shutdown: 10_000,
       start: async () => {
-        let sub = this.#adopt.get(method);
-        this.#adopt.delete(method);
+        let sub = made;
+        made = undefined;
         if (!sub) {
           sub = this.#newSubscriber(method);
           // A restarted subscriber picks its method's work up from the inbox.

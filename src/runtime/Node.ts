@@ -15,8 +15,9 @@ import { builtinMethods, MethodRegistry } from '../methods/index.ts';
 import type { MethodContext, MethodRegistryData, MethodSpec } from '../methods/types.ts';
 import { deadKey, regKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
-import type { Transport } from '../transport/types.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, type Transport } from '../transport/types.ts';
 import { DurableTimers } from '../delivery/DurableTimers.ts';
+import { dataFrameBytes, fitsInFrame, prefixWithin } from '../delivery/frameBudget.ts';
 import { decodeFrame, encodeFrame, parseStreamId, publisherOf, resumeSubject, streamIdOf, type SignedFrame } from '../delivery/frames.ts';
 import type { InboxEntry } from '../delivery/SubjectReceiver.ts';
 import type { Outcome } from '../delivery/Subscriber.ts';
@@ -120,8 +121,8 @@ export interface NodeCapabilities {
   platform: string;
 }
 
-/** Reply data is cut here, well under the 1 MiB a NATS server takes by default. */
-const MAX_REPLY_DATA_BYTES = 896 * 1024;
+/** What an error report to central leaves for the rest of its message, around its text. */
+const ERROR_REPORT_SHELL_BYTES = 4096;
 
 const BOSUN_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
@@ -230,6 +231,7 @@ export class BosunNode {
       errors: this.errorKernel,
       publish,
       sealFrame,
+      maxFrameBytes: () => this.#maxFrameBytes(),
       windowSize,
       onAcked: (messages) => {
         this.#counters.acked += messages.length;
@@ -242,12 +244,15 @@ export class BosunNode {
           if (replyMethodOf(m) === 'none') this.#waiters.delete(m.id);
         }
       },
-      onDead: (message, attempts) => {
+      onDead: (message, attempts, tooLarge) => {
         this.#counters.dead++;
+        const what = `message ${message.id} (${message.method} to ${message.toNode})`;
         this.#report(
           `outbound/${streamIdOf(this.name, message.toNode, message.method)}`,
-          'BOSUN_DEAD_LETTER',
-          `message ${message.id} (${message.method} to ${message.toNode}) got no ACK after ${attempts} attempts; it is in the dead-letter store`,
+          tooLarge ? 'BOSUN_TOO_LARGE' : 'BOSUN_DEAD_LETTER',
+          tooLarge
+            ? `${what} is ${tooLarge.frameBytes} bytes as a frame, and the ${this.transport.kind} transport carries at most ${tooLarge.maxFrameBytes}; it was not sent, and is in the dead-letter store`
+            : `${what} got no ACK after ${attempts} attempts; it is in the dead-letter store`,
           message,
         );
       },
@@ -343,7 +348,7 @@ export class BosunNode {
     for (const report of this.#reportsWhileStarting.splice(0)) this.#sendToCentral(report);
     // Tell every sender we know that we are back, so it resends without waiting out its
     // ACK timeout.
-    for (const stream of this.#inbound.knownStreams()) {
+    for (const stream of await this.#inbound.knownStreams()) {
       this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#frames.seal({ v: 1, type: 'resume', stream })));
     }
     this.#scheduleHello();
@@ -406,13 +411,16 @@ export class BosunNode {
   async accept(input: unknown, options: AcceptOptions = {}): Promise<AcceptResult[]> {
     const items = Array.isArray(input) ? input : [input];
     const results: AcceptResult[][] = [];
+    /** What goes into the outbox: each message, or its envelope to its relay. */
     const staged: Message[] = [];
     for (const item of items) {
       try {
         if (this.#status !== 'running') throw new BosunError('BOSUN_NODE_STOPPING', `node ${this.name} is ${this.#status}; it accepts no new messages`);
         const messages = normaliseMessages(item, this.name, this.#defaults, this.clock.now()).map((m) => this.#seal(this.#withRoute(m)));
+        const routed = messages.map((m) => this.#route(m));
+        messages.forEach((m, i) => this.#assertFits(m, routed[i]!));
         results.push(messages.map((m) => ({ id: m.id, toNode: m.toNode, status: 'accepted' as const })));
-        staged.push(...messages);
+        staged.push(...routed);
       } catch (e) {
         this.#counters.refused++;
         results.push([{ error: describeError(e) }]);
@@ -421,7 +429,7 @@ export class BosunNode {
     const alsoWrite = options.alsoWrite ?? [];
     if (staged.length === 0 && alsoWrite.length > 0) await this.store.write(alsoWrite);
     if (staged.length > 0) {
-      const p = this.#enqueue(staged, alsoWrite);
+      const p = this.#outbound.enqueue(staged, alsoWrite);
       this.#accepting.add(p);
       try {
         await p;
@@ -492,6 +500,16 @@ export class BosunNode {
     return { ...this.#counters, refusedFrames: this.#frames.refused };
   }
 
+  /**
+   * What this node holds in memory now: a sender per stream it sends on, a receiver per
+   * stream it keeps open, a subscriber per method with work (or served), the runs going.
+   */
+  get live(): { senders: number; receivers: number; subscribers: number; runs: number } {
+    let runs = 0;
+    for (const sub of this.#inbound.subscribers.values()) runs += (sub.info as { running: number }).running;
+    return { senders: this.#outbound.senders.size, ...this.#inbound.live, runs };
+  }
+
   senders(): ReadonlyMap<string, import('../delivery/SubjectSender.ts').SubjectSender> {
     return this.#outbound.senders;
   }
@@ -521,7 +539,7 @@ export class BosunNode {
 
   /** Messages in the outbox: queued for, or in flight to, their nodes. */
   queue(filter: QueueFilter = {}): Promise<QueuedMessage[]> {
-    return listQueue(this.store, this.clock.now(), filter);
+    return listQueue(this.store, this.clock.now(), filter, (stream, seq) => this.#outbound.senders.get(stream)?.progress(seq));
   }
 
   /** Withdraws queued messages (by id, target node or age); returns what it removed. */
@@ -609,9 +627,45 @@ export class BosunNode {
 
   // ---- outbound ------------------------------------------------------------------
 
-  /** Puts messages in the outbox; resolves when durable, then hands them to their subjects. */
-  #enqueue(messages: Message[], alsoWrite: StoreOp[] = []): Promise<void> {
-    return this.#outbound.enqueue(messages.map((m) => this.#route(m)), alsoWrite);
+  /** The largest frame the transport carries now. */
+  #maxFrameBytes(): number {
+    return this.transport.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  }
+
+  /**
+   * Refuses a message whose frame the transport cannot carry: it would be dropped at every
+   * try. A relayed message is measured in its envelope, where its JSON is escaped again.
+   */
+  #assertFits(message: Message, routed: Message): void {
+    const limit = this.#maxFrameBytes();
+    const stream = streamIdOf(this.name, routed.toNode, routed.method);
+    if (fitsInFrame(stream, routed, limit)) return;
+    const how = routed === message ? '' : ` in its envelope to relay ${routed.toNode}`;
+    throw new BosunError(
+      'BOSUN_MESSAGE_TOO_LARGE',
+      `message ${message.id} to ${message.toNode} is ${dataFrameBytes(stream, routed)} bytes as a frame${how}; the ${this.transport.kind} transport carries at most ${limit} (characters JSON escapes, like " and \\, count double, and double again in a relay envelope)`,
+    );
+  }
+
+  /**
+   * What goes into the outbox for a message this node makes (a reply): sealed, routed, and
+   * with its data cut where the frame would be larger than the transport carries — JSON
+   * escaping may make a byte of output 6 bytes in a frame, 7 in a relay envelope's. `cut`
+   * makes the message that says its data was cut, from the data's size.
+   */
+  #fitted(message: Message, cut: (size: number) => Message): Message {
+    const limit = this.#maxFrameBytes();
+    const routed = this.#route(this.#seal(message));
+    if (fitsInFrame(streamIdOf(this.name, routed.toNode, routed.method), routed, limit)) return routed;
+    const text = message.data ?? '';
+    const size = Buffer.byteLength(text);
+    const note = (kept: number) => `\n[bosun: output cut at ${kept} of ${size} bytes]`;
+    const shell = cut(size);
+    // The note's number only shrinks: measured with the largest, the frame cannot outgrow it.
+    const shellRouted = this.#route(this.#seal({ ...shell, data: note(size) }));
+    const overhead = dataFrameBytes(streamIdOf(this.name, shellRouted.toNode, shellRouted.method), shellRouted);
+    const kept = prefixWithin(text, limit - overhead, needsRelay(shell, this.name) ? 2 : 1);
+    return this.#route(this.#seal({ ...shell, data: kept + note(Buffer.byteLength(kept)) }));
   }
 
   /** What goes in the outbox for `message`: itself, or the envelope that takes it to its relay. */
@@ -670,8 +724,8 @@ export class BosunNode {
       filesDir: this.filesDir,
       signal,
       emit: async (data: string) => {
-        const reply = this.#replyFor(entry.message, { ok: true, output: data }, undefined);
-        if (reply) await this.#enqueue([this.#seal({ ...reply, id: `${entry.message.id}.reply.${++this.#emitted}` })]);
+        const reply = this.#replyFor(entry.message, { ok: true, output: data }, undefined, `${entry.message.id}.reply.${++this.#emitted}`);
+        if (reply) await this.#outbound.enqueue([reply]);
       },
       send: (message) => this.accept(message) as never,
       registry: this.#registryData,
@@ -713,7 +767,7 @@ export class BosunNode {
     );
     const records = [audit, ...this.#scheduler.afterRun(m)];
     const reply = this.#replyFor(m, outcome, spec);
-    const outgoing = [...(reply ? [this.#route(reply)] : []), ...(outcome.ok ? (outcome.forward ?? []) : [])];
+    const outgoing = [...(reply ? [reply] : []), ...(outcome.ok ? (outcome.forward ?? []) : [])];
     if (outgoing.length === 0) return { ops: records, done: () => {} };
     const ops = [...records];
     const committed: Array<(ok: boolean) => void> = [];
@@ -748,41 +802,40 @@ export class BosunNode {
     return this.options.guard ? this.options.guard.seal(message) : message;
   }
 
-  #replyFor(m: Message, outcome: Outcome, spec: MethodSpec | undefined): Message | undefined {
+  /** The reply to `m` as it goes into the outbox (sealed, routed, cut to fit a frame), if it gets one. */
+  #replyFor(m: Message, outcome: Outcome, spec: MethodSpec | undefined, id = `${m.id}.reply`): Message | undefined {
     if (m.isReply || m.replyMethod === 'none') return undefined;
     if (outcome.ok && (spec?.replies === false || outcome.output === undefined)) return undefined;
-    let data = outcome.ok ? outcome.output! : `error ${outcome.code}: ${outcome.message}${outcome.output ? `\n${outcome.output}` : ''}`;
-    let error = outcome.ok ? undefined : { code: outcome.code, message: outcome.message };
-    if (Buffer.byteLength(data) > MAX_REPLY_DATA_BYTES) {
-      // A frame larger than the broker takes would be resent forever and hold up its
-      // stream: the reply carries the beginning and says so.
-      const size = Buffer.byteLength(data);
-      error = { code: 'BOSUN_TOO_LARGE', message: `the output is ${size} bytes; a reply carries at most ${MAX_REPLY_DATA_BYTES}` };
-      data = `${Buffer.from(data).subarray(0, MAX_REPLY_DATA_BYTES).toString()}\n[bosun: output cut at ${MAX_REPLY_DATA_BYTES} of ${size} bytes]`;
-    }
+    const data = outcome.ok ? outcome.output! : `error ${outcome.code}: ${outcome.message}${outcome.output ? `\n${outcome.output}` : ''}`;
     const fileName = m.fileName ?? `${m.method}.result`;
-    return this.#seal(this.#withRoute({
-      id: `${m.id}.reply`,
-      fromNode: this.name,
-      toNode: m.fromNode,
-      method: m.replyMethod,
-      methodArgs: m.replyMethodArgs,
-      data,
-      replyMethod: 'none',
-      replyMethodArgs: [],
-      ACKTimeout: m.replyACKTimeout ?? m.ACKTimeout,
-      retries: m.replyRetries ?? m.retries,
-      retryWait: m.retryWait,
-      methodTimeout: this.#defaults.methodTimeout,
-      ...(m.directory !== undefined ? { directory: m.directory } : {}),
-      fileName: error ? `${fileName}.error` : fileName,
-      isReply: true,
-      ...(error ? { error } : {}),
-      inReplyTo: { id: m.id, method: m.method, fromNode: m.fromNode, toNode: m.toNode },
-      acceptedAt: this.clock.now(),
-      // A request that came through a relay is answered through it.
-      ...(m.relayViaNode !== undefined && m.relayViaNode !== this.name ? { relayViaNode: m.relayViaNode } : {}),
-    }));
+    const reply = (data: string, error: Message['error']): Message =>
+      this.#withRoute({
+        id,
+        fromNode: this.name,
+        toNode: m.fromNode,
+        method: m.replyMethod,
+        methodArgs: m.replyMethodArgs,
+        data,
+        replyMethod: 'none',
+        replyMethodArgs: [],
+        ACKTimeout: m.replyACKTimeout ?? m.ACKTimeout,
+        retries: m.replyRetries ?? m.retries,
+        retryWait: m.retryWait,
+        methodTimeout: this.#defaults.methodTimeout,
+        ...(m.directory !== undefined ? { directory: m.directory } : {}),
+        fileName: error ? `${fileName}.error` : fileName,
+        isReply: true,
+        ...(error ? { error } : {}),
+        inReplyTo: { id: m.id, method: m.method, fromNode: m.fromNode, toNode: m.toNode },
+        acceptedAt: this.clock.now(),
+        // A request that came through a relay is answered through it.
+        ...(m.relayViaNode !== undefined && m.relayViaNode !== this.name ? { relayViaNode: m.relayViaNode } : {}),
+      });
+    // A frame larger than the broker takes would be resent forever and hold up its stream:
+    // the reply carries the beginning and says so.
+    return this.#fitted(reply(data, outcome.ok ? undefined : { code: outcome.code, message: outcome.message }), (size) =>
+      reply('', { code: 'BOSUN_TOO_LARGE', message: `the output is ${size} bytes, more than a frame to ${m.fromNode} carries; the reply holds its beginning` }),
+    );
   }
 
   // ---- errors and hello ----------------------------------------------------------
@@ -820,10 +873,12 @@ export class BosunNode {
     // A store that cannot write cannot take the error report either: sending one would
     // only make another failed write, and another report.
     if (report.code === 'BOSUN_STORE_WRITE_FAILED' || report.code === 'BOSUN_STORE_CLOSED') return;
+    // A report must fit a frame, through a relay too, or it would be refused.
+    const text = `${report.code} ${report.source}: ${report.message}`;
     void this.accept({
       toNode: this.central,
       method: 'REQErrorLog',
-      data: `${report.code} ${report.source}: ${report.message}`,
+      data: prefixWithin(text, this.#maxFrameBytes() - ERROR_REPORT_SHELL_BYTES, 2),
       replyMethod: 'none',
     }).catch(() => {});
   }

@@ -1,7 +1,7 @@
 import type { Message } from '../message.ts';
 import { auditKey, deadKey, parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
-import type { OutboxRecord, SubjectSender } from '../delivery/SubjectSender.ts';
+import type { MessageProgress, OutboxRecord, SubjectSender } from '../delivery/SubjectSender.ts';
 
 /** One queued (outbox) message, as `bosun queue ls` shows it. */
 export interface QueuedMessage {
@@ -11,7 +11,10 @@ export interface QueuedMessage {
   toNode: string;
   method: string;
   acceptedAt: number;
+  /** Sends so far: the live sender's count, else the one the outbox row kept. */
   attempts: number;
+  /** Unix ms of the next send unless an ACK comes first (a message in flight only). */
+  nextAttemptAt?: number;
 }
 
 export interface QueueFilter {
@@ -45,8 +48,16 @@ export interface AuditFilter {
   limit?: number;
 }
 
-/** Reads the outbox for the messages a filter selects (skip markers are not messages). */
-export async function listQueue(store: Store, now: number, filter: QueueFilter = {}): Promise<QueuedMessage[]> {
+/**
+ * Reads the outbox for the messages a filter selects (skip markers are not messages).
+ * `live` gives what a running sender knows of a message beyond its row.
+ */
+export async function listQueue(
+  store: Store,
+  now: number,
+  filter: QueueFilter = {},
+  live: (stream: string, seq: number) => MessageProgress | undefined = () => undefined,
+): Promise<QueuedMessage[]> {
   const limit = filter.limit ?? 1000;
   const out: QueuedMessage[] = [];
   for (const [key, row] of await store.range<OutboxRecord>(prefixRange('out'))) {
@@ -56,14 +67,18 @@ export async function listQueue(store: Store, now: number, filter: QueueFilter =
     if (filter.node !== undefined && m.toNode !== filter.node) continue;
     if (filter.olderThanSeconds !== undefined && now - m.acceptedAt < filter.olderThanSeconds * 1000) continue;
     const rest = key.slice('out!'.length);
+    const stream = rest.slice(0, rest.lastIndexOf('!'));
+    const seq = parseSeq(key);
+    const progress = live(stream, seq);
     out.push({
-      stream: rest.slice(0, rest.lastIndexOf('!')),
-      seq: parseSeq(key),
+      stream,
+      seq,
       id: m.id,
       toNode: m.toNode,
       method: m.method,
       acceptedAt: m.acceptedAt,
-      attempts: row.attempts ?? 0,
+      attempts: progress?.attempts ?? row.attempts ?? 0,
+      ...(progress?.nextAttemptAt !== undefined ? { nextAttemptAt: progress.nextAttemptAt } : {}),
     });
     if (out.length >= limit) break;
   }

@@ -13,7 +13,7 @@ import { reportUncaught } from './handlerErrors.ts';
 import { natsAuthOptions, type NatsAuthFiles } from './natsAuth.ts';
 import { StatusCell } from './StatusCell.ts';
 import { assertNodeName, isPublishSubject } from './subjects.ts';
-import type { FrameHandler, HandlerErrorReporter, Transport, TransportStatus } from './types.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, type FrameHandler, type HandlerErrorReporter, type Transport, type TransportStatus } from './types.ts';
 
 export interface NatsTransportOptions extends NatsAuthFiles {
   /** `nats://host:port` or `host:port`, one or several. */
@@ -71,6 +71,11 @@ export class NatsTransport implements Transport {
 
   get status(): TransportStatus {
     return this.#status.value;
+  }
+
+  /** The server's `max_payload` once connected (until then NATS's default). */
+  get maxPayloadBytes(): number {
+    return this.#connection?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES;
   }
 
   /** The last connection or server error seen, for diagnostics; connecting goes on regardless. */

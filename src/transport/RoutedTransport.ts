@@ -1,7 +1,8 @@
 import { BosunError } from '../errors.ts';
 import { reportUncaught } from './handlerErrors.ts';
 import { addresseeOf } from './subjects.ts';
-import type { FrameHandler, HandlerErrorReporter, Transport, TransportStatus } from './types.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, type FrameHandler, type HandlerErrorReporter, type Transport, type TransportStatus } from './types.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, WS_FRAME_OVERHEAD_BYTES } from './wsProtocol.ts';
 import type { WsGateway } from './WsGateway.ts';
 
 export interface RoutedTransportOptions {
@@ -35,6 +36,11 @@ export class RoutedTransport implements Transport {
 
   get status(): TransportStatus {
     return this.#closed ? 'closed' : this.#base.status;
+  }
+
+  /** The smaller of the base transport's limit and what a ws peer takes by default. */
+  get maxPayloadBytes(): number {
+    return Math.min(this.#base.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MAX_MESSAGE_BYTES - WS_FRAME_OVERHEAD_BYTES);
   }
 
   async start(node: string, onFrame: FrameHandler): Promise<void> {

@@ -11,6 +11,7 @@ import {
   CloseCode,
   decodeWsFrame,
   DEFAULT_MAX_MESSAGE_BYTES,
+  WS_FRAME_OVERHEAD_BYTES,
   encodeWsFrame,
   parseControl,
   WS_PROTOCOL_VERSION,
@@ -101,6 +102,11 @@ export class WsTransport implements Transport {
 
   get status(): TransportStatus {
     return this.#status.value;
+  }
+
+  /** What the gateway takes (from its welcome; until then the default), less the ws frame's own bytes. */
+  get maxPayloadBytes(): number {
+    return this.#gatewayMaxBytes - WS_FRAME_OVERHEAD_BYTES;
   }
 
   /** The last connection error, refusal or dropped frame's reason, for diagnostics; dialling goes on regardless. */

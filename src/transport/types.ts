@@ -8,6 +8,9 @@
  */
 export type TransportStatus = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
+/** The frame size a node assumes of a transport that names none: a NATS server's default `max_payload`. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
 /**
  * Receives one frame. Payloads are shared, not copied: neither the publisher nor a
  * receiver may mutate a payload after it was published. A handler should not throw; if it
@@ -21,6 +24,11 @@ export type HandlerErrorReporter = (error: unknown, subject: string) => void;
 export interface Transport {
   readonly kind: 'embedded' | 'nats' | 'ws';
   readonly status: TransportStatus;
+  /**
+   * The largest payload `publish` carries, to any subject; a larger one is dropped. May
+   * change when the transport learns its broker's limit. Absent: `DEFAULT_MAX_PAYLOAD_BYTES`.
+   */
+  readonly maxPayloadBytes?: number;
   /**
    * Starts receiving every subject under `<node>.>` and connecting. Resolves without
    * waiting for a broker that is down: connection goes on in the background, forever.

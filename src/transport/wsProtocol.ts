@@ -11,6 +11,11 @@ export const WS_PROTOCOL_VERSION = 1;
 /** Largest ws message either side accepts unless configured otherwise. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 const MAX_SUBJECT_BYTES = 0xffff;
+/**
+ * The most a ws frame adds to a bosun payload: the subject's length field and the subject,
+ * `<node>.<node>.<method>.<kind>` with names of up to 128 characters.
+ */
+export const WS_FRAME_OVERHEAD_BYTES = 2 + 3 * 128 + 3 + 'CommandACK'.length;
 
 export interface Hello {
   v: number;
