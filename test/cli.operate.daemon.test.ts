@@ -62,11 +62,12 @@ describe('bosun queue', { timeout: 180_000 }, () => {
   it('lists what waits for a node that is down, withdraws by id, node and age, and the rest runs when it comes up', async () => {
     const files = Object.fromEntries(['old', 'byId', 'kept', 'elsewhere'].map((n) => [n, path.join(dir, `queue-${n}`)]));
     const [oldId] = await send('central', touch('ship1', files.old!));
-    // Old enough for --older-than 3s, while what follows is not.
-    await new Promise((r) => setTimeout(r, 4000));
+    // Old enough for --older-than 6s, while what follows is not: the margins leave room for
+    // a CLI that takes seconds to start on a loaded machine.
+    await new Promise((r) => setTimeout(r, 9000));
     const [byId, keptId, elsewhereId] = await send('central', touch('ship1', files.byId!), touch('ship1', files.kept!), touch('ship9', files.elsewhere!));
 
-    const olderThan = await bosun('central', 'queue', 'rm', '--older-than', '3s');
+    const olderThan = await bosun('central', 'queue', 'rm', '--older-than', '6s');
     expect(olderThan.stdout).toBe(`removed 1 message: ${oldId}\n`);
 
     const table = await bosun('central', 'queue', 'ls');
