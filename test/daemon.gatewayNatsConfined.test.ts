@@ -11,7 +11,7 @@ import path from 'node:path';
 import { connect, createInbox, headers, nkeyAuthenticator, nkeys, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, removeTempDirs, runBosun, tempDir } from './helpers/daemon.ts';
-import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
+import { permissionViolations, startNatsServer, type NatsServer } from './helpers/natsServer.ts';
 import { dialReceptorNode, eventually, frameBodies, numberedReply, README_IDENTITY, type ReceptorTestNode } from './helpers/receptorClient.ts';
 
 const STREAM = 'RECEPTOR_CONTROLLER_RESPONSES';
@@ -76,9 +76,8 @@ async function gatewayDaemon(name: NodeName, instance: string): Promise<string> 
 }
 
 /** The server's permissions violations of `name`'s login, from its log. */
-async function violations(name: NodeName): Promise<string[]> {
-  const log = await readFile(logFile, 'utf8');
-  return log.split('\n').filter((line) => /violation/i.test(line) && line.includes(users[name].publicKey));
+function violations(name: NodeName): Promise<string[]> {
+  return permissionViolations(logFile, users[name].publicKey);
 }
 
 describe('nats-config --gateway', () => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { freePort } from './ports.ts';
@@ -177,6 +178,15 @@ function watch(serverPid: number): void {
   const script = `while kill -0 ${process.pid} 2>/dev/null; do kill -0 ${serverPid} 2>/dev/null || exit 0; sleep 0.2; done; kill -9 ${serverPid} 2>/dev/null`;
   const watchdog = spawn('/bin/sh', ['-c', script], { stdio: 'ignore' });
   watchdog.unref();
+}
+
+/**
+ * The permissions violations a server logged (run it with `-l FILE`) for one login: the
+ * lines that name its user or nkey, each with the refused subject in quotes.
+ */
+export async function permissionViolations(logFile: string, login: string): Promise<string[]> {
+  const log = await readFile(logFile, 'utf8').catch(() => '');
+  return log.split('\n').filter((line) => /violation/i.test(line) && line.includes(login));
 }
 
 function accepts(port: number): Promise<boolean> {
