@@ -83,6 +83,80 @@ describe('bosun nats-config', () => {
     expect(serverAccepts(conf)).toMatchObject({ ok: true });
   });
 
+  it('gives a gateway node, for the ws peers named --behind it, what they would have with logins of their own, and the peers no login', async () => {
+    const { central, ship2 } = USERS;
+    const identities = { central, gw1: { user: 'gw1', password: 'pw-gw1' }, ship2 };
+    const nodes = ['central', 'gw1', 'ship1', 'ship2', 'ship3'];
+    const text = natsServerConfig({ nodes, central: 'central', identities, links: [['ship1', 'ship2'], ['ship1', 'ship3'], ['ship1', 'gw1']], behind: { gw1: ['ship1', 'ship3'] } });
+    const block = (node: string) => text.slice(text.indexOf(`      # ${node}`), text.indexOf('}\n    }', text.indexOf(`      # ${node}`)));
+    const from = (node: string, to: string) => [`"${to}.${node}.*.CommandACK"`, `"${to}.${node}.*.EventACK"`, `"${to}.${node}.*.ACK"`, `"${to}.${node}.*.RESUME"`].join(', ');
+    expect(text).toContain('# Behind gateway nodes, with no login (their gateway node publishes and receives for them): ship1 via gw1, ship3 via gw1');
+    expect(block('gw1')).toContain('# gw1 (gateway of ship1, ship3)');
+    // Its own subjects, then ship1's to central and its --link ship2, then ship3's to central;
+    // not ship1's to gw1, to itself or to ship3: those never leave gw1's websockets.
+    expect(block('gw1')).toContain(`publish: { allow: [${from('gw1', 'central')}, ${from('gw1', 'gw1')}, ${from('gw1', 'ship1')}, ${from('ship1', 'central')}, ${from('ship1', 'ship2')}, ${from('ship3', 'central')}] }`);
+    expect(block('gw1')).toContain('subscribe: { allow: ["gw1.>", "_INBOX.>", "ship1.>", "ship3.>"] }');
+    // The others address the peers as any node, and read nothing of theirs.
+    expect(block('central')).toContain(from('central', 'ship1'));
+    expect(block('ship2')).toContain(from('ship2', 'ship1'));
+    expect(block('ship2')).not.toContain('"ship3.');
+    for (const node of ['central', 'ship2']) expect(block(node)).not.toMatch(/"ship[13]\.>"/);
+    expect(text).not.toMatch(/# ship1|# ship3/);
+
+    // Alone, a peer talks to central only; with --mesh to everyone but its own gateway and fellow peers.
+    const alone = natsServerConfig({ nodes: ['central', 'gw1', 'ship1', 'ship2'], central: 'central', identities, behind: { gw1: ['ship1'] } });
+    expect(alone.slice(alone.indexOf('      # gw1'))).toContain(`${from('gw1', 'gw1')}, ${from('ship1', 'central')}] }`);
+    const mesh = natsServerConfig({ nodes, central: 'central', identities, mesh: true, behind: { gw1: ['ship1', 'ship3'] } });
+    const gw1Mesh = mesh.slice(mesh.indexOf('      # gw1'), mesh.indexOf('      # ship2'));
+    expect(gw1Mesh).toContain(`${from('ship1', 'central')}, ${from('ship1', 'ship2')}, ${from('ship3', 'central')}, ${from('ship3', 'ship2')}] }`);
+    expect(gw1Mesh).not.toMatch(/"(gw1|ship1|ship3)\.ship[13]\./);
+
+    // A receptor gateway may be a gateway node too.
+    expect(natsServerConfig({ nodes, central: 'central', identities, gateways: ['gw1'], behind: { gw1: ['ship1', 'ship3'] } })).toContain('# gw1 (receptor gateway; gateway of ship1, ship3)');
+  });
+
+  it('refuses --behind that names unknown nodes, a peer behind two gateways, a peer with a login, or a peer that would forward', () => {
+    const identities = { central: USERS.central, gw1: USERS.ship1, gw2: USERS.ship2 };
+    const nodes = ['central', 'gw1', 'gw2', 'ship1'];
+    const config = (behind: Record<string, string[]>, more: { gateways?: string[]; identities?: object } = {}) => () =>
+      natsServerConfig({ nodes, central: 'central', identities: { ...identities, ...more.identities }, behind, ...(more.gateways ? { gateways: more.gateways } : {}) });
+    expect(config({ gw9: ['ship1'] })).toThrow(/gateway node gw9 is not in the list of nodes/);
+    expect(config({ gw1: ['ship9'] })).toThrow(/ship9, behind gw1, is not in the list of nodes/);
+    expect(config({ gw1: ['ship1'], gw2: ['ship1'] })).toThrow(/ship1 is behind both gw1 and gw2: a node dials one gateway/);
+    expect(config({ gw1: ['ship1'] }, { identities: { ship1: USERS.ship1 } })).toThrow(/ship1 is behind gw1 but has a login of its own/);
+    expect(config({ gw1: ['gw2'], gw2: ['ship1'] })).toThrow(/gateway node gw2 is itself behind gw1/);
+    expect(config({ gw1: ['gw1'] })).toThrow(/gw1 cannot be behind itself/);
+    expect(config({ gw1: ['ship1'] }, { gateways: ['ship1'] })).toThrow(/ship1 is behind gw1, so it has no NATS for a receptor gateway/);
+    // Named twice behind the same gateway node is only said twice.
+    expect(config({ gw1: ['ship1', 'ship1'] })()).toContain('ship1 via gw1');
+  });
+
+  it('takes --behind GW=A,B on the command line, repeatable, and counts its peers among the nodes', async () => {
+    const usersFile = path.join(dir, 'behind-users.json');
+    await writeFile(usersFile, JSON.stringify({ central: USERS.central, gw1: USERS.ship1 }));
+    const out = io();
+    expect(await run(['--users', usersFile, '--behind', 'gw1=ship1,ship2', '--behind', 'gw1=ship3'], out)).toBe(0);
+    expect(out.out()).toContain('# central: central; nodes: central, gw1, ship1, ship2, ship3');
+    expect(out.out()).toContain('subscribe: { allow: ["gw1.>", "_INBOX.>", "ship1.>", "ship2.>", "ship3.>"] }');
+    const conf = path.join(dir, 'behind.conf');
+    await writeFile(conf, out.out());
+    expect(serverAccepts(conf)).toMatchObject({ ok: true });
+
+    for (const bad of ['gw1', 'gw1=', '=ship1', 'gw1=ship1=ship2']) {
+      const wrong = io();
+      expect(await run(['--users', usersFile, '--behind', bad], wrong)).toBe(2);
+      expect(wrong.err()).toContain(`--behind takes GATEWAY=PEER[,PEER…], not "${bad}"`);
+    }
+    const unknown = io();
+    expect(await run(['--users', usersFile, '--nodes', 'central,gw1', '--behind', 'gw1=ship1'], unknown)).toBe(2);
+    expect(unknown.err()).toBe('bosun: ship1, behind gw1, is not in the list of nodes\n');
+
+    const help = io();
+    expect(await run(['--help'], help)).toBe(0);
+    expect(help.out()).toMatch(/--behind GW=A,B,…\s+A and B dial gateway node GW \(its --gateway-listen\) with --peer/);
+    expect(help.out()).toMatch(/dials a gateway node over websockets \(--peer ws:\/\/…\) has no login/);
+  });
+
   it('writes a configuration nats-server accepts, with nkeys or with users', async () => {
     const ids: Record<string, string> = {};
     for (const n of ['central', 'ship1', 'ship2']) ids[n] = nkeys.createUser().getPublicKey() as string;

@@ -15,8 +15,13 @@ runs a receptor gateway with NATS (--gateway) also gets the gateway's subjects a
 JetStream API of its streams and registry bucket, and nothing more; its nats-server
 needs JetStream (-js). Check the result with "nats-server -c FILE -t".
 
+A node that dials a gateway node over websockets (--peer ws://…) has no login: name
+it with --behind, and the gateway node's login also gets what it publishes and receives
+on NATS for that node, by the same rules of who talks to whom, and nothing more.
+
 Options:
-  --nodes A,B,…       the nodes (default: those in the nkeys or users file)
+  --nodes A,B,…       the nodes (default: those in the nkeys or users file, and those
+                      named with --behind)
   --central NAME      the central node (default central)
   --nkeys FILE        each node's user nkey: JSON {"node": "U…"} or lines "node U…"
   --users FILE        user and password per node: JSON {"node": {"user", "password"}}
@@ -26,6 +31,9 @@ Options:
   --gateway A,B,…     these nodes run a receptor gateway (repeatable); the subject and
                       stream names are the gateway's defaults, or RECEPTOR_CONTROLLER_
                       {RESPONSES,JOBS}_{SUBJECT,STREAM} when set here as for the gateway
+  --behind GW=A,B,…   A and B dial gateway node GW (its --gateway-listen) with --peer
+                      (repeatable); each dials one gateway and is in no nkeys or users
+                      file
   --listen HOST:PORT  add a listen line
   --output FILE       write the configuration there (mode 0600) instead of stdout
   -h, --help          this help
@@ -57,6 +65,7 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
     link: { type: 'string', multiple: true },
     mesh: { type: 'boolean' },
     gateway: { type: 'string', multiple: true },
+    behind: { type: 'string', multiple: true },
     listen: { type: 'string' },
     output: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -72,7 +81,15 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
     values.nkeys !== undefined
       ? await readIdentities(path.resolve(io.cwd, values.nkeys), 'nkeys')
       : await readIdentities(path.resolve(io.cwd, values.users!), 'users');
-  const nodes = values.nodes !== undefined ? splitList(values.nodes) : Object.keys(identities);
+  const behind: Record<string, string[]> = {};
+  for (const value of values.behind ?? []) {
+    const [gateway, peers, ...rest] = value.split('=');
+    if (!gateway?.trim() || peers === undefined || splitList(peers).length === 0 || rest.length) {
+      throw new UsageError(`--behind takes GATEWAY=PEER[,PEER…], not "${value}"`, 'nats-config');
+    }
+    (behind[gateway.trim()] ??= []).push(...splitList(peers));
+  }
+  const nodes = values.nodes !== undefined ? splitList(values.nodes) : [...Object.keys(identities), ...Object.values(behind).flat()];
   const links = (values.link ?? []).flatMap(splitList).map((pair) => {
     const [a, b, ...rest] = pair.split(':');
     if (!a || !b || rest.length) throw new UsageError(`--link takes A:B, not "${pair}"`, 'nats-config');
@@ -85,6 +102,7 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
     links,
     mesh: values.mesh ?? false,
     gateways: (values.gateway ?? []).flatMap(splitList),
+    behind,
     gatewayNames: readGatewayNames(io.env),
     ...(values.listen !== undefined ? { listen: values.listen } : {}),
     generatedAt: new Date(),

@@ -10,7 +10,7 @@ export interface NatsConfigOptions {
   /** Every node of the fleet, central included. */
   nodes: string[];
   central: string;
-  /** node → how it logs in; every node needs one. */
+  /** node → how it logs in; every node needs one, but those `behind` a gateway node, which have none. */
   identities: Record<string, NatsIdentity>;
   /** Pairs of nodes that talk directly, both ways, besides central ↔ every node. */
   links?: Array<[string, string]>;
@@ -21,6 +21,14 @@ export interface NatsConfigOptions {
    * the gateway's subjects and JetStream API (see `src/gateway/natsPermissions.ts`).
    */
   gateways?: string[];
+  /**
+   * Nodes that dial a gateway node over websockets (`--peer ws://…`), by that gateway node
+   * (`--gateway-listen`): gateway node → its peers. A peer has no login; its gateway
+   * node's login also gets what it publishes and receives on NATS for them, by the same
+   * rules of who talks to whom. Each peer must be in `nodes`, behind one gateway node,
+   * without an identity, and not itself a gateway of either kind.
+   */
+  behind?: Record<string, string[]>;
   /** The gateways' subject and stream names; the gateway's defaults when absent. */
   gatewayNames?: GatewayNames;
   /** `host:port` for a `listen` line; none by default (the server's own default or flags). */
@@ -45,6 +53,13 @@ const SAFE_TEXT = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
  * A node can then neither read another node's frames nor send to a node it has no
  * business with; what it may send to its peers is the guard's to check. A node named in
  * `gateways` also gets what its receptor gateway needs, and only those nodes do.
+ *
+ * A gateway node named in `behind` forwards its ws peers' frames to and from NATS: it
+ * publishes their frames under subjects that name the peer as publisher and receives
+ * `<peer>.>` while the peer is connected. Its login gets, for each peer, that peer's
+ * subscription and the publish subjects the peer would have with a login of its own,
+ * less those that never cross NATS: frames between a peer and its gateway node, to
+ * itself, or to another peer of the same gateway node go over the websockets alone.
  */
 export function natsServerConfig(o: NatsConfigOptions): string {
   const nodes = [...new Set(o.nodes)];
@@ -63,18 +78,25 @@ export function natsServerConfig(o: NatsConfigOptions): string {
   const gateways = new Set(o.gateways ?? []);
   for (const g of gateways) if (!peers.has(g)) throw bad(`gateway ${g} is not in the list of nodes`);
   const gateway = gatewayNatsPermissions(o.gatewayNames ?? readGatewayNames({}));
+  const gatewayOf = wsPeers(o.behind ?? {}, peers, o.identities, gateways);
+  const peersOf = (node: string) => [...gatewayOf].filter(([, g]) => g === node).map(([peer]) => peer).sort();
 
-  const users = nodes.map((node) => {
+  const users = nodes.filter((node) => !gatewayOf.has(node)).map((node) => {
     const id = o.identities[node];
     if (!id) throw bad(`no nkey or user for node ${node}`);
-    const publish = [...peers.get(node)!]
-      .sort()
-      .flatMap((p) => [`${p}.${node}.*.CommandACK`, `${p}.${node}.*.EventACK`, `${p}.${node}.*.ACK`, `${p}.${node}.*.RESUME`]);
+    const publish = [...peers.get(node)!].sort().flatMap((p) => publishedBy(node, p));
     const subscribe = [`${node}.>`, '_INBOX.>'];
+    const wsPeersHere = peersOf(node);
+    for (const peer of wsPeersHere) {
+      const overNats = [...peers.get(peer)!].filter((p) => p !== peer && p !== node && gatewayOf.get(p) !== node);
+      publish.push(...overNats.sort().flatMap((p) => publishedBy(peer, p)));
+      subscribe.push(`${peer}.>`);
+    }
     if (gateways.has(node)) {
       publish.push(...gateway.publish);
       subscribe.push(...gateway.subscribe);
     }
+    const roles = [...(gateways.has(node) ? ['receptor gateway'] : []), ...(wsPeersHere.length > 0 ? [`gateway of ${wsPeersHere.join(', ')}`] : [])];
     const login =
       'nkey' in id
         ? `      nkey: ${quote(checked(id.nkey, NKEY_USER, `the nkey of ${node} is not a user nkey (U…)`))}`
@@ -82,7 +104,7 @@ export function natsServerConfig(o: NatsConfigOptions): string {
           `      password: ${quote(checked(id.password, SAFE_TEXT, `the password of ${node} is empty or holds quotes, backslashes or spaces`))}`;
     return [
       `    {`,
-      `      # ${node}${gateways.has(node) ? ' (receptor gateway)' : ''}`,
+      `      # ${node}${roles.length > 0 ? ` (${roles.join('; ')})` : ''}`,
       login,
       `      permissions: {`,
       `        publish: { allow: ${list(publish)} }`,
@@ -96,6 +118,9 @@ export function natsServerConfig(o: NatsConfigOptions): string {
     `# central: ${o.central}; nodes: ${nodes.join(', ')}`,
     '# Each node reads only its own subjects and publishes only to the nodes it talks to.',
     ...(gateways.size > 0 ? [`# Receptor gateways (their subjects and JetStream API too; run nats-server with JetStream): ${[...gateways].join(', ')}`] : []),
+    ...(gatewayOf.size > 0
+      ? [`# Behind gateway nodes, with no login (their gateway node publishes and receives for them): ${[...gatewayOf].map(([peer, g]) => `${peer} via ${g}`).join(', ')}`]
+      : []),
     ...(o.listen !== undefined ? [`listen: ${quote(checked(o.listen, /^[A-Za-z0-9.:[\]-]{1,255}$/, `"${o.listen}" is not host:port`))}`] : []),
     'authorization {',
     '  users = [',
@@ -104,6 +129,45 @@ export function natsServerConfig(o: NatsConfigOptions): string {
     '}',
     '',
   ].join('\n');
+}
+
+/** What `node` publishes to `to`: its frames, and its ACKs and resumes of `to`'s streams to it. */
+function publishedBy(node: string, to: string): string[] {
+  return [`${to}.${node}.*.CommandACK`, `${to}.${node}.*.EventACK`, `${to}.${node}.*.ACK`, `${to}.${node}.*.RESUME`];
+}
+
+/**
+ * Checks `behind` (gateway node → its ws peers) and turns it round: ws peer → its gateway
+ * node. A peer dials one gateway (`--peer` takes one URL), so two gateway nodes may not
+ * both read its frames; it has no NATS connection (`bosun start` refuses `--peer` with
+ * `--nats`), so it can have no login to leave lying about, run no receptor gateway on
+ * NATS, and forward for no ws peers of its own.
+ */
+function wsPeers(
+  behind: Record<string, string[]>,
+  nodes: Map<string, unknown>,
+  identities: Record<string, NatsIdentity>,
+  receptorGateways: Set<string>,
+): Map<string, string> {
+  const gatewayOf = new Map<string, string>();
+  for (const [g, peers] of Object.entries(behind)) {
+    if (!nodes.has(g)) throw bad(`gateway node ${g} is not in the list of nodes`);
+    for (const peer of peers) {
+      if (!nodes.has(peer)) throw bad(`${peer}, behind ${g}, is not in the list of nodes`);
+      if (peer === g) throw bad(`${g} cannot be behind itself`);
+      const other = gatewayOf.get(peer);
+      if (other !== undefined && other !== g) throw bad(`${peer} is behind both ${other} and ${g}: a node dials one gateway`);
+      gatewayOf.set(peer, g);
+    }
+  }
+  for (const [peer, g] of gatewayOf) {
+    if (Object.hasOwn(behind, peer)) throw bad(`gateway node ${peer} is itself behind ${g}: a node that dials a gateway forwards for no one`);
+    if (Object.hasOwn(identities, peer)) {
+      throw bad(`${peer} is behind ${g} but has a login of its own: a node dials a gateway or NATS, not both; remove it from the nkeys or users file`);
+    }
+    if (receptorGateways.has(peer)) throw bad(`${peer} is behind ${g}, so it has no NATS for a receptor gateway`);
+  }
+  return gatewayOf;
 }
 
 function list(subjects: string[]): string {
