@@ -22,6 +22,7 @@ import type { InboxEntry } from '../delivery/SubjectReceiver.ts';
 import type { Outcome } from '../delivery/Subscriber.ts';
 import { Inbound } from './Inbound.ts';
 import { Outbound } from './Outbound.ts';
+import { RunContext, type RunServices } from './RunContext.ts';
 import { needsRelay, outboundStreamOf, RELAY_METHODS, relayedMessage, relayEnvelope } from './relay.ts';
 import { Scheduler } from './Scheduler.ts';
 import { workerHandle } from './workerHandle.ts';
@@ -165,6 +166,7 @@ export class BosunNode {
   #timers: DurableTimers;
   #outbound: Outbound;
   #inbound: Inbound;
+  #runServices: RunServices;
   #scheduler: Scheduler;
   #root: Supervisor | undefined;
   #connection = createActor(connectionMachine);
@@ -266,6 +268,7 @@ export class BosunNode {
       // of their stream, which no frame from the wire can be.
       ...(options.guard ? { authorize: (m: Message, delivery: { stream: string; seq: number }) => options.guard!.check(m, delivery) } : {}),
     });
+    this.#runServices = this.#newRunServices();
     this.store.onCorrupt = (key, error) =>
       this.errorKernel.report({
         source: `${this.name}/store`,
@@ -641,22 +644,21 @@ export class BosunNode {
   }
 
   #methodContext(entry: InboxEntry, signal: AbortSignal): MethodContext {
-    const log = this.log;
+    return new RunContext(this.#runServices, entry.message, signal);
+  }
+
+  #newRunServices(): RunServices {
     return {
       node: this.name,
       central: this.central,
-      message: entry.message,
       filesDir: this.filesDir,
-      signal,
-      emit: async (data: string) => {
-        const reply = this.#replyFor(entry.message, { ok: true, output: data }, undefined);
-        if (reply) await this.#enqueue([this.#seal({ ...reply, id: `${entry.message.id}.reply.${++this.#emitted}` })]);
-      },
-      send: (message) => this.accept(message) as never,
       registry: this.#registryData,
       operator: this.#inbound.operator,
-      get log() {
-        return log.child({ method: entry.message.method, id: entry.message.id });
+      log: this.log,
+      send: (message) => this.accept(message) as never,
+      emit: async (request, data) => {
+        const reply = this.#replyFor(request, { ok: true, output: data }, undefined);
+        if (reply) await this.#enqueue([this.#seal({ ...reply, id: `${request.id}.reply.${++this.#emitted}` })]);
       },
       ...(this.name === this.central
         ? {
@@ -693,7 +695,7 @@ export class BosunNode {
     const records = [audit, ...this.#scheduler.afterRun(m)];
     const reply = this.#replyFor(m, outcome, spec);
     const outgoing = [...(reply ? [this.#route(reply)] : []), ...(outcome.ok ? (outcome.forward ?? []) : [])];
-    if (outgoing.length === 0) return { ops: records, done: () => {} };
+    if (outgoing.length === 0) return { ops: records, done: nothingToDo };
     const ops = [...records];
     const committed: Array<(ok: boolean) => void> = [];
     const unopened: Message[] = [];
@@ -822,6 +824,9 @@ export class BosunNode {
     tick();
   }
 }
+
+/** A run without outgoing messages has nothing to do once recorded; one function serves them all. */
+function nothingToDo(): void {}
 
 /** The reply method of a message, or of the message a relay envelope carries. */
 function replyMethodOf(m: Message): string {
