@@ -691,6 +691,7 @@ export class BosunNode {
       m,
       outcome.ok ? { ok: true } : { ok: false, code: outcome.code, message: outcome.message },
       this.options.auditStripData ?? false,
+      entry.json,
     );
     const records = [audit, ...this.#scheduler.afterRun(m)];
     const reply = this.#replyFor(m, outcome, spec);
@@ -706,12 +707,12 @@ export class BosunNode {
         unopened.push(message);
         continue;
       }
-      const seq = sender.allocate();
-      ops.push(...this.#outbound.recordOps(stream), sender.outboxOp(seq, message));
+      const staged = sender.stage(message);
+      ops.push(...this.#outbound.recordOps(stream), sender.outboxOp(staged));
       committed.push((ok) => {
-        if (!ok) return sender.failed([seq]);
+        if (!ok) return sender.failed([staged.seq]);
         this.#outbound.recorded(stream);
-        sender.committed([{ seq, message }]);
+        sender.committed([staged]);
       });
     }
     return {
