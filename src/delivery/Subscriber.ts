@@ -130,6 +130,7 @@ export class Subscriber {
     return { queued: this.#queue.size, running: this.#running, done: this.#done, failed: this.#failed };
   }
 
+  /** Runs handed to an execution actor: those still going after the turn they started in. */
   get runs(): ReadonlySet<Actor<typeof executionMachine>> {
     return this.#runs;
   }
