@@ -10,7 +10,7 @@ export interface ExecutionInput {
   method: string;
   /** Milliseconds; undefined for no limit. */
   timeoutMs?: number;
-  /** What the injected handler needs (the inbox entry); opaque to the machine. */
+  /** What the injected handler needs (the runtime passes the handler already running); opaque to the machine. */
   payload?: unknown;
 }
 

@@ -154,6 +154,13 @@ export function storeConformanceSuite(
         expect(await store.get('k')).toEqual({ n: 1 });
       });
 
+      it("stores a put's JSON text as it is when the caller gives it, rather than serialising the value again", async () => {
+        // The text is the caller's promise of what the value serialises to; a text that
+        // differs shows which of the two was stored.
+        await store.write([{ type: 'put', key: 'k', value: { n: 1 }, encoded: '{"n":1,"from":"text"}' }]);
+        expect(await store.get('k')).toEqual({ n: 1, from: 'text' });
+      });
+
       it('hands out copies: mutating a read value does not change the store', async () => {
         await store.write([put('k', { n: 1 })]);
         const read = await store.get<{ n: number }>('k');

@@ -8,6 +8,8 @@ export interface InboxEntry {
   stream: string;
   seq: number;
   message: Message;
+  /** The message's JSON text, made for its inbox row, when this process received it: its audit record reuses it. */
+  json?: string;
 }
 
 export interface ReceiverDeps {
@@ -143,8 +145,13 @@ export class SubjectReceiver {
     this.#pending = [];
     this.#writing = true;
     const ops: StoreOp[] = [];
+    const entries: InboxEntry[] = [];
     for (const { seq, message } of batch) {
-      if (message) ops.push({ type: 'put', key: inKey(this.stream, seq), value: message });
+      if (message) {
+        const entry: InboxEntry = { stream: this.stream, seq, message, json: JSON.stringify(message) };
+        entries.push(entry);
+        ops.push({ type: 'put', key: inKey(this.stream, seq), value: message, encoded: entry.json });
+      }
       if (!this.ordered) ops.push({ type: 'put', key: dedupKey(this.stream, seq), value: 1 });
     }
     const last = batch[batch.length - 1]!.seq;
@@ -164,8 +171,6 @@ export class SubjectReceiver {
           this.deps.ack(this.stream, { seqs: batch.map((b) => b.seq) });
           this.#compact();
         }
-        const entries: InboxEntry[] = [];
-        for (const { seq, message } of batch) if (message) entries.push({ stream: this.stream, seq, message });
         if (entries.length) this.deps.received(entries);
         this.#flush();
         if (this.idle) this.deps.settled?.(this.stream);

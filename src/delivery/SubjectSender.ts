@@ -6,7 +6,7 @@ import { isOrderedMethod, type Message } from '../message.ts';
 import { deadKey, metaKey, outKey, parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { DurableTimers } from './DurableTimers.ts';
-import { dataSubject, encodeFrame, parseStreamId, type SignedFrame, type StreamId } from './frames.ts';
+import { dataSubject, encodeDataFrame, encodeFrame, parseStreamId, type SignedFrame, type StreamId } from './frames.ts';
 
 /** The stream's position, in `meta!send!<stream>`. */
 interface SendMeta {
@@ -32,9 +32,21 @@ export interface MessageProgress {
   nextAttemptAt?: number;
 }
 
+/**
+ * A message given its place in the stream, about to be written to the outbox: its JSON
+ * text is made once, for its outbox row and for its frame.
+ */
+export interface StagedMessage {
+  seq: number;
+  message: Message;
+  json: string;
+}
+
 interface WindowRecord {
   seq: number;
   message: Message | undefined;
+  /** The message's JSON text, when this process staged it (not when read back). */
+  json?: string;
   state: MessageState;
   attempts: number;
   retries: number;
@@ -142,27 +154,32 @@ export class SubjectSender {
     return sender;
   }
 
-  /** Hands out the next sequence number; the caller writes the outbox row. */
-  allocate(): number {
-    return this.#nextSeq++;
+  /**
+   * Hands out the next sequence number to `message`; the caller writes its `outboxOp`
+   * and reports the write with `committed` or `failed`.
+   */
+  stage(message: Message): StagedMessage {
+    return { seq: this.#nextSeq++, message, json: JSON.stringify(message) };
   }
 
-  /** The outbox row for an accepted message. */
-  outboxOp(seq: number, message: Message): StoreOp {
-    return { type: 'put', key: outKey(this.stream, seq), value: { message } satisfies OutboxRecord };
+  /** The outbox row for a staged message. */
+  outboxOp({ seq, message, json }: StagedMessage): StoreOp {
+    return { type: 'put', key: outKey(this.stream, seq), value: { message } satisfies OutboxRecord, encoded: `{"message":${json}}` };
   }
 
   /**
    * The outbox writes for `seqs` have committed (in order). Messages that fit the window
    * go out straight from memory; the rest wait in the store.
    */
-  committed(entries: Array<{ seq: number; message: Message }>): void {
+  committed(entries: StagedMessage[]): void {
     if (this.#stopped) return;
-    for (const { seq, message } of entries) {
+    for (const { seq, message, json } of entries) {
       this.#settledUpTo = Math.max(this.#settledUpTo, seq);
       if (seq === this.#loadedUpTo + 1 && this.#window.size < this.deps.windowSize && !this.#refilling) {
         this.#loadedUpTo = seq;
-        this.#add(this.#record(seq, message, 0));
+        const r = this.#record(seq, message, 0);
+        r.json = json;
+        this.#add(r);
       }
     }
     this.actor.send({ type: 'ENQUEUED' });
@@ -365,7 +382,8 @@ export class SubjectSender {
   }
 
   #send(r: WindowRecord): void {
-    r.frame ??= encodeFrame(r.message ? { v: 1, type: 'data', stream: this.stream, seq: r.seq, message: r.message } : this.#skipFrame(r.seq));
+    r.frame ??= r.message ? encodeDataFrame(this.stream, r.seq, r.json ?? JSON.stringify(r.message)) : encodeFrame(this.#skipFrame(r.seq));
+    r.json = undefined;
     // Accepting checks the size, but a message queued before the transport told its limit
     // (a NATS server's smaller max_payload), or one carried for a relay, may not fit: the
     // transport would drop it at every try, forever.

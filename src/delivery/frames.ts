@@ -37,6 +37,14 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return encoder.encode(JSON.stringify(frame));
 }
 
+/**
+ * The data frame of one message from the message's JSON text (`messageJson`), made once
+ * for its outbox row and its frame: the same text as `encodeFrame` makes of it.
+ */
+export function encodeDataFrame(stream: string, seq: number, messageJson: string): Uint8Array {
+  return encoder.encode(`{"v":${FRAME_VERSION},"type":"data","stream":${JSON.stringify(stream)},"seq":${seq},"message":${messageJson}}`);
+}
+
 /** Returns undefined for anything that is not a well-formed frame of a known version. */
 export function decodeFrame(payload: Uint8Array): Frame | undefined {
   let value: unknown;

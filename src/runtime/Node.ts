@@ -24,6 +24,7 @@ import type { Outcome } from '../delivery/Subscriber.ts';
 import { FrameAuth } from './FrameAuth.ts';
 import { Inbound } from './Inbound.ts';
 import { Outbound } from './Outbound.ts';
+import { RunContext, type RunServices } from './RunContext.ts';
 import { needsRelay, outboundStreamOf, RELAY_METHODS, relayedMessage, relayEnvelope } from './relay.ts';
 import { Scheduler } from './Scheduler.ts';
 import { workerHandle } from './workerHandle.ts';
@@ -181,6 +182,7 @@ export class BosunNode {
   #timers: DurableTimers;
   #outbound: Outbound;
   #inbound: Inbound;
+  #runServices: RunServices;
   #scheduler: Scheduler;
   #frames: FrameAuth;
   #root: Supervisor | undefined;
@@ -291,6 +293,7 @@ export class BosunNode {
       // of their stream, which no frame from the wire can be.
       ...(options.guard ? { authorize: (m: Message, delivery: { stream: string; seq: number }) => options.guard!.check(m, delivery) } : {}),
     });
+    this.#runServices = this.#newRunServices();
     this.store.onCorrupt = (key, error) =>
       this.errorKernel.report({
         source: `${this.name}/store`,
@@ -716,22 +719,21 @@ export class BosunNode {
   }
 
   #methodContext(entry: InboxEntry, signal: AbortSignal): MethodContext {
-    const log = this.log;
+    return new RunContext(this.#runServices, entry.message, signal);
+  }
+
+  #newRunServices(): RunServices {
     return {
       node: this.name,
       central: this.central,
-      message: entry.message,
       filesDir: this.filesDir,
-      signal,
-      emit: async (data: string) => {
-        const reply = this.#replyFor(entry.message, { ok: true, output: data }, undefined, `${entry.message.id}.reply.${++this.#emitted}`);
-        if (reply) await this.#outbound.enqueue([reply]);
-      },
-      send: (message) => this.accept(message) as never,
       registry: this.#registryData,
       operator: this.#inbound.operator,
-      get log() {
-        return log.child({ method: entry.message.method, id: entry.message.id });
+      log: this.log,
+      send: (message) => this.accept(message) as never,
+      emit: async (request, data) => {
+        const reply = this.#replyFor(request, { ok: true, output: data }, undefined, `${request.id}.reply.${++this.#emitted}`);
+        if (reply) await this.#outbound.enqueue([reply]);
       },
       ...(this.name === this.central
         ? {
@@ -764,11 +766,12 @@ export class BosunNode {
       m,
       outcome.ok ? { ok: true } : { ok: false, code: outcome.code, message: outcome.message },
       this.options.auditStripData ?? false,
+      entry.json,
     );
     const records = [audit, ...this.#scheduler.afterRun(m)];
     const reply = this.#replyFor(m, outcome, spec);
     const outgoing = [...(reply ? [reply] : []), ...(outcome.ok ? (outcome.forward ?? []) : [])];
-    if (outgoing.length === 0) return { ops: records, done: () => {} };
+    if (outgoing.length === 0) return { ops: records, done: nothingToDo };
     const ops = [...records];
     const committed: Array<(ok: boolean) => void> = [];
     const unopened: Message[] = [];
@@ -779,12 +782,12 @@ export class BosunNode {
         unopened.push(message);
         continue;
       }
-      const seq = sender.allocate();
-      ops.push(...this.#outbound.recordOps(stream), sender.outboxOp(seq, message));
+      const staged = sender.stage(message);
+      ops.push(...this.#outbound.recordOps(stream), sender.outboxOp(staged));
       committed.push((ok) => {
-        if (!ok) return sender.failed([seq]);
+        if (!ok) return sender.failed([staged.seq]);
         this.#outbound.recorded(stream);
-        sender.committed([{ seq, message }]);
+        sender.committed([staged]);
       });
     }
     return {
@@ -898,6 +901,9 @@ export class BosunNode {
     tick();
   }
 }
+
+/** A run without outgoing messages has nothing to do once recorded; one function serves them all. */
+function nothingToDo(): void {}
 
 /** The reply method of a message, or of the message a relay envelope carries. */
 function replyMethodOf(m: Message): string {

@@ -6,7 +6,7 @@ import { metaKey, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { DurableTimers } from '../delivery/DurableTimers.ts';
 import { parseStreamId, streamIdOf } from '../delivery/frames.ts';
-import { SubjectSender, type SenderDeps } from '../delivery/SubjectSender.ts';
+import { SubjectSender, type SenderDeps, type StagedMessage } from '../delivery/SubjectSender.ts';
 import { workerHandle } from './workerHandle.ts';
 
 export interface OutboundDeps extends Omit<SenderDeps, 'store' | 'clock' | 'timers'> {
@@ -102,7 +102,7 @@ export class Outbound {
     }
     const ops: StoreOp[] = [];
     const recording: string[] = [];
-    const bySender = new Map<SubjectSender, Array<{ seq: number; message: Message }>>();
+    const bySender = new Map<SubjectSender, StagedMessage[]>();
     for (const message of messages) {
       const stream = streamIdOf(this.deps.node, message.toNode, message.method);
       const sender = this.senders.get(stream) ?? streams.get(stream)!;
@@ -110,11 +110,11 @@ export class Outbound {
         recording.push(stream);
         ops.push(...this.recordOps(stream));
       }
-      const seq = sender.allocate();
-      ops.push(sender.outboxOp(seq, message));
+      const staged = sender.stage(message);
+      ops.push(sender.outboxOp(staged));
       let list = bySender.get(sender);
       if (!list) bySender.set(sender, (list = []));
-      list.push({ seq, message });
+      list.push(staged);
     }
     ops.push(...alsoWrite);
     const done = (ok: boolean) => {

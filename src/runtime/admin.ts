@@ -122,9 +122,13 @@ export async function purgeDead(store: Store, ids?: string[]): Promise<DeadLette
   return dead;
 }
 
-export function auditOp(at: number, message: Message, outcome: AuditRecord['outcome'], stripData: boolean): StoreOp {
-  const kept = stripData ? { ...message, data: undefined } : message;
-  return { type: 'put', key: auditKey(Math.floor(at), `${message.fromNode}~${message.id}`), value: { at, message: kept, outcome } satisfies AuditRecord };
+/** The audit record of one run; `messageJson` is the message's JSON text, when made already (for its inbox row). */
+export function auditOp(at: number, message: Message, outcome: AuditRecord['outcome'], stripData: boolean, messageJson?: string): StoreOp {
+  const key = auditKey(Math.floor(at), `${message.fromNode}~${message.id}`);
+  if (stripData) return { type: 'put', key, value: { at, message: { ...message, data: undefined }, outcome } satisfies AuditRecord };
+  const value = { at, message, outcome } satisfies AuditRecord;
+  if (messageJson === undefined) return { type: 'put', key, value };
+  return { type: 'put', key, value, encoded: `{"at":${JSON.stringify(at)},"message":${messageJson},"outcome":${JSON.stringify(outcome)}}` };
 }
 
 export async function queryAudit(store: Store, filter: AuditFilter = {}): Promise<AuditRecord[]> {

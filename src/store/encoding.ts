@@ -22,7 +22,7 @@ export function encodeOps(ops: readonly StoreOp[]): EncodedOp[] {
     if (op.type === 'del') {
       encoded.push({ type: 'del', key: op.key });
     } else if (op.type === 'put') {
-      encoded.push({ type: 'put', key: op.key, value: encodeValue(op.key, op.value) });
+      encoded.push({ type: 'put', key: op.key, value: op.encoded ?? encodeValue(op.key, op.value) });
     } else {
       throw new BosunError('BOSUN_STORE_WRITE_FAILED', `unknown store operation "${(op as { type: unknown }).type}"`);
     }

@@ -8,7 +8,17 @@
 export type StoreStatus = 'opening' | 'open' | 'closing' | 'closed';
 
 export type StoreOp =
-  | { type: 'put'; key: string; value: unknown }
+  | {
+      type: 'put';
+      key: string;
+      value: unknown;
+      /**
+       * The value's JSON text, when the caller has it already (a message's, made once for
+       * its outbox row, its frame and its audit record): stored as it is, in place of
+       * serialising `value` again. It must be `JSON.stringify(value)`.
+       */
+      encoded?: string;
+    }
   | { type: 'del'; key: string };
 
 export interface RangeOptions {
