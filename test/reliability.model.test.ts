@@ -457,17 +457,57 @@ afterAll(async () => {
   console.log(`reliability model totals: ${JSON.stringify(totals, null, 2)}`);
 });
 
+function asyncProperty(replayPath: { replayPath?: string }) {
+  return fc.asyncProperty(seedArb, windowArb, fc.commands(commandArbs, { maxCommands: 35, size: 'max', ...replayPath }), async (seed, windowSize, cmds) => {
+    const harness = await Harness.create({ seed, windowSize, nodes: NODES });
+    await runModel(harness, (setup) => fc.asyncModelRun(setup, cmds));
+  });
+}
+
+function scheduledProperty(replayPath: { replayPath?: string }) {
+  const raceCommands: Array<fc.Arbitrary<Cmd>> = [
+    sendArb,
+    sendArb,
+    fc.integer({ min: 0, max: 1500 }).map((ms) => new Advance(ms)),
+    fc.integer({ min: 0, max: 1500 }).map((ms) => new Advance(ms)),
+    crashArb,
+    armArb,
+    fc.constant(new BusRestart()),
+  ];
+  return fc.asyncProperty(seedArb, windowArb, fc.scheduler(), fc.commands(raceCommands, { maxCommands: 25, size: 'max', ...replayPath }), async (seed, windowSize, s, cmds) => {
+    const harness = await Harness.create({ seed, windowSize, nodes: NODES, scheduler: s });
+    await runModel(harness, (setup) => fc.scheduledModelRun(s, setup, cmds));
+  });
+}
+
+/**
+ * Counterexamples the model once found, replayed on every run. A change to the command
+ * arbitraries changes what a seed and path produce: find them again then (the fix they
+ * guard stays covered by the random runs only until they are replaced).
+ */
+const KNOWN_COUNTEREXAMPLES = [
+  {
+    // An interrupted run's error reply, on a stream not open yet, was written after the
+    // batch that recorded the run; a crash right after that batch lost it.
+    property: 'async',
+    seed: -1632565398,
+    path: '557:0:5:5:10:15:20:20:24:25:30:20:28:25:31:32:30:28:30:31:30:33:34:33:37:37:36:37:36:36:36:37:42',
+    replayPath: '////////N:/H',
+  },
+  {
+    // The same, for a reply going back through a relay.
+    property: 'scheduled',
+    seed: -1584241274,
+    path: '31:0:9:5:29:4:31:0:3:15:22:2:16',
+    replayPath: '//S:H',
+  },
+] as const;
+
 describe('reliability model: accepted messages run once, in order per stream, despite faults', () => {
   it(
     'holds under random crashes, crash points and bus faults (asyncModelRun)',
     async () => {
-      await fc.assert(
-        fc.asyncProperty(seedArb, windowArb, fc.commands(commandArbs, { maxCommands: 35, size: 'max', ...replayPath }), async (seed, windowSize, cmds) => {
-          const harness = await Harness.create({ seed, windowSize, nodes: NODES });
-          await runModel(harness, (setup) => fc.asyncModelRun(setup, cmds));
-        }),
-        { numRuns: RUNS, ...replay },
-      );
+      await fc.assert(asyncProperty(replayPath), { numRuns: RUNS, ...replay });
     },
     // About a minute on an idle 2-core machine; the margin is for a loaded one.
     900_000,
@@ -476,23 +516,14 @@ describe('reliability model: accepted messages run once, in order per stream, de
   it(
     'holds when a scheduler picks the order of frames, retries and crashes (scheduledModelRun)',
     async () => {
-      const raceCommands: Array<fc.Arbitrary<Cmd>> = [
-        sendArb,
-        sendArb,
-        fc.integer({ min: 0, max: 1500 }).map((ms) => new Advance(ms)),
-        fc.integer({ min: 0, max: 1500 }).map((ms) => new Advance(ms)),
-        crashArb,
-        armArb,
-        fc.constant(new BusRestart()),
-      ];
-      await fc.assert(
-        fc.asyncProperty(seedArb, windowArb, fc.scheduler(), fc.commands(raceCommands, { maxCommands: 25, size: 'max', ...replayPath }), async (seed, windowSize, s, cmds) => {
-          const harness = await Harness.create({ seed, windowSize, nodes: NODES, scheduler: s });
-          await runModel(harness, (setup) => fc.scheduledModelRun(s, setup, cmds));
-        }),
-        { numRuns: Math.max(1, Math.round(RUNS / 10)), ...replay },
-      );
+      await fc.assert(scheduledProperty(replayPath), { numRuns: Math.max(1, Math.round(RUNS / 10)), ...replay });
     },
     900_000,
   );
+
+  it.each(KNOWN_COUNTEREXAMPLES)('holds for the counterexample $property/$seed it once found', async ({ property, seed, path, replayPath }) => {
+    const settings = { seed, path, numRuns: 1 };
+    if (property === 'async') await fc.assert(asyncProperty({ replayPath }), settings);
+    else await fc.assert(scheduledProperty({ replayPath }), settings);
+  }, 120_000);
 });

@@ -223,20 +223,14 @@ export class Subscriber {
       }
     }
     // Without a durable `started` record a run would not be safe, and the stream must not
-    // move on past this message: wait for the store, trying again with a growing pause.
-    for (let pause = 100; ; pause = Math.min(pause * 2, 5_000)) {
-      try {
-        await this.deps.prepare?.(entry);
-        if (!spec.idempotent) {
-          await this.deps.store.write([{ type: 'put', key: execKey(entry.stream, entry.seq), value: { startedAt: this.deps.clock.now() } }]);
-        }
-        break;
-      } catch (e) {
-        this.deps.onError(e);
-        if (this.actor.getSnapshot().status !== 'active' || this.#drained) return;
-        await new Promise<void>((resolve) => this.deps.clock.setTimer(pause, resolve));
+    // move on past this message: wait for the store.
+    const ready = await this.#retrying(async () => {
+      await this.deps.prepare?.(entry);
+      if (!spec.idempotent) {
+        await this.deps.store.write([{ type: 'put', key: execKey(entry.stream, entry.seq), value: { startedAt: this.deps.clock.now() } }]);
       }
-    }
+    });
+    if (!ready) return;
     const outcome = await this.#execute(entry, spec);
     await this.#finish(entry, outcome, spec);
   }
@@ -309,6 +303,12 @@ export class Subscriber {
   }
 
   async #finish(entry: InboxEntry, outcome: Outcome, spec?: MethodSpec): Promise<void> {
+    // The streams the run's reply or hand-on goes to must be open when its records are
+    // made, so that they go in the one batch that records the run: one written after it
+    // is lost to a crash in between. They may not be: a refusal or an interrupted run
+    // comes here without preparing, and a stream may have closed while the run ran (its
+    // subtree restarting). Until they open the run stays unrecorded, as on a crash.
+    if (this.deps.prepare && !(await this.#retrying(() => this.deps.prepare!(entry)))) return;
     if (outcome.ok) this.#done++;
     else this.#failed++;
     const { ops, done } = this.deps.finish(entry, outcome, spec);
@@ -333,13 +333,21 @@ export class Subscriber {
    * after a restart, out of order. The same write is tried again with a growing pause.
    */
   async #finishHandingOn(ops: StoreOp[], done: (ok: boolean) => void): Promise<void> {
+    done(await this.#retrying(() => this.deps.store.write(ops)));
+  }
+
+  /**
+   * Tries `step` until it succeeds, with a growing pause, reporting each failure; gives up
+   * (false) only when this subscriber stops or drains.
+   */
+  async #retrying(step: () => Promise<void> | void): Promise<boolean> {
     for (let pause = 100; ; pause = Math.min(pause * 2, 5_000)) {
       try {
-        await this.deps.store.write(ops);
-        return done(true);
+        await step();
+        return true;
       } catch (e) {
         this.deps.onError(e);
-        if (this.actor.getSnapshot().status !== 'active' || this.#drained) return done(false);
+        if (this.actor.getSnapshot().status !== 'active' || this.#drained) return false;
         await new Promise<void>((resolve) => this.deps.clock.setTimer(pause, resolve));
       }
     }

@@ -794,8 +794,9 @@ export class BosunNode {
       ops,
       done: (ok) => {
         for (const c of committed) c(ok);
-        // `prepare` opened these streams before the run; one closed since (its subtree
-        // restarting) is opened again and its message accepted once the run is recorded.
+        // The subscriber prepares (opens) these streams just before it asks for the
+        // records, so none should be missing; should one be, it is opened now and its
+        // message accepted after the run is recorded, which a crash in between loses.
         if (ok && unopened.length > 0) void this.#outbound.enqueue(unopened).catch((e) => this.#reportError('outbound', e));
       },
     };
