@@ -224,7 +224,9 @@ export class WsTransport implements Transport {
     if (!isBinary) {
       const control = parseControl(asBuffer(data).toString('utf8'));
       if (control?.type === 'welcome') this.#onWelcome(socket, control.maxMessageBytes);
-      else if (control?.type === 'challenge' && socket !== this.#welcomed) this.#onChallenge(socket, { challenge: control.challenge, node: this.#node!, gateway: control.gateway });
+      else if (control?.type === 'challenge' && socket !== this.#welcomed) {
+        this.#onChallenge(socket, { challenge: control.challenge, node: this.#node!, gateway: control.gateway });
+      }
       return;
     }
     if (socket !== this.#welcomed) return;
