@@ -1,4 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { VirtualClock, type Clock } from '../src/clock.ts';
@@ -9,6 +12,9 @@ import { RoutedTransport } from '../src/transport/RoutedTransport.ts';
 import type { Transport, TransportStatus } from '../src/transport/types.ts';
 import { WsGateway, type WsGatewayOptions } from '../src/transport/WsGateway.ts';
 import { WsTransport, type WsTransportOptions } from '../src/transport/WsTransport.ts';
+import type { HelloClaim } from '../src/transport/wsProtocol.ts';
+import { loadOrCreateKeys, type NodeKeyPair } from '../src/security/keys.ts';
+import { judgeHelloClaim, signHelloClaim } from '../src/security/wsHello.ts';
 import { transportConformanceSuite } from './transport.conformance.ts';
 
 const HOST = '127.0.0.1';
@@ -432,5 +438,115 @@ describe('ws gateway peers', () => {
     await waitFor(() => a.t.status === 'connected', 'reconnected');
     a.t.publish('gw.m.k', bytes('hi'));
     await waitFor(() => atNew.length === 1, 'the frame at the new gateway node');
+  });
+});
+
+describe('ws gateway that checks names', () => {
+  /** Real key pairs, made once in a temporary folder. */
+  async function keyPair(name: string): Promise<NodeKeyPair> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), `bosun-wskeys-${name}-`));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    return loadOrCreateKeys(dir);
+  }
+
+  /** A gateway that holds the keys in `known`, and what it reported of refused hellos. */
+  async function checkingFleet(known: Map<string, string>, options: WsGatewayOptions = {}): Promise<Fleet & { refusals: string[] }> {
+    const refusals: string[] = [];
+    const f = await fleet({
+      authenticate: (claim, signature) => judgeHelloClaim({ keyFor: (node) => known.get(node) }, claim, signature),
+      onRefused: (code, message) => refusals.push(`${code} ${message}`),
+      ...options,
+    });
+    return { ...f, refusals };
+  }
+
+  /**
+   * A version-2 hello as `node` on a raw socket; a challenge is answered with `prove(claim)`.
+   * Resolves with the claim signed and the signature, or the close code and reason.
+   */
+  async function proveAs(url: string, node: string, prove: (claim: HelloClaim) => string | undefined): Promise<{ welcomed: boolean; code?: number; reason?: string; signature?: string }> {
+    const { ws } = await rawClient(url);
+    let signature: string | undefined;
+    return new Promise((resolve) => {
+      ws.on('message', (data) => {
+        const m = JSON.parse(String(data)) as { type: string; challenge: string; gateway: string };
+        if (m.type === 'challenge') {
+          signature = prove({ challenge: m.challenge, node, gateway: m.gateway });
+          ws.send(JSON.stringify({ v: 2, type: 'proof', ...(signature !== undefined ? { signature } : {}) }));
+        } else if (m.type === 'welcome') {
+          resolve({ welcomed: true, ...(signature !== undefined ? { signature } : {}) });
+        }
+      });
+      ws.once('close', (code, reason) => resolve({ welcomed: false, code, reason: reason.toString('utf8') }));
+      ws.send(JSON.stringify({ v: 2, type: 'hello', node, maxMessageBytes: 1024 * 1024 }));
+    });
+  }
+
+  it('welcomes a peer that signs the challenge with its key; one naming it with another key, or none, is refused and reported, and the peer keeps its link', async () => {
+    const [aKeys, stranger] = await Promise.all([keyPair('a'), keyPair('stranger')]);
+    const f = await checkingFleet(new Map([['a', aKeys.publicKey]]));
+    const a = await peer(f.url, 'a', { signHello: (claim) => signHelloClaim(aKeys, claim) });
+    const b = await peer(f.url, 'b');
+    await waitFor(() => a.t.status === 'connected' && b.t.status === 'connected', 'both connected');
+
+    const forged = await proveAs(f.url, 'a', (claim) => signHelloClaim(stranger, claim));
+    expect(forged).toEqual({ welcomed: false, code: 4003, reason: `a's hello is not signed by its key ${aKeys.fingerprint}` });
+    const unsigned = await proveAs(f.url, 'a', () => undefined);
+    expect(unsigned).toMatchObject({ welcomed: false, code: 4003, reason: expect.stringMatching(/^a's hello is not signed, and its key is known here/) });
+    const oldPeer = await rawClient(f.url);
+    oldPeer.ws.send(JSON.stringify({ v: 1, type: 'hello', node: 'a', maxMessageBytes: 1024 }));
+    expect(await oldPeer.closed).toBe(4003);
+
+    b.t.publish('a.m.k', bytes('to the real a'));
+    await waitFor(() => a.got.length === 1, 'the frame at the real a');
+    expect(a.got).toEqual(['a.m.k=to the real a']);
+    expect(a.statuses).toEqual(['connected']);
+    expect(f.gateway.stats).toMatchObject({ peers: 2, replaced: 0, refused: 3 });
+    expect(f.refusals).toHaveLength(1);
+    expect(f.refusals[0]).toMatch(new RegExp(`^BOSUN_BAD_SIGNATURE refused a ws peer saying hello as a from 127\\.0\\.0\\.1:\\d+: a's hello is not signed by its key ${aKeys.fingerprint.replace(/[+/]/g, '\\$&')}$`));
+  });
+
+  it('refuses a proof replayed from an earlier handshake', async () => {
+    const aKeys = await keyPair('a');
+    const f = await checkingFleet(new Map([['a', aKeys.publicKey]]));
+    const genuine = await proveAs(f.url, 'a', (claim) => signHelloClaim(aKeys, claim));
+    expect(genuine).toMatchObject({ welcomed: true });
+    const replayed = await proveAs(f.url, 'a', () => genuine.signature);
+    expect(replayed).toMatchObject({ welcomed: false, code: 4003 });
+    // the genuine connection stays the node's
+    expect(f.gateway.peers()).toEqual(['a']);
+    expect(f.gateway.stats.replaced).toBe(0);
+  });
+
+  it('takes a node whose key it does not hold on its word, as before, but never in place of one that proved its name', async () => {
+    const aKeys = await keyPair('a');
+    const known = new Map([['a', aKeys.publicKey]]);
+    const f = await checkingFleet(known);
+    // a new node, before central allowed its key: welcomed, and replaced by a newer hello as before
+    const first = await proveAs(f.url, 'newcomer', () => undefined);
+    const second = await proveAs(f.url, 'newcomer', () => undefined);
+    expect([first.welcomed, second.welcomed]).toEqual([true, true]);
+    await waitFor(() => f.gateway.stats.replaced === 1, 'the older newcomer replaced');
+
+    const a = await peer(f.url, 'a', { signHello: (claim) => signHelloClaim(aKeys, claim) });
+    await waitFor(() => a.t.status === 'connected', 'a connected with its proof');
+    // a's key is revoked: a hello that proves nothing is no reason to drop the proven link
+    known.delete('a');
+    const unproven = await proveAs(f.url, 'a', () => undefined);
+    expect(unproven).toEqual({ welcomed: false, code: 4003, reason: "a is connected with a proven key; a hello that proves no key cannot replace it" });
+    expect(a.statuses).toEqual(['connected']);
+    expect(f.refusals).toEqual([expect.stringMatching(/^BOSUN_GATEWAY_FORBIDDEN refused a ws peer saying hello as a from .*: a is connected with a proven key/)]);
+  });
+
+  it('reports refused hellos at most once a second per node name, then says how many it held back', async () => {
+    const aKeys = await keyPair('a');
+    const clock = new VirtualClock();
+    const f = await checkingFleet(new Map([['a', aKeys.publicKey]]), { clock });
+    for (let i = 0; i < 3; i++) expect(await proveAs(f.url, 'a', () => undefined)).toMatchObject({ code: 4003 });
+    expect(f.refusals).toHaveLength(1);
+    await clock.advance(1000);
+    expect(await proveAs(f.url, 'a', () => undefined)).toMatchObject({ code: 4003 });
+    expect(f.refusals).toHaveLength(2);
+    expect(f.refusals[1]).toMatch(/ \(2 more refused since the last report\)$/);
   });
 });

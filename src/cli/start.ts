@@ -15,7 +15,7 @@ import { formatAddress } from '../inputs/tcpListen.ts';
 import { startTcpInput } from '../inputs/tcpInput.ts';
 import type { BosunNode } from '../runtime/Node.ts';
 import { defaultBus, startNode } from '../runtime/startNode.ts';
-import { createSecurity } from '../security/createSecurity.ts';
+import { createSecurity, type Security } from '../security/createSecurity.ts';
 import { startReceptorGateway } from '../gateway/index.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { NatsTransport } from '../transport/NatsTransport.ts';
@@ -150,12 +150,16 @@ class Daemon {
             ...(config.trustCentral ? { centralKeyFile: config.trustCentral } : {}),
           })
         : undefined;
-      const gateway = config.gatewayListen ? new WsGateway() : undefined;
+      // the error kernel is the node's, which starts after the gateway is made
+      let reportRefusal: ((code: string, message: string) => void) | undefined;
+      const gateway = config.gatewayListen
+        ? new WsGateway(security ? { authenticate: security.judgeHello, onRefused: (code, message) => reportRefusal?.(code, message) } : {})
+        : undefined;
       node = await startNode({
         node: config.node,
         dataDir: config.dataDir,
         store,
-        transport: this.#transport(config, gateway),
+        transport: this.#transport(config, gateway, security),
         central: config.central,
         ...(config.routes ? { routes: config.routes } : {}),
         helloIntervalSeconds: config.helloIntervalSeconds,
@@ -168,6 +172,8 @@ class Daemon {
           this.#stopRequested?.('the supervision tree gave up');
         },
       });
+      reportRefusal = (code, message) =>
+        node.errorKernel.report({ source: `${config.node}/wsGateway`, severity: 'error', code, message, action: 'reported' });
       if (security) {
         const detach = security.attach(node);
         this.#closers.push({ close: async () => detach() });
@@ -225,8 +231,8 @@ class Daemon {
   }
 
   /** The node's link to the fleet: a gateway it dials, NATS, or this process's bus; routed when it is a gateway. */
-  #transport(config: StartConfig, gateway: WsGateway | undefined): Transport {
-    if (config.peer) return new WsTransport({ url: config.peer });
+  #transport(config: StartConfig, gateway: WsGateway | undefined, security: Security | undefined): Transport {
+    if (config.peer) return new WsTransport({ url: config.peer, ...(security ? { signHello: security.signHello } : {}) });
     const base = config.nats ? new NatsTransport({ name: config.node, servers: config.nats, ...config.natsAuth }) : defaultBus.transport();
     return gateway ? new RoutedTransport(base, gateway) : base;
   }

@@ -2,13 +2,7 @@ import type { Clock } from '../clock.ts';
 import { describeError } from '../errors.ts';
 import type { Frame, SignedFrame, StreamId } from '../delivery/frames.ts';
 import type { MessageGuard } from './Node.ts';
-
-/** A stream's refused frames are reported at most once in this time... */
-const REPORT_EVERY_MS = 1000;
-/** ...and all streams' together at most this many times. */
-const MAX_REPORTS_PER_PERIOD = 10;
-/** Streams whose last report is remembered (the oldest is forgotten first). */
-const MAX_REMEMBERED_STREAMS = 1000;
+import { ReportThrottle } from '../../supervisors/ReportThrottle.ts';
 
 /**
  * Frame authentication on a node with a guard: frames from the wire are judged before
@@ -25,9 +19,7 @@ const MAX_REMEMBERED_STREAMS = 1000;
  */
 export class FrameAuth {
   #refused = 0;
-  #lastReports = new Map<string, { at: number; unreported: number }>();
-  #periodStart = -Infinity;
-  #reportsInPeriod = 0;
+  readonly #throttle = new ReportThrottle();
 
   constructor(
     private readonly guard: MessageGuard | undefined,
@@ -59,26 +51,9 @@ export class FrameAuth {
   }
 
   #reportSoon(frame: Frame, from: string, error: Error): void {
-    const now = this.clock.now();
-    const last = this.#lastReports.get(frame.stream);
-    if (last && now - last.at < REPORT_EVERY_MS) {
-      last.unreported++;
-      return;
-    }
-    if (now - this.#periodStart >= REPORT_EVERY_MS) {
-      this.#periodStart = now;
-      this.#reportsInPeriod = 0;
-    }
-    if (this.#reportsInPeriod >= MAX_REPORTS_PER_PERIOD) {
-      if (last) last.unreported++;
-      return;
-    }
-    this.#reportsInPeriod++;
-    const more = last && last.unreported > 0 ? ` (${last.unreported} more dropped since the last report)` : '';
-    // Deleted and set again: the map's order is the order of last reports.
-    this.#lastReports.delete(frame.stream);
-    this.#lastReports.set(frame.stream, { at: now, unreported: 0 });
-    if (this.#lastReports.size > MAX_REMEMBERED_STREAMS) this.#lastReports.delete(this.#lastReports.keys().next().value!);
+    const admitted = this.#throttle.admit(frame.stream, this.clock.now());
+    if (!admitted) return;
+    const more = admitted.held > 0 ? ` (${admitted.held} more dropped since the last report)` : '';
     const { code, message } = describeError(error);
     const inbound = frame.type === 'data' || frame.type === 'skip';
     const what = inbound ? `${frame.type} frame ${frame.seq}` : `${frame.type} frame`;

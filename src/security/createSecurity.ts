@@ -9,6 +9,9 @@ import { loadOrCreateKeys, readPublicKeyFile, type NodeKeyPair } from './keys.ts
 import { Ledger } from './Ledger.ts';
 import { centralMethods, nodeMethods } from './methods.ts';
 import { NodeTrust } from './NodeTrust.ts';
+import { judgeHelloClaim, signHelloClaim } from './wsHello.ts';
+import type { HelloClaim } from '../transport/wsProtocol.ts';
+import type { HelloVerdict } from '../transport/WsGateway.ts';
 
 export interface SecurityOptions {
   /** This node's name. */
@@ -56,6 +59,10 @@ export interface Security {
   /** Central's authority (central only), or the node's trust state (every other node). */
   authority?: CentralAuthority;
   trust?: NodeTrust;
+  /** A ws peer's proof of its name: this node's signature over a gateway's challenge (`WsTransport`'s `signHello`). */
+  signHello(claim: HelloClaim): string;
+  /** A gateway node's check of a ws peer's proof against the key it holds for the peer (`WsGateway`'s `authenticate`). */
+  judgeHello(claim: HelloClaim, signature: string | undefined): HelloVerdict;
   /**
    * Call once the node runs. A node that is not central asks central for its key set and
    * ACL now and every `syncIntervalSeconds` (an answer comes only when they changed).
@@ -114,6 +121,8 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
     keys,
     ...(authority ? { authority } : {}),
     ...(trust ? { trust } : {}),
+    signHello: (claim) => signHelloClaim(keys, claim),
+    judgeHello: (claim, signature) => judgeHelloClaim((authority ?? trust)!, claim, signature),
     attach(running) {
       if (!trust) return () => {};
       let timer: NodeJS.Timeout | undefined;

@@ -23,4 +23,5 @@ export {
   type NodeAcl,
   type CommandPattern,
 } from './acl.ts';
+export { WS_HELLO_SIGNATURE_VERSION, helloClaimBytes, signHelloClaim, judgeHelloClaim } from './wsHello.ts';
 export { natsServerConfig, type NatsConfigOptions, type NatsIdentity } from './natsConfig.ts';

@@ -1,20 +1,34 @@
+import { randomBytes } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import { BosunError } from '../errors.ts';
+import { ReportThrottle } from '../../supervisors/ReportThrottle.ts';
 import { addresseeOf, assertNodeName, isPublishSubject } from './subjects.ts';
 import {
   asBuffer,
+  closeReason,
   CloseCode,
   decodeWsFrame,
   DEFAULT_MAX_MESSAGE_BYTES,
   encodeWsFrame,
   parseControl,
+  WS_CHALLENGE_VERSION,
   WS_PROTOCOL_VERSION,
+  type Challenge,
+  type Hello,
+  type HelloClaim,
   type Welcome,
 } from './wsProtocol.ts';
+
+/**
+ * What `authenticate` makes of a hello: `proven` (signed by the key held for the node),
+ * `unknown` (no key is held for the node yet: it is taken on its word, as without
+ * `authenticate`), or `refused`, with an error code and why.
+ */
+export type HelloVerdict = { kind: 'proven' } | { kind: 'unknown' } | { kind: 'refused'; code: string; reason: string };
 
 export interface WsGatewayOptions {
   /** Largest ws message a peer may send; a bigger one closes that peer's socket (ws code 1009). Default 1 MiB. */
@@ -30,6 +44,19 @@ export interface WsGatewayOptions {
    * credential in the upgrade's headers that belongs to that node). Everyone by default.
    */
   authorize?(node: string, request: IncomingMessage): boolean;
+  /**
+   * Checks that a peer holds its node's key. With it the gateway answers each version-2
+   * hello with a fresh challenge and welcomes the peer only once its proof passes; a
+   * version-1 hello, which cannot carry one, is judged as unsigned. A node taken on its
+   * word (`unknown`) never replaces a connection that proved the same name. Without it
+   * every name is taken on its word.
+   */
+  authenticate?(claim: HelloClaim, signature: string | undefined): HelloVerdict;
+  /**
+   * Told of hellos refused by `authenticate` or by the rule above, at most once a second
+   * per node name and ten times a second in all (the next report says how many it held back).
+   */
+  onRefused?(code: string, message: string): void;
   /** Drives hello timeouts and pings. */
   clock?: Clock;
 }
@@ -74,6 +101,10 @@ interface Connection {
   readonly request: IncomingMessage;
   /** Set by a hello the gateway accepted. */
   node: string | undefined;
+  /** A hello waiting for its proof, and the challenge the proof must sign (used once). */
+  awaiting: { hello: Hello; challenge: string } | undefined;
+  /** Whether the node proved its name with its key. */
+  proven: boolean;
   /** Largest message the peer takes, from its hello. */
   maxMessageBytes: number;
   answered: boolean;
@@ -102,6 +133,9 @@ export class WsGateway {
   readonly #helloTimeoutMs: number;
   readonly #maxBufferedBytes: number;
   readonly #authorize: WsGatewayOptions['authorize'];
+  readonly #authenticate: WsGatewayOptions['authenticate'];
+  readonly #onRefused: WsGatewayOptions['onRefused'];
+  readonly #refusalReports = new ReportThrottle();
   readonly #clock: Clock;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
@@ -126,6 +160,8 @@ export class WsGateway {
     this.#helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.#authorize = options.authorize;
+    this.#authenticate = options.authenticate;
+    this.#onRefused = options.onRefused;
     this.#clock = options.clock ?? systemClock;
     // sockets are tracked here, with their node names, rather than by ws
     this.#wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: this.#maxMessageBytes });
@@ -230,6 +266,8 @@ export class WsGateway {
       socket,
       request,
       node: undefined,
+      awaiting: undefined,
+      proven: false,
       maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
       answered: true,
       helloTimer: undefined,
@@ -263,6 +301,7 @@ export class WsGateway {
     connection.answered = true;
     if (connection.node === undefined) {
       if (isBinary) return this.#refuse(connection, CloseCode.badHello, 'say hello before sending frames');
+      if (connection.awaiting !== undefined) return this.#proof(connection, data.toString('utf8'));
       return this.#hello(connection, data.toString('utf8'));
     }
     // control messages after the hello are reserved for later versions
@@ -284,11 +323,50 @@ export class WsGateway {
     }
     if (node === link.node) return this.#refuse(connection, CloseCode.badHello, 'that is the gateway node’s own name');
     if (this.#authorize !== undefined && !this.#authorize(node, connection.request)) {
-      return this.#refuse(connection, CloseCode.forbidden, `not allowed to connect as ${node}`.slice(0, 120));
+      return this.#refuse(connection, CloseCode.forbidden, closeReason(`not allowed to connect as ${node}`));
     }
+    if (this.#authenticate === undefined) return this.#admit(connection, hello, false);
+    if (hello.v < WS_CHALLENGE_VERSION) return this.#judge(connection, hello, { challenge: '', node, gateway: link.node }, undefined);
+    // the hello timer goes on running: it bounds the proof too
+    const challenge: Challenge = { v: WS_PROTOCOL_VERSION, type: 'challenge', gateway: link.node, challenge: randomBytes(32).toString('base64') };
+    connection.awaiting = { hello, challenge: challenge.challenge };
+    connection.socket.send(JSON.stringify(challenge));
+  }
+
+  #proof(connection: Connection, text: string): void {
+    const link = this.#link;
+    const awaiting = connection.awaiting;
+    if (link === undefined || awaiting === undefined) return;
+    // one proof per challenge: whatever comes next on this socket is judged against nothing
+    connection.awaiting = undefined;
+    const proof = parseControl(text);
+    if (proof?.type !== 'proof') return this.#refuse(connection, CloseCode.badHello, 'expected the proof of the challenge');
+    this.#judge(connection, awaiting.hello, { challenge: awaiting.challenge, node: awaiting.hello.node, gateway: link.node }, proof.signature);
+  }
+
+  #judge(connection: Connection, hello: Hello, claim: HelloClaim, signature: string | undefined): void {
+    const verdict = this.#authenticate!(claim, signature);
+    if (verdict.kind === 'refused') return this.#refuseHello(connection, hello.node, verdict.code, verdict.reason);
+    const proven = verdict.kind === 'proven';
+    if (!proven && this.#peers.get(hello.node)?.proven) {
+      return this.#refuseHello(
+        connection,
+        hello.node,
+        'BOSUN_GATEWAY_FORBIDDEN',
+        `${hello.node} is connected with a proven key; a hello that proves no key cannot replace it`,
+      );
+    }
+    this.#admit(connection, hello, proven);
+  }
+
+  #admit(connection: Connection, hello: Hello, proven: boolean): void {
+    const link = this.#link;
+    if (link === undefined) return;
+    const node = hello.node;
     connection.helloTimer?.cancel();
     connection.helloTimer = undefined;
     connection.node = node;
+    connection.proven = proven;
     connection.maxMessageBytes = hello.maxMessageBytes;
     const older = this.#peers.get(node);
     this.#peers.set(node, connection);
@@ -346,6 +424,20 @@ export class WsGateway {
     } catch {
       // closing; its close event cleans up
       this.#stats.dropped++;
+    }
+  }
+
+  /** Refuses a hello that did not prove its name, and reports it, limited. */
+  #refuseHello(connection: Connection, node: string, code: string, reason: string): void {
+    this.#refuse(connection, CloseCode.forbidden, closeReason(reason));
+    const admitted = this.#refusalReports.admit(node, this.#clock.now());
+    if (!admitted || this.#onRefused === undefined) return;
+    const { remoteAddress, remotePort } = connection.request.socket;
+    const more = admitted.held > 0 ? ` (${admitted.held} more refused since the last report)` : '';
+    try {
+      this.#onRefused(code, `refused a ws peer saying hello as ${node} from ${remoteAddress ?? '?'}:${remotePort ?? '?'}: ${reason}${more}`);
+    } catch {
+      // a failing listener must not break the gateway
     }
   }
 

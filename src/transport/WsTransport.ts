@@ -16,6 +16,8 @@ import {
   parseControl,
   WS_PROTOCOL_VERSION,
   type Hello,
+  type HelloClaim,
+  type Proof,
 } from './wsProtocol.ts';
 
 export interface WsTransportOptions {
@@ -28,6 +30,12 @@ export interface WsTransportOptions {
   };
   /** Extra HTTP headers of the upgrade request, e.g. credentials the gateway checks. */
   headers?: Record<string, string>;
+  /**
+   * Signs the gateway's challenge with the node's key, proving its name (see `WsGateway`'s
+   * `authenticate`); the signature is base64. Without it the node answers a challenge
+   * unsigned, which a gateway that holds its key refuses.
+   */
+  signHello?(claim: HelloClaim): string;
   /**
    * How often to ping the gateway; a link that has not answered by the next ping is dropped.
    * Also bounds the opening handshake. Default 10 s.
@@ -216,6 +224,9 @@ export class WsTransport implements Transport {
     if (!isBinary) {
       const control = parseControl(asBuffer(data).toString('utf8'));
       if (control?.type === 'welcome') this.#onWelcome(socket, control.maxMessageBytes);
+      else if (control?.type === 'challenge' && socket !== this.#welcomed) {
+        this.#onChallenge(socket, { challenge: control.challenge, node: this.#node!, gateway: control.gateway });
+      }
       return;
     }
     if (socket !== this.#welcomed) return;
@@ -227,6 +238,12 @@ export class WsTransport implements Transport {
     } catch (error) {
       this.#onHandlerError(error, frame.subject);
     }
+  }
+
+  #onChallenge(socket: WebSocket, claim: HelloClaim): void {
+    const signature = this.#options.signHello?.(claim);
+    const proof: Proof = { v: WS_PROTOCOL_VERSION, type: 'proof', ...(signature !== undefined ? { signature } : {}) };
+    socket.send(JSON.stringify(proof));
   }
 
   #onWelcome(socket: WebSocket, gatewayMaxBytes: number): void {

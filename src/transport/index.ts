@@ -12,7 +12,8 @@ export type { FrameHandler, HandlerErrorReporter, Transport, TransportStatus } f
 export { EmbeddedBus, type BusFaults, type BusStats, type EmbeddedBusOptions } from './EmbeddedBus.ts';
 export { NatsTransport, type NatsTransportOptions } from './NatsTransport.ts';
 export { WsTransport, type WsTransportOptions } from './WsTransport.ts';
-export { WsGateway, type WsGatewayOptions, type WsGatewayStats } from './WsGateway.ts';
+export { WsGateway, type HelloVerdict, type WsGatewayOptions, type WsGatewayStats } from './WsGateway.ts';
+export type { HelloClaim } from './wsProtocol.ts';
 export { RoutedTransport, type RoutedTransportOptions } from './RoutedTransport.ts';
 export { listenWsGateway, type ListenWsGatewayOptions, type WsGatewayServer } from './listenWsGateway.ts';
 export { addresseeOf, assertNodeName, isPublishSubject } from './subjects.ts';

@@ -3,11 +3,19 @@
  * 2-byte big-endian subject length, the subject in UTF-8, then the payload. A text message
  * is a JSON control message: the peer's `hello` naming its node, the gateway's `welcome`.
  * Close codes in the 4000 range tell a peer why the gateway hung up.
+ *
+ * Version 2 adds proof of the name: a gateway that checks names answers a version-2 hello
+ * with a `challenge` (a fresh random value), the peer answers with a `proof` (its
+ * signature over the challenge, its node and the gateway's node), and only then comes the
+ * welcome. A gateway that does not check names welcomes at once, as in version 1; a
+ * version-1 peer never sees a challenge, and a version-1 gateway ignores the version.
  * @internal
  */
 import { isPublishSubject } from './subjects.ts';
 
-export const WS_PROTOCOL_VERSION = 1;
+export const WS_PROTOCOL_VERSION = 2;
+/** The first version whose peers answer a challenge. */
+export const WS_CHALLENGE_VERSION = 2;
 /** Largest ws message either side accepts unless configured otherwise. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 const MAX_SUBJECT_BYTES = 0xffff;
@@ -34,7 +42,34 @@ export interface Welcome {
   maxMessageBytes: number;
 }
 
-export type ControlMessage = Hello | Welcome;
+/** A gateway that checks names asks the peer to sign this before it welcomes it. */
+export interface Challenge {
+  v: number;
+  type: 'challenge';
+  /** The gateway's own node, which the proof names. */
+  gateway: string;
+  /** Fresh random bytes, base64, good for this socket's proof only. */
+  challenge: string;
+}
+
+/** The peer's answer to a challenge. */
+export interface Proof {
+  v: number;
+  type: 'proof';
+  /** The peer's signature over its `HelloClaim`; absent from a node that has no key. */
+  signature?: string;
+}
+
+/** What a peer's proof signs: the challenge, bound to both ends of the socket. */
+export interface HelloClaim {
+  challenge: string;
+  /** The node the peer says it is. */
+  node: string;
+  /** The gateway's node, as its challenge named it. */
+  gateway: string;
+}
+
+export type ControlMessage = Hello | Welcome | Challenge | Proof;
 
 /** Why the gateway closed a peer's socket. */
 export const CloseCode = {
@@ -50,7 +85,7 @@ export const CloseCode = {
   badHello: 4000,
   /** Another connection said hello with the same node name. */
   replaced: 4001,
-  /** `authorize` refused the node. */
+  /** `authorize` refused the node, or it did not prove its name. */
   forbidden: 4003,
   /** No pong in time. */
   deadLink: 4008,
@@ -89,10 +124,24 @@ export function parseControl(text: string): ControlMessage | undefined {
   }
   if (typeof value !== 'object' || value === null) return undefined;
   const m = value as Record<string, unknown>;
-  if (typeof m.v !== 'number' || typeof m.maxMessageBytes !== 'number' || !(m.maxMessageBytes > 0)) return undefined;
+  if (typeof m.v !== 'number') return undefined;
+  if (m.type === 'challenge') return typeof m.gateway === 'string' && typeof m.challenge === 'string' ? (m as unknown as Challenge) : undefined;
+  if (m.type === 'proof') return m.signature === undefined || typeof m.signature === 'string' ? (m as unknown as Proof) : undefined;
+  if (typeof m.maxMessageBytes !== 'number' || !(m.maxMessageBytes > 0)) return undefined;
   if (m.type === 'hello' && typeof m.node === 'string') return m as unknown as Hello;
   if (m.type === 'welcome' && typeof m.gateway === 'string') return m as unknown as Welcome;
   return undefined;
+}
+
+/** Largest close reason a ws close frame carries, in bytes. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** `reason` cut to what a close frame carries, never inside a character. */
+export function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason, 'utf8') <= MAX_CLOSE_REASON_BYTES) return reason;
+  let cut = reason.slice(0, MAX_CLOSE_REASON_BYTES - 1);
+  while (Buffer.byteLength(cut, 'utf8') > MAX_CLOSE_REASON_BYTES - 3) cut = cut.slice(0, -1);
+  return `${cut}…`;
 }
 
 /** Reads a ws message's data as one Buffer, whatever `binaryType` produced. */
