@@ -54,10 +54,13 @@ async function lines(file: string): Promise<string[]> {
   return ((await readOrUndefined(file)) ?? '').split('\n').filter(Boolean);
 }
 
-/** Waits for a file to exist and returns its content. */
+/**
+ * Waits for a file to have content and returns it. An appended reply creates its file
+ * before it writes to it, so a file that exists may still be empty for a moment.
+ */
 async function fileText(file: string, ms = 20_000): Promise<string> {
   let text: string | undefined;
-  await waitFor(async () => (text = await readOrUndefined(file)) !== undefined, ms, path.relative(dir, file));
+  await waitFor(async () => Boolean((text = await readOrUndefined(file))), ms, path.relative(dir, file));
   return text!;
 }
 
@@ -87,8 +90,7 @@ describe('built-in methods run by daemon processes over nats-server', () => {
       { toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['sh', '-c', 'echo partial; exit 3'], fileName: failed },
     );
     // stdout and stderr are two pipes: their lines arrive in either order.
-    await fileText(replyPath('REQCliCommand', ok));
-    expect((await lines(replyPath('REQCliCommand', ok))).sort()).toEqual(['ran on ship1-shell', 'to-stderr']);
+    expect((await atLeastLines(replyPath('REQCliCommand', ok), 2)).sort()).toEqual(['ran on ship1-shell', 'to-stderr']);
     expect(await missing(replyPath('REQCliCommand', `${ok}.error`))).toBe(true);
 
     const error = await fileText(replyPath('REQCliCommand', `${failed}.error`));
