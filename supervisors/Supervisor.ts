@@ -175,6 +175,11 @@ export class Supervisor implements ChildHandle {
     this.#exit.listen(listener);
   }
 
+  /** Fails as a supervisor process that crashed: its children stop, it exits with `error`. */
+  fault(error: Error): void {
+    this.#enqueue(() => this.#terminateSelf({ kind: 'error', error }));
+  }
+
   // --- mailbox ---------------------------------------------------------------------------
 
   #enqueue(op: () => Promise<void>): void {

@@ -123,6 +123,12 @@ class ActorWorker<TLogic extends AnyStateMachine> implements ActorHandle<TLogic>
     this.#exit.listen(listener);
   }
 
+  /** Ends the actor the way a throwing action does: the exit reason is the error. */
+  fault(error: Error): void {
+    this.#exit.fire({ kind: 'error', error });
+    this.actor.stop();
+  }
+
   describe(): Omit<TreeNode, 'id' | 'restarts' | 'kind'> {
     const snapshot = this.actor.getSnapshot() as { status: string; value?: unknown };
     const { value } = snapshot;

@@ -40,6 +40,12 @@ export interface ChildHandle {
   /** Registers the single exit listener; called once, whatever the reason. */
   onExit(listener: (reason: ExitReason) => void): void;
   describe?(): Omit<TreeNode, 'id' | 'restarts' | 'kind'>;
+  /**
+   * Fault injection: makes the child fail from inside, as an exception in its own code
+   * would, so that its supervisor sees an exit with reason `error`. For exercising
+   * supervision on a live system; nothing calls it in normal operation.
+   */
+  fault?(error: Error): void;
 }
 
 export interface ChildSpec {

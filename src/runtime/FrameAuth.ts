@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
 import { describeError } from '../errors.ts';
 import type { Frame, SignedFrame, StreamId } from '../delivery/frames.ts';
-import type { MessageGuard } from './Node.ts';
+import type { MessageGuard } from './MessageGuard.ts';
 import { ReportThrottle } from '../../supervisors/ReportThrottle.ts';
 
 /**

@@ -27,6 +27,10 @@ export function workerHandle(
       exit.fire({ kind: 'killed' });
     },
     onExit: (listener) => exit.listen(listener),
+    // The object is stopped first, so its restart does not meet it still running.
+    fault(error) {
+      void Promise.resolve(options.stop()).finally(() => exit.fire({ kind: 'error', error }));
+    },
     describe: options.describe,
   };
 }
