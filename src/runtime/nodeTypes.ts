@@ -51,15 +51,13 @@ export interface NodeOptions {
   auditStripData?: boolean;
   /** Called if the supervision tree gives up (its root exceeded its restart intensity). */
   onFatal?(reason: unknown): void;
-  /**
-   * Children a host (the daemon) plugs into the node's tree. They start once the node
-   * accepts messages, in this order, after the node's own children; on stop, `inputs`
-   * and `services` end before running handlers are drained, so nothing new arrives.
-   */
-  plugIns?: NodePlugIns;
 }
 
-/** The subtrees a host adds to a node (see `NodeOptions.plugIns`). */
+/**
+ * The subtrees a host (the daemon) plugs into a running node's tree with `attach`. On
+ * stop, `services` and `inputs` end before running handlers are drained, so nothing new
+ * arrives; `inputsClosedLast` only after.
+ */
 export interface NodePlugIns {
   /** Where messages come in: sockets, listeners, files. */
   inputs?: ChildSpec[];
