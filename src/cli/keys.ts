@@ -4,7 +4,7 @@ import { fingerprintOf, PUBLIC_KEY_FILE, readPublicKeyFile } from '../security/k
 import type { KeyListing } from '../security/CentralAuthority.ts';
 import { answerTimeoutMs, parseCommandArgs, UsageError } from './args.ts';
 import { askDaemon, daemonAddress, printRefusal } from './daemonClient.ts';
-import { processIo, type CliIo } from './io.ts';
+import type { CliIo } from './io.ts';
 import { formatTable } from './table.ts';
 
 export const KEYS_USAGE = `Usage: bosun keys COMMAND [options]
@@ -31,7 +31,7 @@ Options:
 `;
 
 /** `bosun keys …`: exit 0 done, 1 refused or failed, 2 called wrongly or no daemon. */
-export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
+export async function run(argv: string[], io: CliIo): Promise<number> {
   try {
     return await keys(argv, io);
   } catch (err) {

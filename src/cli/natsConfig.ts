@@ -4,7 +4,7 @@ import { BosunError } from '../errors.ts';
 import { readGatewayNames } from '../gateway/config.ts';
 import { natsServerConfig, type NatsIdentity } from '../security/natsConfig.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
-import { processIo, type CliIo } from './io.ts';
+import type { CliIo } from './io.ts';
 
 export const NATS_CONFIG_USAGE = `Usage: bosun nats-config (--nkeys FILE | --users FILE) [options]
 
@@ -40,7 +40,7 @@ Options:
 `;
 
 /** `bosun nats-config …`: exit 0 done, 2 called wrongly. */
-export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
+export async function run(argv: string[], io: CliIo): Promise<number> {
   try {
     return await natsConfig(argv, io);
   } catch (err) {

@@ -5,18 +5,20 @@ import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import type { StartConfig } from '../config/resolve.ts';
 import { saveFlagsToConfigFile } from '../config/writeBack.ts';
 import { BosunError, describeError } from '../errors.ts';
-import { startDebugSocket } from '../inputs/debugSocket.ts';
-import { startFileInput } from '../inputs/fileInput.ts';
-import { startHttpInput, type DaemonStatus, type HttpInput } from '../inputs/httpInput.ts';
+import { startHttpInput, type DaemonStatus } from '../inputs/httpInput.ts';
 import type { AcceptingNode } from '../inputs/messageInput.ts';
 import { startSocketInput } from '../inputs/socketInput.ts';
-import { acceptStartupFolder, STARTUP_FOLDER } from '../inputs/startupFolder.ts';
-import { formatAddress } from '../inputs/tcpListen.ts';
+import { STARTUP_FOLDER } from '../inputs/startupFolder.ts';
+import { formatAddress, type TcpAddress } from '../inputs/tcpListen.ts';
 import { startTcpInput } from '../inputs/tcpInput.ts';
+import { debugChild } from '../runtime/children/debug.ts';
+import { gatewayChild } from '../runtime/children/gateway.ts';
+import { httpInputChild, inputFileChild, socketInputChild, startupFolderChild, tcpInputChild } from '../runtime/children/inputs.ts';
+import { keySyncChild } from '../runtime/children/keySync.ts';
 import type { BosunNode } from '../runtime/Node.ts';
+import type { ChildSpec } from '../../supervisors/types.ts';
 import { defaultBus, startNode } from '../runtime/startNode.ts';
 import { createSecurity, type Security } from '../security/createSecurity.ts';
-import { startReceptorGateway } from '../gateway/index.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { NatsTransport } from '../transport/NatsTransport.ts';
 import { RoutedTransport } from '../transport/RoutedTransport.ts';
@@ -38,11 +40,15 @@ const STOP_GRACE_MS = 10_000;
  * Settings that cannot be read throw a `BOSUN_BAD_CONFIG` error before anything starts.
  */
 export async function runStart(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('start', args, { ...settingOptions(), help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandArgs('start', args, {
+    ...settingOptions(),
+    'debug-faults': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return io.help('start');
   const loaded = await loadConfig({ flags: settingFlags(values), env: io.env, cwd: io.cwd });
   const log = pino({ level: loaded.config.logLevel }, pino.destination({ dest: 1, sync: true }));
-  return new Daemon(loaded, log, io).run();
+  return new Daemon(loaded, log, io, { debugFaults: values['debug-faults'] === true }).run();
 }
 
 /** Anything the daemon opened that must be closed on stop. */
@@ -54,16 +60,14 @@ interface Closable {
 class Daemon {
   readonly #config: StartConfig;
   #node: BosunNode | undefined;
-  #inputs: Closable[] = [];
-  /** Closed last, so health checks see the drain. */
-  #http: HttpInput | undefined;
+  /** Inputs opened before the node; the node's tree adopts them once it is up. */
+  #early: Closable[] = [];
   #draining = false;
   /** Set when the supervision tree gave up: the daemon exits 1 so its service manager restarts it. */
   #fatal = false;
   #store: LevelStore | undefined;
-  /** Closed before the node stops: the key sync and the gateway's listeners. */
-  #closers: Closable[] = [];
-  #gatewayAddress: string | undefined;
+  /** bosun's websocket endpoint for peers; it outlives restarts of the gateway child. */
+  #wsGateway: WsGateway | undefined;
   #stopRequested: ((signal: string) => void) | undefined;
   #signals = 0;
 
@@ -71,6 +75,7 @@ class Daemon {
     private readonly loaded: LoadedConfig,
     private readonly log: Logger,
     private readonly io: CliIo,
+    private readonly flags: { debugFaults: boolean },
   ) {
     this.#config = loaded.config;
   }
@@ -115,7 +120,8 @@ class Daemon {
    * The listening inputs open before the node: a daemon already running on this data dir,
    * or a port in use, is found before the store is touched; and once the node logs that
    * it started, they take messages (a client that comes earlier waits for the node).
-   * The startup folder and the input file follow once the node is up.
+   * Then the node starts, and every input, the services and the debug socket become
+   * children of its tree (the listeners opened early are adopted by their children).
    */
   async #start(): Promise<void> {
     const config = this.#config;
@@ -128,69 +134,20 @@ class Daemon {
     });
     starting.catch(() => {}); // a failed start is reported by run(), not as a rejection here
     const waitingNode: AcceptingNode = { accept: async (value) => (await starting).accept(value) };
+    const status = () => this.#status();
 
     const socket = await startSocketInput(waitingNode, { dataDir: config.dataDir, log });
-    this.#inputs.push(socket);
+    this.#early.push(socket);
     const tcp = config.tcpListen ? await startTcpInput(waitingNode, { listen: config.tcpListen, log }) : undefined;
-    if (tcp) this.#inputs.push(tcp);
-    if (config.httpListen) this.#http = await startHttpInput(waitingNode, { listen: config.httpListen, log, status: () => this.#status() });
+    if (tcp) this.#early.push(tcp);
+    const http = config.httpListen ? await startHttpInput(waitingNode, { listen: config.httpListen, log, status }) : undefined;
+    if (http) this.#early.push(http);
 
     let node: BosunNode;
+    let gateway: WsGateway | undefined;
+    let security: Security | undefined;
     try {
-      const store = new LevelStore(path.join(config.dataDir, 'db'));
-      await store.open();
-      this.#store = store;
-      const security = config.secure
-        ? await createSecurity({
-            node: config.node,
-            central: config.central,
-            keyDir: config.signingDir,
-            store,
-            ttlSeconds: config.messageTtlSeconds,
-            ...(config.trustCentral ? { centralKeyFile: config.trustCentral } : {}),
-          })
-        : undefined;
-      // the error kernel is the node's, which starts after the gateway is made
-      let reportRefusal: ((code: string, message: string) => void) | undefined;
-      const gateway = config.gatewayListen
-        ? new WsGateway(security ? { authenticate: security.judgeHello, onRefused: (code, message) => reportRefusal?.(code, message) } : {})
-        : undefined;
-      node = await startNode({
-        node: config.node,
-        dataDir: config.dataDir,
-        store,
-        transport: this.#transport(config, gateway, security),
-        central: config.central,
-        ...(config.routes ? { routes: config.routes } : {}),
-        helloIntervalSeconds: config.helloIntervalSeconds,
-        defaults: config.defaults,
-        ...(config.enabledMethods.length < METHOD_SWITCH_KEYS.length ? { enabledMethods: config.enabledMethods } : {}),
-        ...(security ? { guard: security.guard, methods: security.methods } : {}),
-        logger: this.log,
-        onFatal: () => {
-          this.#fatal = true;
-          this.#stopRequested?.('the supervision tree gave up');
-        },
-      });
-      reportRefusal = (code, message) =>
-        node.errorKernel.report({ source: `${config.node}/wsGateway`, severity: 'error', code, message, action: 'reported' });
-      if (security) {
-        const detach = security.attach(node);
-        this.#closers.push({ close: async () => detach() });
-      }
-      if (gateway && config.gatewayListen) {
-        const receptor = await startReceptorGateway({
-          listen: formatAddress(config.gatewayListen),
-          store,
-          logger: node.log.child({ part: 'gateway' }),
-          errors: node.errorKernel,
-          env: this.io.env,
-          ...(config.nats ? { nodeNats: { servers: config.nats, auth: config.natsAuth } } : {}),
-        });
-        receptor.addUpgradeRoute('/bosun', gateway.handleUpgrade);
-        this.#closers.push(receptor, gateway);
-        this.#gatewayAddress = `${receptor.host}:${receptor.port}`;
-      }
+      ({ node, gateway, security } = await this.#startNode());
     } catch (err) {
       nodeFailed(new BosunError('BOSUN_NODE_STOPPING', `node ${config.node} could not start: ${describeError(err).message}`));
       throw err;
@@ -200,34 +157,105 @@ class Daemon {
     // A signal during start-up stops the node as soon as it is up.
     if (this.#signals > 0) return;
 
-    const startup = await acceptStartupFolder(node, path.join(config.configDir, STARTUP_FOLDER), { log: node.log });
-    const inputFile = config.inputFile
-      ? await startFileInput(node, { file: config.inputFile, pollMs: config.inputFilePollSeconds * 1000, log: node.log })
-      : undefined;
-    if (inputFile) this.#inputs.push(inputFile);
-    const debug = await startDebugSocket(node, { dataDir: config.dataDir, log: node.log });
-    this.#inputs.push(debug);
+    const inputs = [
+      socketInputChild(node, { dataDir: config.dataDir, log }, socket),
+      ...(config.tcpListen ? [tcpInputChild(node, { listen: config.tcpListen, log }, tcp)] : []),
+    ];
+    const startup = startupFolderChild(node, { folder: path.join(config.configDir, STARTUP_FOLDER), log: node.log });
+    inputs.push(startup.spec);
+    if (config.inputFile) inputs.push(inputFileChild(node, { file: config.inputFile, pollMs: config.inputFilePollSeconds * 1000, log: node.log }));
+    const services: ChildSpec[] = [];
+    if (security) services.push(keySyncChild(security, node));
+    const receptor = gateway && config.gatewayListen ? this.#gatewayChild(node, gateway, config.gatewayListen) : undefined;
+    if (receptor) services.push(receptor.spec);
+    const debug = debugChild(node, { dataDir: config.dataDir, log: node.log, faults: this.flags.debugFaults });
+    // The tree owns the early inputs from here on: they close with the node.
+    this.#early = [];
+    await node.attach({
+      inputs,
+      ...(config.httpListen ? { inputsClosedLast: [httpInputChild(node, { listen: config.httpListen, log, status }, http)] } : {}),
+      services,
+      debug: debug.spec,
+    });
     await this.#saveFlags();
     this.log.info(
       {
         node: config.node,
         dataDir: config.dataDir,
         socket: socket.socketPath,
-        debugSocket: debug.socketPath,
+        debugSocket: debug.socketPath(),
         ...(tcp ? { tcp: formatAddress(tcp.address) } : {}),
-        ...(this.#http ? { http: formatAddress(this.#http.address) } : {}),
-        ...(inputFile ? { inputFile: inputFile.file } : {}),
+        ...(http ? { http: formatAddress(http.address) } : {}),
+        ...(config.inputFile ? { inputFile: config.inputFile } : {}),
         configFile: config.configFile,
-        startup,
+        startup: startup.report(),
         transport: node.transport.kind,
-        ...(this.#gatewayAddress ? { gateway: this.#gatewayAddress } : {}),
+        ...(receptor?.address() ? { gateway: receptor.address() } : {}),
         ...(config.peer ? { peer: config.peer } : {}),
         ...(config.secure ? { secure: true } : {}),
         ...(config.nats ? { nats: config.nats } : {}),
         ...(config.enabledMethods.length < METHOD_SWITCH_KEYS.length ? { methods: config.enabledMethods } : {}),
+        ...(this.flags.debugFaults ? { debugFaults: true } : {}),
       },
       'node started',
     );
+  }
+
+  /** The store, the security, the transport and the node over them. */
+  async #startNode(): Promise<{ node: BosunNode; gateway: WsGateway | undefined; security: Security | undefined }> {
+    const config = this.#config;
+    const store = new LevelStore(path.join(config.dataDir, 'db'));
+    await store.open();
+    this.#store = store;
+    const security = config.secure
+      ? await createSecurity({
+          node: config.node,
+          central: config.central,
+          keyDir: config.signingDir,
+          store,
+          ttlSeconds: config.messageTtlSeconds,
+          ...(config.trustCentral ? { centralKeyFile: config.trustCentral } : {}),
+        })
+      : undefined;
+    // the error kernel is the node's, which starts after the gateway is made
+    let reportRefusal: ((code: string, message: string) => void) | undefined;
+    const gateway = config.gatewayListen
+      ? new WsGateway(security ? { authenticate: security.judgeHello, onRefused: (code, message) => reportRefusal?.(code, message) } : {})
+      : undefined;
+    this.#wsGateway = gateway;
+    const node = await startNode({
+      node: config.node,
+      dataDir: config.dataDir,
+      store,
+      transport: this.#transport(config, gateway, security),
+      central: config.central,
+      ...(config.routes ? { routes: config.routes } : {}),
+      helloIntervalSeconds: config.helloIntervalSeconds,
+      defaults: config.defaults,
+      ...(config.enabledMethods.length < METHOD_SWITCH_KEYS.length ? { enabledMethods: config.enabledMethods } : {}),
+      ...(security ? { guard: security.guard, methods: security.methods } : {}),
+      logger: this.log,
+      onFatal: () => {
+        this.#fatal = true;
+        this.#stopRequested?.('the supervision tree gave up');
+      },
+    });
+    reportRefusal = (code, message) =>
+      node.errorKernel.report({ source: `${config.node}/wsGateway`, severity: 'error', code, message, action: 'reported' });
+    return { node, gateway, security };
+  }
+
+  #gatewayChild(node: BosunNode, gateway: WsGateway, listen: TcpAddress) {
+    const config = this.#config;
+    return gatewayChild({
+      listen: formatAddress(listen),
+      store: node.store,
+      log: node.log.child({ part: 'gateway' }),
+      errors: node.errorKernel,
+      env: this.io.env,
+      wsGateway: gateway,
+      ...(config.nats ? { nodeNats: { servers: config.nats, auth: config.natsAuth } } : {}),
+    });
   }
 
   /** The node's link to the fleet: a gateway it dials, NATS, or this process's bus; routed when it is a gateway. */
@@ -248,19 +276,19 @@ class Daemon {
     }
   }
 
-  /** Inputs first, so nothing new arrives, then the node itself; health checks last. */
+  /**
+   * The node stops its tree: inputs and services first, so nothing new arrives, then the
+   * drain, then the rest; the HTTP input (health checks) last. Inputs opened before a node
+   * that never came up are closed here.
+   */
   async #shutdown(): Promise<void> {
     this.#draining = true;
-    const inputs = this.#inputs;
-    this.#inputs = [];
     try {
-      await Promise.all(inputs.map((i) => i.close()));
-      // The gateway's listeners and the key sync end before the node, like the inputs.
-      for (const c of this.#closers.splice(0)) await c.close();
+      await Promise.all(this.#early.splice(0).map((i) => i.close()));
       await this.#node?.stop(STOP_GRACE_MS);
       if (!this.#node) await this.#store?.close();
     } finally {
-      await this.#http?.close();
+      await this.#wsGateway?.close();
     }
   }
 

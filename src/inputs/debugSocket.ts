@@ -10,7 +10,20 @@ export const DEBUG_SOCKET_FILE = 'debug.sock';
 /** The part of a node the debug socket shows and the operator commands it offers. */
 export type InspectableNode = Pick<
   BosunNode,
-  'name' | 'status' | 'counters' | 'live' | 'tree' | 'nodes' | 'queue' | 'removeQueued' | 'deadLetters' | 'resendDead' | 'purgeDead' | 'audit'
+  | 'name'
+  | 'status'
+  | 'counters'
+  | 'live'
+  | 'tree'
+  | 'nodes'
+  | 'queue'
+  | 'removeQueued'
+  | 'deadLetters'
+  | 'resendDead'
+  | 'purgeDead'
+  | 'audit'
+  | 'restartChild'
+  | 'crashChild'
 >;
 
 type Args = Record<string, unknown>;
@@ -19,6 +32,8 @@ export interface DebugSocketOptions {
   /** The socket is `<dataDir>/debug.sock`. */
   dataDir: string;
   log?: Logger;
+  /** Offer `crash PATH`, which makes a child fail (the daemon's `--debug-faults`). Off by default. */
+  faults?: boolean;
 }
 
 export interface DebugSocket {
@@ -31,7 +46,19 @@ const MAX_LINE_BYTES = 4096;
 
 const ids = (a: Args) => (Array.isArray(a.ids) ? a.ids.map(String) : undefined);
 
-const COMMANDS: Record<string, { summary: string; run(node: InspectableNode, args: Args): unknown }> = {
+/** How a command is run: its arguments are a JSON object, or (`path`) the rest of the line. */
+interface Command {
+  summary: string;
+  /** Takes a tree path (`restart ship1/inputs/tcp`) rather than JSON arguments. */
+  path?: boolean;
+  /** Only offered when fault injection is switched on. */
+  fault?: boolean;
+  run(node: InspectableNode, args: Args): unknown;
+}
+
+const pathOf = (a: Args) => String(a.path ?? '');
+
+const COMMANDS: Record<string, Command> = {
   tree: { summary: "the node's live tree of actors: id, kind, state, restarts, info", run: (node) => node.tree() },
   stats: {
     summary: "the node's status, message counters, and how many senders, receivers, subscribers and runs it holds in memory",
@@ -50,15 +77,31 @@ const COMMANDS: Record<string, { summary: string; run(node: InspectableNode, arg
   'dead-resend': { summary: 'send dead letters again; args {"ids"} (all without)', run: (node, a) => node.resendDead(ids(a)) },
   'dead-purge': { summary: 'delete dead letters; args {"ids"} (all without)', run: (node, a) => node.purgeDead(ids(a)) },
   audit: { summary: 'what this node ran; args {"sinceMs","method","fromNode","limit"}', run: (node, a) => node.audit(a as never) },
+  restart: {
+    summary: 'a clean restart of one child: restart PATH, PATH as the tree shows it (ship1/inputs/tcp)',
+    path: true,
+    run: (node, a) => node.restartChild(pathOf(a)),
+  },
+  crash: {
+    summary: 'make one child fail from inside, for its supervisor to handle: crash PATH (with --debug-faults only)',
+    path: true,
+    fault: true,
+    run: (node, a) => node.crashChild(pathOf(a)),
+  },
   help: {
     summary: 'this list',
     run: () => ({ commands: Object.fromEntries(Object.entries(COMMANDS).map(([name, c]) => [name, c.summary])) }),
   },
 };
 
+/** The commands a socket offers: `crash` only with fault injection on. */
+function offered(faults: boolean): Record<string, Command> {
+  return faults ? COMMANDS : Object.fromEntries(Object.entries(COMMANDS).filter(([, c]) => !c.fault));
+}
+
 /**
- * A read-only window into a running daemon at `<dataDir>/debug.sock`: a client writes a
- * command per line (`tree`, `stats`, `help`) and reads one JSON line back for each.
+ * A window into a running daemon at `<dataDir>/debug.sock`: a client writes a command per
+ * line (`tree`, `stats`, `help`, `restart PATH`) and reads one JSON line back for each.
  * `bosun tree` is its client; `echo tree | nc -U debug.sock` works too.
  */
 export async function startDebugSocket(node: InspectableNode, options: DebugSocketOptions): Promise<DebugSocket> {
@@ -68,7 +111,7 @@ export async function startDebugSocket(node: InspectableNode, options: DebugSock
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    serve(socket, node, log);
+    serve(socket, node, log, options.faults ?? false);
   });
   server.on('error', (err) => log.error({ err }, 'debug socket error'));
   await listenUnix(server, socketPath);
@@ -86,12 +129,16 @@ export async function startDebugSocket(node: InspectableNode, options: DebugSock
  * The answer to one command line, as one JSON line. A line is a command word, optionally
  * followed by a JSON object of arguments: `queue {"node":"ship1"}`.
  */
-export async function debugCommand(node: InspectableNode, line: string): Promise<string> {
+export async function debugCommand(node: InspectableNode, line: string, faults = false): Promise<string> {
+  const commands = offered(faults);
   const trimmed = line.trim();
   const space = trimmed.search(/\s/);
   const command = space < 0 ? trimmed : trimmed.slice(0, space);
   let args: Args = {};
-  if (space >= 0) {
+  const known = Object.hasOwn(commands, command) ? commands[command] : undefined;
+  if (known?.path) {
+    args = { path: space < 0 ? '' : trimmed.slice(space + 1).trim() };
+  } else if (space >= 0) {
     try {
       const parsed: unknown = JSON.parse(trimmed.slice(space + 1));
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
@@ -101,10 +148,10 @@ export async function debugCommand(node: InspectableNode, line: string): Promise
       return JSON.stringify({ error: error.toJSON() });
     }
   }
-  const known = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!known) {
     const shown = command.length > 40 ? `${command.slice(0, 40)}…` : command;
-    const error = new BosunError('BOSUN_UNKNOWN_COMMAND', `unknown debug command "${shown}"; the commands are: ${Object.keys(COMMANDS).join(', ')}`);
+    const off = Object.hasOwn(COMMANDS, command) && COMMANDS[command]!.fault ? '; it needs the daemon started with --debug-faults' : '';
+    const error = new BosunError('BOSUN_UNKNOWN_COMMAND', `unknown debug command "${shown}"${off}; the commands are: ${Object.keys(commands).join(', ')}`);
     return JSON.stringify({ error: error.toJSON() });
   }
   try {
@@ -114,13 +161,13 @@ export async function debugCommand(node: InspectableNode, line: string): Promise
   }
 }
 
-function serve(socket: Socket, node: InspectableNode, log: Logger): void {
+function serve(socket: Socket, node: InspectableNode, log: Logger, faults: boolean): void {
   let pending = '';
   // Answers go out in the order the commands came, though some take a store read.
   let answered: Promise<void> = Promise.resolve();
   const answer = (line: string) => {
     answered = answered.then(async () => {
-      const text = await debugCommand(node, line);
+      const text = await debugCommand(node, line, faults);
       if (!socket.destroyed && !socket.writableEnded) socket.write(text + '\n');
     });
   };
