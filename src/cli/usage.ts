@@ -49,6 +49,8 @@ An empty environment variable counts as unset. "bosun config show" prints the se
 in effect and where each came from.
 
 ${formatKeysHelp()}
+  --debug-faults   offer "crash PATH" on the debug socket, which makes one child of the
+                   tree fail, to exercise supervision (never saved to the config file)
   -h, --help   this help
 `,
   config: `Usage: bosun config show [--json] [settings]
@@ -73,8 +75,9 @@ ${WHICH_DAEMON}
 `,
   tree: `Usage: bosun tree [--node NAME | --data-dir DIR] [--json]
 
-Shows a running daemon's tree of actors: each with its kind, state, restart count and
-details.
+Shows a running daemon's supervision tree: every child (store, error kernel, connection,
+streams, subscribers, inputs, services, debug socket) with its kind, state, restart count
+and details (queues among them).
 
 Options:
 ${WHICH_DAEMON}

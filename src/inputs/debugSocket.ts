@@ -53,7 +53,7 @@ interface Command {
   path?: boolean;
   /** Only offered when fault injection is switched on. */
   fault?: boolean;
-  run(node: InspectableNode, args: Args): unknown;
+  run(node: InspectableNode, args: Args, offered: Record<string, Command>): unknown;
 }
 
 const pathOf = (a: Args) => String(a.path ?? '');
@@ -77,6 +77,10 @@ const COMMANDS: Record<string, Command> = {
   'dead-resend': { summary: 'send dead letters again; args {"ids"} (all without)', run: (node, a) => node.resendDead(ids(a)) },
   'dead-purge': { summary: 'delete dead letters; args {"ids"} (all without)', run: (node, a) => node.purgeDead(ids(a)) },
   audit: { summary: 'what this node ran; args {"sinceMs","method","fromNode","limit"}', run: (node, a) => node.audit(a as never) },
+  help: {
+    summary: 'this list',
+    run: (_node, _args, offered) => ({ commands: Object.fromEntries(Object.entries(offered).map(([name, c]) => [name, c.summary])) }),
+  },
   restart: {
     summary: 'a clean restart of one child: restart PATH, PATH as the tree shows it (ship1/inputs/tcp)',
     path: true,
@@ -87,10 +91,6 @@ const COMMANDS: Record<string, Command> = {
     path: true,
     fault: true,
     run: (node, a) => node.crashChild(pathOf(a)),
-  },
-  help: {
-    summary: 'this list',
-    run: () => ({ commands: Object.fromEntries(Object.entries(COMMANDS).map(([name, c]) => [name, c.summary])) }),
   },
 };
 
@@ -155,7 +155,7 @@ export async function debugCommand(node: InspectableNode, line: string, faults =
     return JSON.stringify({ error: error.toJSON() });
   }
   try {
-    return JSON.stringify(await known.run(node, args));
+    return JSON.stringify(await known.run(node, args, commands));
   } catch (e) {
     return JSON.stringify({ error: describeError(e) });
   }
