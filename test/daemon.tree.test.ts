@@ -22,7 +22,7 @@ const ships: Daemon[] = [];
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  central = await Daemon.start({ node: 'central', args: ['--nats', nats.url, '--log-level', 'warn'] });
+  central = await Daemon.start({ node: 'central', args: ['--nats', nats.url], startTimeoutMs: 60_000 });
 }, 60_000);
 
 afterEach(async () => {

@@ -1,3 +1,4 @@
+import { INITIAL_RECEIVER_STATE, stepReceiver, type ReceiverEvent, type ReceiverState } from '../../actors/receiverMachine.ts';
 import { isOrderedMethod, type Message } from '../message.ts';
 import { dedupKey, inKey, metaKey, parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
@@ -48,7 +49,8 @@ export class SubjectReceiver {
   #seen = new Set<number>();
   #inWrite = new Set<number>();
   #pending: Array<{ seq: number; message: Message | undefined }> = [];
-  #writing = false;
+  /** The receiver machine's state: whether a batch is being written. */
+  #state: ReceiverState = INITIAL_RECEIVER_STATE;
   #received = 0;
   #duplicates = 0;
 
@@ -86,7 +88,12 @@ export class SubjectReceiver {
    * ACKed yet, so their sender sends them again; forgetting them loses nothing.
    */
   get idle(): boolean {
-    return !this.#writing && this.#pending.length === 0 && this.#inWrite.size === 0;
+    return this.#state === 'idle' && this.#pending.length === 0 && this.#inWrite.size === 0;
+  }
+
+  /** The receiver machine's state (`idle`, `writing`). */
+  get state(): ReceiverState {
+    return this.#state;
   }
 
   get info(): Record<string, unknown> {
@@ -140,10 +147,10 @@ export class SubjectReceiver {
   }
 
   #flush(): void {
-    if (this.#writing || this.#pending.length === 0) return;
+    if (this.#state !== 'idle' || this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
-    this.#writing = true;
+    this.#step({ type: 'WRITE' });
     const ops: StoreOp[] = [];
     const entries: InboxEntry[] = [];
     for (const { seq, message } of batch) {
@@ -158,7 +165,7 @@ export class SubjectReceiver {
     if (this.ordered) ops.push({ type: 'put', key: metaKey('recv', this.stream), value: { hwm: last } satisfies RecvMeta });
     this.deps.store.write(ops).then(
       () => {
-        this.#writing = false;
+        this.#step({ type: 'COMMITTED' });
         this.#received += batch.length;
         if (this.ordered) {
           this.#committedHwm = last;
@@ -178,7 +185,7 @@ export class SubjectReceiver {
       (error) => {
         // Nothing of the batch is durable: forget it (and what queued behind it), so the
         // sender's resend brings it again and nothing is ACKed out of order.
-        this.#writing = false;
+        this.#step({ type: 'FAILED' });
         this.#hwm = this.#committedHwm;
         this.#early.clear();
         for (const { seq } of [...batch, ...this.#pending]) this.#inWrite.delete(seq);
@@ -186,6 +193,10 @@ export class SubjectReceiver {
         this.deps.onError(error);
       },
     );
+  }
+
+  #step(event: ReceiverEvent): void {
+    this.#state = stepReceiver(this.#state, event);
   }
 
   /** Unordered: moves the dedup floor over contiguous seqs and drops their records. */

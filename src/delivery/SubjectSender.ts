@@ -1,5 +1,5 @@
 import { createActor, type Actor } from 'xstate';
-import { stepMessage, type MessageState } from '../../actors/messageMachine.ts';
+import { applyMessageEvent, restoreMessage, retriesAfterTimeout, type MessageState } from '../../actors/messageMachine.ts';
 import { subjectMachine } from '../../actors/subjectMachine.ts';
 import type { Clock, TimerHandle } from '../clock.ts';
 import { isOrderedMethod, type Message } from '../message.ts';
@@ -146,7 +146,8 @@ export class SubjectSender {
     sender.actor.start();
     if (retryDueAt !== undefined) {
       await sender.#refill(false);
-      for (const r of sender.#window.values()) r.state = 'retryWait';
+      // The stream's durable retry timer was armed: its window restores waiting for it.
+      for (const r of sender.#window.values()) Object.assign(r, restoreMessage({ attempts: r.attempts, retries: r.retries, retryPending: true }));
       sender.#toSend = [];
       sender.#armRetryAt(retryDueAt, false);
     }
@@ -199,6 +200,7 @@ export class SubjectSender {
     if (this.ordered && upTo !== undefined) {
       for (const [seq, r] of this.#window) {
         if (seq > upTo) break;
+        applyMessageEvent(r, { type: 'ACKED' });
         this.#window.delete(seq);
         ops.push({ type: 'del', key: outKey(this.stream, seq) });
         if (r.message) acked.push(r.message);
@@ -211,6 +213,7 @@ export class SubjectSender {
       for (const seq of seqs) {
         const r = this.#window.get(seq);
         if (!r) continue;
+        applyMessageEvent(r, { type: 'ACKED' });
         this.#window.delete(seq);
         ops.push({ type: 'del', key: outKey(this.stream, seq) });
         if (r.message) acked.push(r.message);
@@ -240,6 +243,7 @@ export class SubjectSender {
         }
         ops.push({ type: 'put', key: outKey(this.stream, seq), value: { skip: true } satisfies OutboxRecord });
       } else {
+        if (r) applyMessageEvent(r, { type: 'WITHDRAWN' });
         this.#window.delete(seq);
         ops.push({ type: 'del', key: outKey(this.stream, seq) });
       }
@@ -265,7 +269,7 @@ export class SubjectSender {
     if (!r?.message) return undefined;
     let nextAttemptAt: number | undefined;
     if (r.state === 'retryWait') nextAttemptAt = this.deps.timers.dueAt(this.#retryTimerId);
-    else if (r.state === 'awaitingAck' && (r.retries < 0 || r.attempts <= r.retries)) nextAttemptAt = r.sentAt + r.ackTimeoutMs + r.retryWaitMs;
+    else if (retriesAfterTimeout(r)) nextAttemptAt = r.sentAt + r.ackTimeoutMs + r.retryWaitMs;
     return { attempts: r.attempts, ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}) };
   }
 
@@ -297,13 +301,12 @@ export class SubjectSender {
     this.actor.stop();
   }
 
+  /** A window record from what the outbox row kept (nothing yet, for a message just staged). */
   #record(seq: number, message: Message | undefined, attempts: number): WindowRecord {
     return {
       seq,
       message,
-      state: 'sending',
-      attempts,
-      retries: message ? message.retries : -1,
+      ...restoreMessage({ attempts, retries: message ? message.retries : -1, retryPending: false }),
       ackTimeoutMs: (message?.ACKTimeout ?? 5) * 1000,
       retryWaitMs: (message?.retryWait ?? 1) * 1000,
       sentAt: 0,
@@ -389,9 +392,7 @@ export class SubjectSender {
     // transport would drop it at every try, forever.
     const maxFrameBytes = this.deps.maxFrameBytes();
     if (r.message && r.frame.byteLength > maxFrameBytes) return this.#tooLarge(r, maxFrameBytes);
-    const next = stepMessage(r, { type: 'SENT' });
-    r.state = next.state;
-    r.attempts = next.attempts;
+    applyMessageEvent(r, { type: 'SENT' });
     r.sentAt = this.deps.clock.now();
     this.deps.publish(dataSubject(this.ids), r.frame);
     this.#armAckTimer(r.sentAt + r.ackTimeoutMs);
@@ -404,14 +405,14 @@ export class SubjectSender {
 
   #tooLarge(r: WindowRecord, maxFrameBytes: number): void {
     const frameBytes = r.frame!.byteLength;
-    r.state = 'dead';
+    applyMessageEvent(r, { type: 'TOO_LARGE' });
     const ops: StoreOp[] = [];
     this.#deadLetter(r, ops, { frameBytes, maxFrameBytes });
     this.deps.store.write(ops).catch((e) => this.deps.onError(e));
     // An ordered stream's receiver waits for this place: its skip marker goes at once.
     const skip = this.#window.get(r.seq);
     if (skip && skip !== r) {
-      skip.state = 'sending';
+      applyMessageEvent(skip, { type: 'RETRY_DUE' });
       this.#send(skip);
     }
   }
@@ -439,9 +440,7 @@ export class SubjectSender {
         nextDue = Math.min(nextDue, due);
         continue;
       }
-      const next = stepMessage(r, { type: 'ACK_TIMEOUT' });
-      r.state = next.state;
-      if (next.state === 'dead') this.#deadLetter(r, ops);
+      if (applyMessageEvent(r, { type: 'ACK_TIMEOUT' }).state === 'dead') this.#deadLetter(r, ops);
     }
     if (ops.length) this.deps.store.write(ops).catch((e) => this.deps.onError(e));
     if (nextDue !== Infinity) this.#armAckTimer(nextDue);
@@ -455,8 +454,7 @@ export class SubjectSender {
     ops.push({ type: 'put', key: deadKey(this.stream, r.seq), value: { message, attempts: r.attempts, at: this.deps.clock.now() } });
     if (this.ordered) {
       // The receiver applies strictly in order: send the place, without the message.
-      const skip = this.#record(r.seq, undefined, 0);
-      skip.state = 'retryWait';
+      const skip = applyMessageEvent(this.#record(r.seq, undefined, 0), { type: 'HOLD' });
       this.#window.set(r.seq, skip);
       ops.push({ type: 'put', key: outKey(this.stream, r.seq), value: { skip: true } satisfies OutboxRecord });
     } else {
@@ -499,7 +497,7 @@ export class SubjectSender {
   #resend(): void {
     const ops: StoreOp[] = [];
     for (const r of this.#window.values()) {
-      if (r.state === 'retryWait') r.state = stepMessage(r, { type: 'RETRY_DUE' }).state;
+      if (r.state === 'retryWait') applyMessageEvent(r, { type: 'RETRY_DUE' });
       this.#send(r);
       if (r.state === 'dead') continue;
       // Remember the attempts of a message with limited retries, so that a restart does

@@ -190,7 +190,7 @@ export class BosunNode {
     if (inbound) {
       // Receivers are stream positions the inbound subtree reopens on restart, not actors.
       for (const [id, r] of this.#parts.inbound.receivers) {
-        inbound.children.push({ id: `receiver:${id}`, kind: 'worker', state: 'receiving', restarts: 0, children: [], info: r.info });
+        inbound.children.push({ id: `receiver:${id}`, kind: 'worker', state: r.state, restarts: 0, children: [], info: r.info });
       }
     }
     return tree;
