@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeFrame, encodeDataFrame, encodeFrame } from '../src/delivery/frames.ts';
 import type { Message } from '../src/message.ts';
-import { testMessage } from '../src/methods/testing.ts';
+import { testMessage } from './support/methods.ts';
 
 const stream = 'central~ship1~REQTestRecord';
 

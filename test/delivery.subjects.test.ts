@@ -3,7 +3,7 @@ import { ackSubject, dataSubject, encodeFrame, publisherOf, streamIdOf } from '.
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
-import { testMessage } from '../src/methods/testing.ts';
+import { testMessage } from './support/methods.ts';
 import { recorder } from './helpers/recorder.ts';
 import { until } from './helpers/until.ts';
 

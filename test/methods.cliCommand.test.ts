@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BosunError } from '../src/errors.ts';
 import { REQCliCommand, REQnCliCommand, cliCommandMethod } from '../src/methods/cliCommand.ts';
 import { runCommand } from '../src/methods/exec.ts';
-import { testContext, testMessage } from '../src/methods/testing.ts';
+import { testContext, testMessage } from './support/methods.ts';
 import type { MethodContext } from '../src/methods/types.ts';
 
 const filesDir = '/nonexistent-files-dir';

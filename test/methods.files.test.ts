@@ -6,7 +6,7 @@ import { BosunError } from '../src/errors.ts';
 import type { Message } from '../src/message.ts';
 import { REQToFile, REQToFileAppend } from '../src/methods/files.ts';
 import { resolveInside } from '../src/methods/paths.ts';
-import { testContext, testMessage } from '../src/methods/testing.ts';
+import { testContext, testMessage } from './support/methods.ts';
 import type { MethodSpec } from '../src/methods/types.ts';
 
 let base: string;

@@ -7,7 +7,7 @@ import { consoleMethod, type TextSink } from '../src/methods/console.ts';
 import { REQErrorLog, REQHello } from '../src/methods/hello.ts';
 import { REQPing, REQPong } from '../src/methods/ping.ts';
 import { MethodRegistry, builtinMethods } from '../src/methods/registry.ts';
-import { testContext, testMessage } from '../src/methods/testing.ts';
+import { testContext, testMessage } from './support/methods.ts';
 
 let filesDir: string;
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BosunError } from '../src/errors.ts';
 import type { Message } from '../src/message.ts';
 import { REQOpCommand, parseOpCommand } from '../src/methods/opCommand.ts';
-import { testContext, testMessage } from '../src/methods/testing.ts';
+import { testContext, testMessage } from './support/methods.ts';
 import type { MethodOperator, MethodSpec, OperatorProcess } from '../src/methods/types.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';

@@ -10,7 +10,7 @@ import { ackSubject, dataSubject, encodeFrame, streamIdOf, type Frame } from '..
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { envelopeBytes, frameBytes } from '../src/security/canonical.ts';
 import { KEYS_KIND, signDocument } from '../src/security/documents.ts';
-import { errorLogOf, eventually, startSecureFleet, type SecureTestNode } from '../src/security/testing.ts';
+import { errorLogOf, eventually, startSecureFleet, type SecureTestNode } from './support/security.ts';
 
 /**
  * Each attack against a fleet of central, ship1 and ship2, all keys allowed. An attack is

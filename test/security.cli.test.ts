@@ -7,7 +7,7 @@ import { run } from '../src/cli/keys.ts';
 import type { CliIo } from '../src/cli/io.ts';
 import { startSocketInput, type SocketInput } from '../src/inputs/socketInput.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
-import { eventually, startSecureTestNode, type SecureTestNode } from '../src/security/testing.ts';
+import { eventually, startSecureTestNode, type SecureTestNode } from './support/security.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
-import { errorLogOf, eventually, startSecureFleet, startSecureTestNode, type SecureTestNode } from '../src/security/testing.ts';
+import { errorLogOf, eventually, startSecureFleet, startSecureTestNode, type SecureTestNode } from './support/security.ts';
 
 const started: SecureTestNode[] = [];
 afterEach(async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
-import { testMessage } from '../src/methods/testing.ts';
+import { testMessage } from './support/methods.ts';
 import { MemoryStore } from '../src/store/MemoryStore.ts';
 import { streamIdOf, type SignedFrame } from '../src/delivery/frames.ts';
 import { SIGNED_FIELDS, envelopeBytes } from '../src/security/canonical.ts';

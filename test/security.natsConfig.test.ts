@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/cli/natsConfig.ts';
 import type { CliIo } from '../src/cli/io.ts';
 import { natsServerConfig } from '../src/security/natsConfig.ts';
-import { startSecureFleet, type SecureTestNode } from '../src/security/testing.ts';
+import { startSecureFleet, type SecureTestNode } from './support/security.ts';
 import { findNatsServerBinary, startNatsServer, type NatsServer } from './helpers/natsServer.ts';
 
 let dir: string;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { builtinMethods } from '../src/methods/registry.ts';
 import type { MethodSpec } from '../src/methods/types.ts';
 import { RELAY_METHOD, relayedMessage } from '../src/runtime/relay.ts';
-import { errorLogOf, eventually, startSecureFleet, type SecureTestNode } from '../src/security/testing.ts';
+import { errorLogOf, eventually, startSecureFleet, type SecureTestNode } from './support/security.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 
 /**

@@ -4,7 +4,7 @@ import { BosunError } from '../src/errors.ts';
 import { Supervisor } from '../supervisors/Supervisor.ts';
 import { SupervisorError } from '../supervisors/SupervisorError.ts';
 import { supervisorChild } from '../supervisors/supervisorChild.ts';
-import { FakeChildren } from '../supervisors/testing.ts';
+import { FakeChildren } from './support/supervisors.ts';
 import type { ChildSpec, ErrorReport, ExitReason, SupervisorOptions } from '../supervisors/types.ts';
 
 let clock: VirtualClock;

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { settle, VirtualClock } from '../src/clock.ts';
 import { Supervisor } from '../supervisors/Supervisor.ts';
 import { supervisorChild } from '../supervisors/supervisorChild.ts';
-import { FakeChildren } from '../supervisors/testing.ts';
+import { FakeChildren } from './support/supervisors.ts';
 import type { ErrorReport, ExitReason, SupervisorOptions } from '../supervisors/types.ts';
 
 let clock: VirtualClock;

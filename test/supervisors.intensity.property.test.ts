@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { settle, VirtualClock } from '../src/clock.ts';
 import { Supervisor } from '../supervisors/Supervisor.ts';
-import { FakeChildren } from '../supervisors/testing.ts';
+import { FakeChildren } from './support/supervisors.ts';
 import type { ErrorReport, ExitReason, RestartType } from '../supervisors/types.ts';
 
 const numRuns = Number(process.env.BOSUN_FC_RUNS ?? 200);

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { settle, VirtualClock } from '../src/clock.ts';
 import { Supervisor } from '../supervisors/Supervisor.ts';
-import { FakeChild, FakeChildren } from '../supervisors/testing.ts';
+import { FakeChild, FakeChildren } from './support/supervisors.ts';
 import type { ChildSpec, ErrorReport, ExitReason, SupervisorOptions } from '../supervisors/types.ts';
 
 let clock: VirtualClock;

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { settle, VirtualClock } from '../src/clock.ts';
 import { Supervisor } from '../supervisors/Supervisor.ts';
-import { FakeChildren } from '../supervisors/testing.ts';
+import { FakeChildren } from './support/supervisors.ts';
 import type { ErrorReport, Strategy, SupervisorOptions } from '../supervisors/types.ts';
 
 let clock: VirtualClock;

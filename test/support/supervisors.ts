@@ -2,8 +2,8 @@
  * Test doubles for supervised code: children that record when they start and stop and
  * that crash, exit or hang on command. Not part of the runtime; import it from tests.
  */
-import { ExitSignal } from './ExitSignal.ts';
-import type { ChildHandle, ChildSpec, ExitReason } from './types.ts';
+import { ExitSignal } from '../../supervisors/ExitSignal.ts';
+import type { ChildHandle, ChildSpec, ExitReason } from '../../supervisors/types.ts';
 
 /** How a fake child answers `stop()`: at once, or only when `finishStop()` is called. */
 export type FakeStopMode = 'immediate' | 'manual';

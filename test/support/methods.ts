@@ -1,6 +1,6 @@
 import { pino } from 'pino';
-import type { Message } from '../message.ts';
-import type { MethodContext } from './types.ts';
+import type { Message } from '../../src/message.ts';
+import type { MethodContext } from '../../src/methods/types.ts';
 
 /**
  * @internal A request as normalisation would leave it, for tests that call handlers

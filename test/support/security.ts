@@ -1,14 +1,14 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { MessageGuard, BosunNode } from '../runtime/Node.ts';
-import { startNode, type StartNodeOptions } from '../runtime/startNode.ts';
-import type { MethodSpec } from '../methods/types.ts';
-import { ERROR_LOG_PATH } from '../methods/hello.ts';
-import { MemoryStore } from '../store/MemoryStore.ts';
-import type { EmbeddedBus } from '../transport/EmbeddedBus.ts';
-import type { NatsTransportOptions } from '../transport/NatsTransport.ts';
-import { createSecurity, type Security, type SecurityOptions } from './createSecurity.ts';
+import type { MessageGuard, BosunNode } from '../../src/runtime/Node.ts';
+import { startNode, type StartNodeOptions } from '../../src/runtime/startNode.ts';
+import type { MethodSpec } from '../../src/methods/types.ts';
+import { ERROR_LOG_PATH } from '../../src/methods/hello.ts';
+import { MemoryStore } from '../../src/store/MemoryStore.ts';
+import type { EmbeddedBus } from '../../src/transport/EmbeddedBus.ts';
+import type { NatsTransportOptions } from '../../src/transport/NatsTransport.ts';
+import { createSecurity, type Security, type SecurityOptions } from '../../src/security/createSecurity.ts';
 
 /** @internal A node started with security, for tests. */
 export interface SecureTestNode {
