@@ -136,7 +136,13 @@ export async function debugCommand(node: InspectableNode, line: string, faults =
   const command = space < 0 ? trimmed : trimmed.slice(0, space);
   let args: Args = {};
   const known = Object.hasOwn(commands, command) ? commands[command] : undefined;
-  if (known?.path) {
+  if (!known) {
+    const shown = command.length > 40 ? `${command.slice(0, 40)}…` : command;
+    const off = Object.hasOwn(COMMANDS, command) && COMMANDS[command]!.fault ? '; it needs the daemon started with --debug-faults' : '';
+    const error = new BosunError('BOSUN_UNKNOWN_COMMAND', `unknown debug command "${shown}"${off}; the commands are: ${Object.keys(commands).join(', ')}`);
+    return JSON.stringify({ error: error.toJSON() });
+  }
+  if (known.path) {
     args = { path: space < 0 ? '' : trimmed.slice(space + 1).trim() };
   } else if (space >= 0) {
     try {
@@ -147,12 +153,6 @@ export async function debugCommand(node: InspectableNode, line: string, faults =
       const error = new BosunError('BOSUN_BAD_JSON', `the arguments of "${command.slice(0, 40)}" must be one JSON object`);
       return JSON.stringify({ error: error.toJSON() });
     }
-  }
-  if (!known) {
-    const shown = command.length > 40 ? `${command.slice(0, 40)}…` : command;
-    const off = Object.hasOwn(COMMANDS, command) && COMMANDS[command]!.fault ? '; it needs the daemon started with --debug-faults' : '';
-    const error = new BosunError('BOSUN_UNKNOWN_COMMAND', `unknown debug command "${shown}"${off}; the commands are: ${Object.keys(commands).join(', ')}`);
-    return JSON.stringify({ error: error.toJSON() });
   }
   try {
     return JSON.stringify(await known.run(node, args, commands));

@@ -30,6 +30,8 @@ export class Outbound {
   #supervisor: Supervisor | undefined;
   /** Retry deadlines read at start-up, consumed by each stream's first open. */
   #retryDue = new Map<string, number>();
+  /** Outbox writes in flight: a restart waits for them, so it neither misses a row nor reuses its number. */
+  #writes = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: OutboundDeps) {}
 
@@ -39,16 +41,26 @@ export class Outbound {
       id: 'outbound',
       type: 'supervisor',
       start: async () => {
+        // Streams open before a restart are opened again, with what their writes in
+        // flight put in the outbox: a stream's first rows may not be durable yet when the
+        // restart reads which streams there are.
+        const open = [...this.senders.keys(), ...this.#opening.keys()];
+        await Promise.allSettled([...this.#writes]);
         this.senders.clear();
         this.#opening.clear();
         this.#retryDue.clear();
         for (const t of await this.deps.timers.load()) {
           if (t.id.startsWith('retry~')) this.#retryDue.set(t.id.slice('retry~'.length), t.dueAt);
         }
-        const streams: string[] = [];
+        const streams = new Set<string>();
         for (const [key] of await this.deps.store.range(prefixRange('meta!send'))) {
           const stream = key.slice('meta!send!'.length);
-          if (parseStreamId(stream)?.fromNode === this.deps.node) streams.push(stream);
+          if (parseStreamId(stream)?.fromNode === this.deps.node) streams.add(stream);
+        }
+        for (const stream of open) {
+          // Its first rows failed to write: the next ones record it.
+          if (!streams.has(stream)) this.#unrecorded.add(stream);
+          streams.add(stream);
         }
         const supervisor = await Supervisor.start({
           id: 'outbound',
@@ -57,7 +69,7 @@ export class Outbound {
           periodSeconds: 10,
           clock: this.deps.clock,
           errors: this.deps.errors,
-          children: streams.map((s) => this.#senderSpec(s)),
+          children: [...streams].map((s) => this.#senderSpec(s)),
         });
         this.#supervisor = supervisor;
         return supervisor;
@@ -124,11 +136,15 @@ export class Outbound {
         else sender.failed(entries.map((e) => e.seq));
       }
     };
+    const write = this.deps.store.write(ops);
+    this.#writes.add(write);
     try {
-      await this.deps.store.write(ops);
+      await write;
     } catch (e) {
       done(false);
       throw e;
+    } finally {
+      this.#writes.delete(write);
     }
     done(true);
   }

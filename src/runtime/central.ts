@@ -15,6 +15,10 @@ const ERROR_REPORT_SHELL_BYTES = 4096;
 /** Reports kept while they cannot be sent (the node starts, the error kernel restarts). */
 const MAX_WAITING_REPORTS = 1000;
 
+/** How often a report central could not be sent is tried, and how long after the first failure. */
+const MAX_SEND_TRIES = 5;
+const RETRY_AFTER_MS = 500;
+
 const BOSUN_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 export interface CentralDeps {
@@ -91,21 +95,30 @@ export class CentralLink {
     return this.#waiting.length;
   }
 
-  #send(report: ErrorReport): void {
+  #send(report: ErrorReport, tries = 1): void {
     if (this.deps.status() !== 'running') return;
     // A store that cannot write cannot take the error report either: sending one would
     // only make another failed write, and another report.
     if (report.code === 'BOSUN_STORE_WRITE_FAILED' || report.code === 'BOSUN_STORE_CLOSED') return;
     // A report must fit a frame, through a relay too, or it would be refused.
     const text = `${report.code} ${report.source}: ${report.message}`;
-    void this.deps
-      .accept({
-        toNode: this.deps.central,
-        method: 'REQErrorLog',
-        data: prefixWithin(text, this.deps.maxFrameBytes() - ERROR_REPORT_SHELL_BYTES, 2),
-        replyMethod: 'none',
-      })
-      .catch(() => {});
+    const sent = this.deps.accept({
+      toNode: this.deps.central,
+      method: 'REQErrorLog',
+      data: prefixWithin(text, this.deps.maxFrameBytes() - ERROR_REPORT_SHELL_BYTES, 2),
+      replyMethod: 'none',
+    });
+    // A report of a crash is made while the tree restarts the outbound side it would go
+    // out through: it is tried again a little later, not lost.
+    void sent.then(
+      (results) => results.some((r) => 'error' in r) && this.#retry(report, tries),
+      () => this.#retry(report, tries),
+    );
+  }
+
+  #retry(report: ErrorReport, tries: number): void {
+    if (tries >= MAX_SEND_TRIES) return;
+    this.deps.clock.setTimer(RETRY_AFTER_MS * tries, () => this.#send(report, tries + 1));
   }
 
   /** Says hello now and every `helloIntervalSeconds` while the node runs. */

@@ -1,0 +1,1 @@
+const t=JSON.parse(require('fs').readFileSync(0,'utf8'));const v=(n,d)=>{if(d<3 && !/^REQ/.test(n.id))console.log(' '.repeat(d*2)+n.id+' '+n.state+' r='+n.restarts);n.children.forEach(c=>v(c,d+1))};v(t,0)

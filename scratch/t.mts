@@ -1,0 +1,26 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { startNode } from '/work/wt-tree/src/runtime/startNode.ts';
+import { httpInputChild, inputFileChild, socketInputChild, startupFolderChild, tcpInputChild } from '/work/wt-tree/src/runtime/children/inputs.ts';
+import { debugChild } from '/work/wt-tree/src/runtime/children/debug.ts';
+import { startSocketInput } from '/work/wt-tree/src/inputs/socketInput.ts';
+import { startTcpInput } from '/work/wt-tree/src/inputs/tcpInput.ts';
+const dir = mkdtempSync(path.join(os.tmpdir(), 'bt-'));
+const log = pino({ level: 'silent' });
+let n: any;
+const waiting = { accept: async (v: unknown) => n.accept(v) };
+const sock = await startSocketInput(waiting, { dataDir: dir, log });
+const tcp = await startTcpInput(waiting, { listen: { host: '127.0.0.1', port: 0 }, log });
+const node = await startNode({ node: 'ship1', dataDir: dir, helloIntervalSeconds: 0 });
+n = node;
+const d = debugChild(node, { dataDir: dir, log, faults: true });
+const st = startupFolderChild(node, { folder: path.join(dir, 'startup'), log });
+await node.attach({ inputs: [socketInputChild(node, { dataDir: dir, log }, sock), tcpInputChild(node, { listen: { host: '127.0.0.1', port: 0 }, log }, tcp), st.spec, inputFileChild(node, { file: path.join(dir, 'inmsg.txt'), pollMs: 1000, log })], debug: d.spec });
+const show = (w: string) => console.log(w, existsSync(path.join(dir, 'bosun.sock')), existsSync(path.join(dir, 'debug.sock')));
+show('before');
+await node.crashChild(process.argv[2] ?? 'inputs/tcp');
+for (let i = 0; i < 5; i++) { await new Promise((r) => setTimeout(r, 100)); show('after'); }
+console.log(JSON.stringify(node.tree().children.map((c) => [c.id, c.state, c.restarts, c.children.map((x) => [x.id, x.state, x.restarts])]).slice(5)));
+await node.stop(100);
