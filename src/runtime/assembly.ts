@@ -19,7 +19,7 @@ import { Outgoing } from './outgoing.ts';
 import { Replies } from './replies.ts';
 import { NodeReports } from './reports.ts';
 import { RunContext, type RunServices } from './RunContext.ts';
-import { registryData } from './runServices.ts';
+import { registryData } from './registryData.ts';
 import { Scheduler } from './Scheduler.ts';
 import { Waiters } from './waiters.ts';
 

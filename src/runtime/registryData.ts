@@ -1,9 +1,8 @@
 import type { MethodRegistryData } from '../methods/types.ts';
 import { regKey } from '../store/keys.ts';
 import type { Store } from '../store/types.ts';
-import type { RunServices } from './RunContext.ts';
 
-/** The registry data methods keep (`REQKeyValue`-style state), under `reg!kv!` in the store. */
+/** The key-value data a method may keep in the store (`MethodContext.registry`), under `reg!kv!`. */
 export function registryData(store: Store): MethodRegistryData {
   return {
     get: (key) => store.get(regKey(`kv!${key}`)),
@@ -15,5 +14,3 @@ export function registryData(store: Store): MethodRegistryData {
       ),
   };
 }
-
-export type { RunServices };
