@@ -89,3 +89,23 @@ describe('the node as a supervision tree', () => {
     expect(fatal).toMatchObject({ kind: 'shutdown' });
   });
 });
+
+describe('the store child', () => {
+  it('fails when the store is found closed under a running node: the store reopens and the children after it restart', async () => {
+    const bus = new EmbeddedBus();
+    const reports: NodeErrorReport[] = [];
+    const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, onError: (r) => reports.push(r) });
+    const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0 });
+    nodes.push(central, ship1);
+    await (await central.send({ toNode: 'ship1', method: 'REQNone', replyMethod: 'none' })).acked;
+    // Closed underneath: the next ACK's write finds it closed.
+    await central.store.close();
+    await ship1.accept({ toNode: 'central', method: 'REQNone', replyMethod: 'none' });
+    await until(() => reports.some((r) => r.code === 'BOSUN_SUP_CHILD_CRASHED' && r.source === 'central/store'));
+    await until(() => central.store.status === 'open' && central.tree().children.every((c) => c.state !== 'stopped'));
+    const restarts = Object.fromEntries(central.tree().children.map((c) => [c.id, c.restarts]));
+    expect(restarts).toEqual({ store: 1, errorKernel: 1, transport: 1, outbound: 1, inbound: 1 });
+    // It goes on serving.
+    await (await central.send({ toNode: 'ship1', method: 'REQNone', replyMethod: 'none' })).acked;
+  });
+});

@@ -22,9 +22,9 @@ export class NodeReports {
   error(source: string, error: unknown): void {
     const { code, message } = describeError(error);
     this.deps.kernel.report({ source: `${this.deps.node}/${source}`, severity: 'error', code, message, error, action: 'reported' });
-    // A store found closed while the node runs has failed: its child ends, and the
-    // children that read from it restart with it.
-    if (source === 'store' && code === 'BOSUN_STORE_CLOSED' && this.deps.status() === 'running') this.deps.storeFailed(error);
+    // A store found closed while the node runs, wherever that is found, has failed: its
+    // child ends, and the children that read from it restart with it.
+    if (code === 'BOSUN_STORE_CLOSED' && this.deps.status() === 'running') this.deps.storeFailed(error);
   }
 
   /** A failure with its code, about `about` if it concerns one message. */
