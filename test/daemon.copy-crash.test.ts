@@ -1,0 +1,137 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Daemon, talk, tempDir, waitFor } from './helpers/daemon.ts';
+import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
+
+/**
+ * A copy is a durable transfer: real daemons over a real nats-server copy 24 MiB from
+ * ship1 into central, and one side is SIGKILLed (by its own PID) mid-copy and started
+ * again on the same data folder. The copy must complete byte for byte, without a
+ * `BOSUN_INTERRUPTED`, and leave no part file behind.
+ */
+const SIZE = 24 * 1024 * 1024;
+const CHUNK = 64 * 1024;
+let nats: NatsServer;
+let daemons: Daemon[] = [];
+let root: string;
+
+beforeEach(async () => {
+  root = await tempDir('bosun-copycrash-');
+  nats = await startNatsServer();
+});
+
+afterEach(async () => {
+  await Promise.all(daemons.map((d) => d.kill()));
+  daemons = [];
+  await nats.stop();
+});
+
+async function start(node: string): Promise<Daemon> {
+  const daemon = await Daemon.start({ node, dataDir: path.join(root, node), args: ['--nats', nats.url], startTimeoutMs: 60_000 });
+  daemons.push(daemon);
+  return daemon;
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Every file under `folder` whose name ends with `.bosun-part`. */
+async function partFiles(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { recursive: true }).catch(() => [] as string[]);
+  return entries.filter((e) => e.endsWith('.bosun-part'));
+}
+
+async function sizeOf(file: string): Promise<number> {
+  return stat(file).then(
+    (s) => s.size,
+    () => 0,
+  );
+}
+
+interface Copy {
+  bytes: Buffer;
+  /** Where the copy lands on central: in ship1's folder. */
+  landed: string;
+  /** central's file of the copy's replies. */
+  replies: string;
+}
+
+/** Writes a random source file on ship1's side and asks ship1, through central's socket, to copy it to central. */
+async function startCopy(central: Daemon): Promise<Copy> {
+  const bytes = randomBytes(SIZE);
+  const src = path.join(root, 'source.bin');
+  await writeFile(src, bytes);
+  const [answer] = await talk(
+    central.socketPath,
+    JSON.stringify([
+      {
+        toNode: 'ship1',
+        method: 'REQCopyFile',
+        methodArgs: [src, 'central', 'backups/source.bin', String(CHUNK)],
+        fileName: 'copy.log',
+        methodTimeout: 300,
+        ACKTimeout: 1,
+        retryWait: 0.2,
+      },
+    ]),
+  );
+  expect(answer).toMatchObject({ status: 'accepted' });
+  return {
+    bytes,
+    landed: path.join(central.dataDir, 'files', 'backups', 'ship1', 'source.bin'),
+    replies: path.join(central.dataDir, 'files', 'REQCopyFile', 'ship1', 'copy.log'),
+  };
+}
+
+/** Waits until central's part file holds at least `fraction` of the copy, and returns its size. */
+async function partHolds(copy: Copy, fraction: number): Promise<number> {
+  return waitFor(async () => {
+    const size = await sizeOf(copy.landed + '.bosun-part');
+    return size >= SIZE * fraction ? size : undefined;
+  }, 120_000, `${fraction * 100}% of the copy on central`);
+}
+
+async function copied(copy: Copy): Promise<string> {
+  return waitFor(async () => {
+    const text = await readFile(copy.replies, 'utf8').catch(() => '');
+    return /^copied /m.test(text) || /error BOSUN_/.test(text) ? text : undefined;
+  }, 240_000, 'the copy to end');
+}
+
+async function expectCompleteCopy(central: Daemon, copy: Copy, replies: string): Promise<void> {
+  expect(replies).not.toMatch(/BOSUN_/);
+  expect(replies).toMatch(new RegExp(`^copied ${SIZE} bytes to central:backups/source.bin$`, 'm'));
+  expect(sha256(await readFile(copy.landed))).toBe(sha256(copy.bytes));
+  expect(existsSync(copy.landed + '.bosun-part')).toBe(false);
+  expect(await partFiles(path.join(central.dataDir, 'files'))).toEqual([]);
+}
+
+describe('REQCopyFile across crashes', () => {
+  it('resumes when the SOURCE is SIGKILLed mid-copy and restarted, and ends byte-identical with no part file left', async () => {
+    const central = await start('central');
+    let ship1 = await start('ship1');
+    const copy = await startCopy(central);
+    const heldAtKill = await partHolds(copy, 0.3);
+    await ship1.kill();
+    expect(heldAtKill).toBeLessThan(SIZE);
+    ship1 = await start('ship1');
+    const replies = await copied(copy);
+    await expectCompleteCopy(central, copy, replies);
+    // The restarted source went on from its durable progress, not from the first byte.
+    expect(replies).toMatch(/^resuming the copy to central:backups\/source.bin \(24 MiB\) after a restart/m);
+  }, 300_000);
+
+  it('completes when the DESTINATION is SIGKILLed mid-copy and restarted, and ends byte-identical with no part file left', async () => {
+    let central = await start('central');
+    await start('ship1');
+    const copy = await startCopy(central);
+    const heldAtKill = await partHolds(copy, 0.3);
+    await central.kill();
+    expect(heldAtKill).toBeLessThan(SIZE);
+    central = await start('central');
+    const replies = await copied(copy);
+    await expectCompleteCopy(central, copy, replies);
+  }, 300_000);
+});
