@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Daemon, talk, tempDir, waitFor } from './helpers/daemon.ts';
@@ -134,4 +134,47 @@ describe('REQCopyFile across crashes', () => {
     const replies = await copied(copy);
     await expectCompleteCopy(central, copy, replies);
   }, 300_000);
+});
+
+describe("REQCopyFile lands in the sender's folder", () => {
+  it("cannot overwrite central's error log or another node's hello.log, whether through REQCopyFile or hand-made chunks", async () => {
+    const central = await start('central');
+    const ship1 = await start('ship1');
+    const errorLog = path.join(central.dataDir, 'files', 'errorLog', 'error.log');
+    const ship2Hello = path.join(central.dataDir, 'files', 'hello-messages', 'ship2', 'hello.log');
+    for (const file of [errorLog, ship2Hello]) {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, 'genuine\n');
+    }
+    const forged = path.join(root, 'forged.log');
+    await writeFile(forged, 'evidence erased\n');
+    const digest = sha256(Buffer.from('evidence erased\n'));
+    const chunk = (dstPath: string, id: string) => [
+      { id: `${id}-chunk`, toNode: 'central', method: 'REQCopyChunk', methodArgs: ['forged', dstPath, '0', digest], data: Buffer.from('evidence erased\n').toString('base64') },
+      { id: `${id}-done`, toNode: 'central', method: 'REQCopyDone', methodArgs: ['forged', dstPath, '16', digest] },
+    ];
+    // ship1 asks itself to copy, and also hand-makes the chunks a copy would send.
+    const answers = await talk(
+      ship1.socketPath,
+      JSON.stringify([
+        { toNode: 'ship1', method: 'REQCopyFile', methodArgs: [forged, 'central', 'errorLog/error.log'], fileName: 'a.log', ACKTimeout: 1 },
+        { toNode: 'ship1', method: 'REQCopyFile', methodArgs: [forged, 'central', 'hello-messages/ship2/hello.log'], fileName: 'b.log', ACKTimeout: 1 },
+        ...chunk('../errorLog/error.log', 'climb'),
+        ...chunk('hello-messages/../../hello-messages/ship2/hello.log', 'wander'),
+      ]),
+    );
+    expect(answers.every((a) => a.status === 'accepted')).toBe(true);
+    const ownReplies = (name: string) => path.join(ship1.dataDir, 'files', 'REQCopyFile', 'ship1', name);
+    for (const name of ['a.log', 'b.log']) {
+      await waitFor(async () => /^copied 16 bytes/m.test(await readFile(ownReplies(name), 'utf8').catch(() => '')), 60_000, `the copy ${name}`);
+    }
+    const refusals = path.join(ship1.dataDir, 'files', 'REQCopyChunk', 'central', 'REQCopyChunk.result.error');
+    await waitFor(async () => ((await readFile(refusals, 'utf8').catch(() => '')).match(/BOSUN_PATH_OUTSIDE_ROOT/g) ?? []).length >= 2, 60_000, 'both hand-made chunks refused');
+    // What ship1 copied is in ship1's own folders on central, and nothing else changed.
+    expect(await readFile(path.join(central.dataDir, 'files', 'errorLog', 'ship1', 'error.log'), 'utf8')).toBe('evidence erased\n');
+    expect(await readFile(path.join(central.dataDir, 'files', 'hello-messages', 'ship2', 'ship1', 'hello.log'), 'utf8')).toBe('evidence erased\n');
+    expect(await readFile(errorLog, 'utf8')).toMatch(/^genuine\n/);
+    expect(await readFile(errorLog, 'utf8')).not.toContain('evidence erased');
+    expect(await readFile(ship2Hello, 'utf8')).toBe('genuine\n');
+  }, 120_000);
 });

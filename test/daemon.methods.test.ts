@@ -280,14 +280,15 @@ describe('built-in methods run by daemon processes over nats-server', () => {
     expect(percents.length).toBeGreaterThan(0);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     expect(percents.every((p) => p >= 10 && p <= 90)).toBe(true);
-    const copied = path.join(central.dataDir, 'files', 'from-ship1', 'blob.bin');
+    // In ship1's folder on central, as a result file from ship1 would be.
+    const copied = path.join(central.dataDir, 'files', 'from-ship1', 'ship1', 'blob.bin');
     expect(await sha256(copied)).toBe(await sha256(blob));
 
     const folderLog = replyPath('REQCopyFile', folderReply);
     await waitFor(async () => (await lines(folderLog)).some((l) => l.startsWith('copied ')), 40_000, 'the folder copy to finish');
     expect((await lines(folderLog)).at(-1)).toBe('copied 2 files (305000 bytes) to central:from-ship1/folder');
     for (const relative of ['top.txt', 'nested/deep.bin']) {
-      const at = path.join(central.dataDir, 'files', 'from-ship1', 'folder', relative);
+      const at = path.join(central.dataDir, 'files', 'from-ship1', 'ship1', 'folder', relative);
       expect(await sha256(at)).toBe(await sha256(path.join(source, 'folder', relative)));
     }
   });
