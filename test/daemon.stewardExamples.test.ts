@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -50,8 +50,12 @@ afterAll(async () => {
   await new Promise((resolve) => http?.close(resolve));
 });
 
+/** Every example file this test has sent. */
+const sent = new Set<string>();
+
 /** `nc -N -U <socket> < examples/steward/<file>`, the URL made local; resolves with nc's answer lines. */
 async function ncSend(daemon: Daemon, file: string): Promise<Array<Record<string, unknown>>> {
+  sent.add(file);
   const text = (await readFile(path.join(EXAMPLES, file), 'utf8')).replaceAll(SEED_URL, url);
   const output = await new Promise<string>((resolve, reject) => {
     const nc = spawn('nc', ['-N', '-U', daemon.socketPath], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -168,9 +172,19 @@ describe("steward's README examples, sent with nc to real daemons", () => {
     await fileMatching(onCentral('REQCliCommand', 'ship1', 'REQCliCommand.result'), /^total \d+[\s\S]*^total \d+/m);
   }, 60_000);
 
+  it('REQToFileAppend with a data array: one appended line per element', async () => {
+    await ncSend(central, '16-file-append-lines.json');
+    const appended = path.join(ship1.dataDir, 'files', 'notes', 'central', 'lines.log');
+    expect(await fileMatching(appended, /second line/)).toBe('first line\nsecond line\n');
+  }, 60_000);
+
   it('the first README\'s textLogging event, sent from a ship: the line appended on central', async () => {
     await ncSend(ship1, '15-first-readme-textLogging.json');
     const text = await fileMatching(onCentral('default', 'ship1', 'REQToFileAppend.result'), /testing/);
     expect(text).toBe('some message sent from a ship for testing\n');
   }, 60_000);
+
+  it('has sent every file of examples/steward', async () => {
+    expect([...sent].sort()).toEqual((await readdir(EXAMPLES)).filter((f) => f.endsWith('.json')).sort());
+  });
 });

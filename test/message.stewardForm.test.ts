@@ -1,3 +1,5 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BosunError } from '../src/errors.ts';
 import { DEFAULT_MESSAGE_DEFAULTS, normaliseMessages, type Message } from '../src/message.ts';
@@ -99,5 +101,17 @@ describe("steward's message form, accepted as steward users wrote it", () => {
   it('leaves a message in bosun\'s own form as it was', () => {
     const raw = { toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['uname', '-a'], data: 'payload', methodTimeout: 5 };
     expect(one(raw)).toMatchObject(raw);
+  });
+
+  it('accepts every message of every file in examples/', async () => {
+    const root = path.resolve(import.meta.dirname, '../examples');
+    let count = 0;
+    for (const folder of ['bosun', 'steward']) {
+      for (const file of (await readdir(path.join(root, folder))).filter((f) => f.endsWith('.json'))) {
+        const messages = JSON.parse(await readFile(path.join(root, folder, file), 'utf8')) as unknown[];
+        for (const raw of messages) count += accept(raw).length;
+      }
+    }
+    expect(count).toBeGreaterThanOrEqual(30);
   });
 });
