@@ -123,6 +123,22 @@ describe('REQCopyFile across crashes', () => {
     expect(replies).toMatch(/^resuming the copy to central:backups\/source.bin \(24 MiB\) after a restart/m);
   }, 300_000);
 
+  it('starts again from the first byte, and says so, when the source file changed while its node was down', async () => {
+    const central = await start('central');
+    let ship1 = await start('ship1');
+    const copy = await startCopy(central);
+    await partHolds(copy, 0.3);
+    await ship1.kill();
+    // Same size, other bytes, a later modification time.
+    copy.bytes = randomBytes(SIZE);
+    await writeFile(path.join(root, 'source.bin'), copy.bytes);
+    ship1 = await start('ship1');
+    const replies = await copied(copy);
+    await expectCompleteCopy(central, copy, replies);
+    expect(replies).toMatch(/^the source changed \(size or modification time\) since the copy to central:backups\/source.bin began; copying it again from the first byte$/m);
+    expect(replies).not.toMatch(/^resuming/m);
+  }, 300_000);
+
   it('completes when the DESTINATION is SIGKILLed mid-copy and restarted, and ends byte-identical with no part file left', async () => {
     let central = await start('central');
     await start('ship1');
