@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Daemon, talk, tempDir, waitFor } from './helpers/daemon.ts';
+import { Daemon, runBosun, talk, tempDir, waitFor } from './helpers/daemon.ts';
 import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
 
 /**
@@ -141,14 +141,25 @@ describe('REQCopyFile across crashes', () => {
 
   it('completes when the DESTINATION is SIGKILLed mid-copy and restarted, and ends byte-identical with no part file left', async () => {
     let central = await start('central');
-    await start('ship1');
+    const ship1 = await start('ship1');
     const copy = await startCopy(central);
     const heldAtKill = await partHolds(copy, 0.3);
     await central.kill();
     expect(heldAtKill).toBeLessThan(SIZE);
+    // While the destination is down, the source lists the copy with what it confirmed.
+    const listed = await runBosun(['copy', 'ls', '--data-dir', ship1.dataDir, '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const [inProgress, ...others] = JSON.parse(listed.stdout) as Array<{ dstNode: string; dstPath: string; totalBytes: number; confirmedBytes: number }>;
+    expect(others).toEqual([]);
+    expect(inProgress).toMatchObject({ dstNode: 'central', dstPath: 'backups/source.bin', totalBytes: SIZE });
+    expect(inProgress!.confirmedBytes).toBeGreaterThan(0);
+    expect(inProgress!.confirmedBytes).toBeLessThanOrEqual(heldAtKill);
+    const table = await runBosun(['copy', 'ls', '--data-dir', ship1.dataDir]);
+    expect(table.stdout).toMatch(/central:backups\/source.bin\s+\d{1,2}%/);
     central = await start('central');
     const replies = await copied(copy);
     await expectCompleteCopy(central, copy, replies);
+    await waitFor(async () => (await runBosun(['copy', 'ls', '--data-dir', ship1.dataDir])).stdout === 'no copy in progress\n', 20_000, 'the copy to leave the list');
   }, 300_000);
 });
 
