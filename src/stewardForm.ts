@@ -56,20 +56,23 @@ const OPERATION_METHOD = 'REQOpCommand';
  * An object already in bosun's form comes back unchanged.
  */
 export function fromStewardForm(raw: Record<string, unknown>): Record<string, unknown> {
-  const r: Record<string, unknown> = { ...keysLikeGo(raw, MESSAGE_FIELDS, 'the message') };
-  delete r.commandOrEvent;
-  if (typeof r.method === 'string' && Object.hasOwn(METHOD_ALIASES, r.method)) r.method = METHOD_ALIASES[r.method];
-  if (r.operation !== undefined && r.operation !== null) {
-    r.methodArgs = operationArgs(r);
-  }
-  delete r.operation;
-  if (Array.isArray(r.data)) Object.assign(r, dataArray(r, r.data));
-  return r;
+  const r = keysLikeGo(raw, MESSAGE_FIELDS, 'the message');
+  const alias = typeof r.method === 'string' && Object.hasOwn(METHOD_ALIASES, r.method) ? METHOD_ALIASES[r.method] : undefined;
+  const hasOperation = r.operation !== undefined && r.operation !== null;
+  // Most messages are in bosun's form already: they pass through without a copy.
+  if (alias === undefined && !hasOperation && !Array.isArray(r.data) && !('commandOrEvent' in r) && !('operation' in r)) return r;
+  const { commandOrEvent: _kind, operation: _operation, ...rest } = r;
+  const canonical: Record<string, unknown> = rest;
+  if (alias !== undefined) canonical.method = alias;
+  if (hasOperation) canonical.methodArgs = operationArgs(r);
+  if (Array.isArray(canonical.data)) Object.assign(canonical, dataArray(canonical, canonical.data));
+  return canonical;
 }
 
 function operationArgs(r: Record<string, unknown>): string[] {
-  if (r.method !== OPERATION_METHOD) {
-    throw new BosunError('BOSUN_BAD_MESSAGE', `field "operation" is for ${OPERATION_METHOD} only, not ${JSON.stringify(r.method ?? null)}`);
+  const method = typeof r.method === 'string' && Object.hasOwn(METHOD_ALIASES, r.method) ? METHOD_ALIASES[r.method] : r.method;
+  if (method !== OPERATION_METHOD) {
+    throw new BosunError('BOSUN_BAD_MESSAGE', `field "operation" is for ${OPERATION_METHOD} only, not ${JSON.stringify(method ?? null)}`);
   }
   const op = r.operation;
   if (op === null || typeof op !== 'object' || Array.isArray(op)) {
