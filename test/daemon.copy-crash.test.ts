@@ -116,11 +116,16 @@ describe('REQCopyFile across crashes', () => {
     const heldAtKill = await partHolds(copy, 0.3);
     await ship1.kill();
     expect(heldAtKill).toBeLessThan(SIZE);
+    const restartedAt = Date.now();
     ship1 = await start('ship1');
     const replies = await copied(copy);
     await expectCompleteCopy(central, copy, replies);
-    // The restarted source went on from its durable progress, not from the first byte.
+    // The restarted source went on from its durable progress, not from the first byte: it
+    // got fewer chunk receipts after its restart than the file has chunks.
     expect(replies).toMatch(/^resuming the copy to central:backups\/source.bin \(24 MiB\) after a restart/m);
+    const receipts = (await ship1.debug(`audit ${JSON.stringify({ sinceMs: restartedAt, method: 'REQCopyReceipt', limit: 100_000 })}`)) as unknown[];
+    expect(receipts.length).toBeGreaterThan(0);
+    expect(receipts.length).toBeLessThan(SIZE / CHUNK);
   }, 300_000);
 
   it('starts again from the first byte, and says so, when the source file changed while its node was down', async () => {
