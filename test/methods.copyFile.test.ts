@@ -170,6 +170,34 @@ describe('REQCopyFile', () => {
     expect(sha256(await readFile(landed(f, 'restarted.bin')))).toBe(sha256(bytes));
   });
 
+  it('goes on after a graceful stop of the source that outlasts its grace period, without BOSUN_INTERRUPTED', async () => {
+    const bus = new EmbeddedBus();
+    const { method: collect, replies } = replyCollector();
+    const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, methods: [collect] });
+    const shipDir = path.join(dir, 'ship1');
+    const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0, dataDir: shipDir });
+    const ship2 = await startNode({ node: 'ship2', bus, helloIntervalSeconds: 0, dataDir: path.join(dir, 'ship2'), ...wrappedChunk(async () => void (await sleep(30))) });
+    nodes.push(central, ship2);
+    const f = { bus, central, ship1, ship2, replies, files: ship2.filesDir };
+    const src = path.join(dir, 'graceful.bin');
+    const bytes = randomBytes(3 * MiB);
+    await writeFile(src, bytes);
+    await central.send({ toNode: 'ship1', method: 'REQCopyFile', methodArgs: [src, 'ship2', 'graceful.bin', String(64 * 1024)], methodTimeout: 60, replyMethod: 'REQTestCollect' });
+    const part = landed(f, 'graceful.bin') + PART_SUFFIX;
+    await until(async () => existsSync(part) && (await stat(part)).size >= 5 * 64 * 1024, 15_000);
+    // A grace period far shorter than the copy: the run is stopped, not finished.
+    await ship1.stop(50);
+    expect((await stat(part)).size).toBeLessThan(bytes.length);
+    const again = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0, dataDir: shipDir });
+    nodes.push(again);
+    await until(() => replies.some((r) => !isProgress(r) && !/^resuming /.test(r.data ?? '')), 30_000);
+    const final = replies.find((r) => !isProgress(r) && !/^resuming /.test(r.data ?? ''))!;
+    expect(final.data).toBe(`copied ${bytes.length} bytes to ship2:graceful.bin`);
+    expect(replies.some((r) => /^resuming the copy to ship2:graceful.bin/.test(r.data ?? ''))).toBe(true);
+    expect(sha256(await readFile(landed(f, 'graceful.bin')))).toBe(sha256(bytes));
+    expect(existsSync(part)).toBe(false);
+  });
+
   it('finishes a copy sent again over a part file an interrupted run left behind', async () => {
     const f = await fleet();
     const src = path.join(dir, 'again.bin');

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { BosunError } from '../errors.ts';
 import { isValidName } from '../message.ts';
 import { CopyProgress, type CopyRecord } from './copyProgress.ts';
+import { ownDeadlineMs } from './deadline.ts';
 import { REQCopyChunk, REQCopyDone, sha256Of } from './copyReceive.ts';
 import { CopyTracker } from './copyTracker.ts';
 import type { MethodContext, MethodResult, MethodSpec } from './types.ts';
@@ -68,8 +69,9 @@ interface SourceFile {
  * idempotent), reads its progress back and sends only what the destination has not
  * confirmed; a confirmed chunk whose bytes changed since is sent again. If a source file
  * changed size or modification time meanwhile, the copy starts again from the first byte
- * and says so. The part file is renamed into place when the copy completes, so none is
- * left behind. A graceful stop ends a running copy as interrupted (send it again).
+ * and says so. A graceful stop that outlasts its grace period leaves the run to the next
+ * start in the same way. The part file is renamed into place when the copy completes, so
+ * none is left behind.
  *
  * One copy per destination path at a time: two copies into the same `dstPath` share the
  * part file, and the size and checksum check fails one of them.
@@ -117,6 +119,8 @@ async function copy(ctx: MethodContext, running: Map<string, CopyTracker>, optio
   const held = await progress.confirmedChunks();
   const ended = await progress.endedFiles();
   running.set(copyId, tracker);
+  const startedAt = Date.now();
+  let stoppedWithNode = false;
   let bytes = 0;
   try {
     for (const [index, file] of files.entries()) {
@@ -125,6 +129,7 @@ async function copy(ctx: MethodContext, running: Map<string, CopyTracker>, optio
     await tracker.waitFor(() => tracker.allEnded, ctx.signal, onChange);
   } catch (e) {
     if (!ctx.signal.aborted) throw e;
+    stoppedWithNode = !reachedMethodTimeout(ctx.message.methodTimeout, startedAt);
     const reason = ctx.signal.reason;
     throw new BosunError(
       reason instanceof BosunError ? reason.code : 'BOSUN_INTERRUPTED',
@@ -133,13 +138,21 @@ async function copy(ctx: MethodContext, running: Map<string, CopyTracker>, optio
     );
   } finally {
     running.delete(copyId);
-    // Finished or failed: either way there is nothing left to resume. (A crash never gets here.)
-    await progress.forget();
+    // A copy stopped before its methodTimeout was stopped with its node (a graceful stop):
+    // its run stays in the inbox and runs again at the next start, going on from this
+    // progress. Otherwise it finished or failed, and nothing is left to resume.
+    if (!stoppedWithNode) await progress.forget();
   }
   const where = `${request.dstNode}:${request.dstPath}`;
   if (files.length === 1 && files[0]!.relative === '') return { output: `copied ${bytes} bytes to ${where}` };
   const note = skipped > 0 ? `; skipped ${skipped} ${skipped === 1 ? 'entry that is' : 'entries that are'} neither a regular file nor a folder` : '';
   return { output: `copied ${files.length} ${files.length === 1 ? 'file' : 'files'} (${bytes} bytes) to ${where}${note}` };
+}
+
+/** Whether a run that began at `startedAt` has reached its `methodTimeout` (with the runtime's head start). */
+function reachedMethodTimeout(methodTimeout: number, startedAt: number): boolean {
+  const deadlineMs = ownDeadlineMs(methodTimeout);
+  return deadlineMs !== undefined && Date.now() - startedAt >= deadlineMs;
 }
 
 /**
