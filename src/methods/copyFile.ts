@@ -273,6 +273,11 @@ async function queue(session: CopySession, fields: { id: string; method: string;
     retries: m.retries,
     retryWait: m.retryWait,
   });
+  if (result && 'error' in result && result.error.code === 'BOSUN_NODE_STOPPING') {
+    // The node is stopping: the copy waits to be stopped with it, and goes on at its next start.
+    await new Promise<void>((resolve) => (ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true })));
+    ctx.signal.throwIfAborted();
+  }
   if (!result || 'error' in result) {
     const why = result && 'error' in result ? result.error.message : 'nothing was accepted';
     throw new BosunError('BOSUN_METHOD_FAILED', `could not queue ${fields.method} for ${request.dstNode}: ${why}`);
