@@ -61,6 +61,10 @@ describe("steward's message form, accepted as steward users wrote it", () => {
     expect(m).toMatchObject({ toNode: 'ship2', method: 'REQCliCommand', methodArgs: ['true'], methodTimeout: 7, ACKTimeout: 3, retries: 2, replyACKTimeout: 4, fileName: 'f', directory: 'd' });
   });
 
+  it('takes "Operation", as the README names the field in its prose', () => {
+    expect(one({ toNode: 'ship2', method: 'REQOpCommand', Operation: { OpCmd: 'ps' } }).methodArgs).toEqual(['{"OpCmd":"ps"}']);
+  });
+
   it('refuses two spellings of one field', () => {
     const err = refusal({ toNode: 'ship2', method: 'REQCliCommand', methodTimeout: 4, MethodTimeout: 7 });
     expect(err.code).toBe('BOSUN_BAD_MESSAGE');
