@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { access, appendFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -291,6 +291,23 @@ describe('built-in methods run by daemon processes over nats-server', () => {
       const at = path.join(central.dataDir, 'files', 'from-ship1', 'ship1', 'folder', relative);
       expect(await sha256(at)).toBe(await sha256(path.join(source, 'folder', relative)));
     }
+  });
+
+  it('an error reply whose own directory is refused on central too still lands there, in the default directory, saying why', async () => {
+    const outside = path.join(dir, 'outside-escape');
+    await mkdir(outside, { recursive: true });
+    for (const daemon of [central, ship1]) {
+      await mkdir(path.join(daemon.dataDir, 'files'), { recursive: true });
+      await symlink(outside, path.join(daemon.dataDir, 'files', 'escape'));
+    }
+    const fileName = unique('escape');
+    await send({ toNode: 'ship1', method: 'REQToFileAppend', data: 'x', directory: 'escape', fileName });
+    const landed = path.join(central.dataDir, 'files', 'REQToFileAppend', 'ship1', `${fileName}.error`);
+    const refused = 'directory "escape" would leave the files folder through a symbolic link';
+    expect(await fileText(landed)).toBe(
+      `[bosun: ${refused}; this reply was written to "REQToFileAppend/ship1/${fileName}.error" instead]\nerror BOSUN_PATH_OUTSIDE_ROOT: ${refused}\n`,
+    );
+    expect(await readdir(outside)).toEqual([]);
   });
 
   it('REQToFile replaces a file on ship1; REQToFileAppend appends to one', async () => {
