@@ -63,6 +63,8 @@ export async function resolveInside(root: string, ...parts: PathPart[]): Promise
  */
 export function climbsOut(value: string, options: { rooted?: boolean } = {}): boolean {
   if (path.isAbsolute(value) && !options.rooted) return true;
+  // Only a `..` part can climb: most paths need no resolving (this runs on every accept).
+  if (!value.includes('..')) return false;
   const inside = path.normalize(path.join(path.sep, 'root', value));
   return !isInside(path.join(path.sep, 'root'), inside);
 }
