@@ -81,6 +81,7 @@ const OP_ARG_KEYS: Record<Exclude<OpCommand['opCmd'], 'ps'>, readonly string[]> 
   resetProc: ['method', 'kind', 'receivingNode', 'id'],
 };
 const OP_ARG_FIELDS = ['method', 'allowedNodes', 'kind', 'receivingNode', 'id'] as const;
+const OPERATION_FIELDS = ['opCmd', 'opArg'] as const;
 
 /** Reads and checks `methodArgs[0]`; every refusal names the part that is wrong. */
 export function parseOpCommand(arg: string | undefined): OpCommand {
@@ -92,7 +93,7 @@ export function parseOpCommand(arg: string | undefined): OpCommand {
     throw bad(`methodArgs[0] is not valid JSON; ${USAGE}`);
   }
   if (!isPlainObject(raw)) throw bad(`methodArgs[0] must be a JSON object; ${USAGE}`);
-  const { opCmd, opArg: rawOpArg } = matchKeys(raw, ['opCmd', 'opArg'], 'the operation');
+  const { opCmd, opArg: rawOpArg } = matchKeys(raw, OPERATION_FIELDS, 'the operation');
   const opArg = isPlainObject(rawOpArg) ? matchKeys(rawOpArg, OP_ARG_FIELDS, 'opArg') : rawOpArg;
   if (opCmd === 'ps') return { opCmd };
   if (opCmd !== 'startProc' && opCmd !== 'stopProc' && opCmd !== 'resetProc') {
