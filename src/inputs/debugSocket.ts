@@ -22,6 +22,7 @@ export type InspectableNode = Pick<
   | 'resendDead'
   | 'purgeDead'
   | 'audit'
+  | 'copies'
   | 'restartChild'
   | 'crashChild'
 >;
@@ -76,6 +77,7 @@ const COMMANDS: Record<string, Command> = {
   dead: { summary: 'dead letters; args {"limit"}', run: (node, a) => node.deadLetters(typeof a.limit === 'number' ? a.limit : undefined) },
   'dead-resend': { summary: 'send dead letters again; args {"ids"} (all without)', run: (node, a) => node.resendDead(ids(a)) },
   'dead-purge': { summary: 'delete dead letters; args {"ids"} (all without)', run: (node, a) => node.purgeDead(ids(a)) },
+  copies: { summary: 'the copies this node sends that have not ended, with the bytes the destination confirmed', run: (node) => node.copies() },
   audit: { summary: 'what this node ran; args {"sinceMs","method","fromNode","limit"}', run: (node, a) => node.audit(a as never) },
   help: {
     summary: 'this list',

@@ -12,6 +12,7 @@ import { encodeFrame, parseStreamId, resumeSubject } from '../delivery/frames.ts
 import type { SubjectReceiver } from '../delivery/SubjectReceiver.ts';
 import type { SubjectSender } from '../delivery/SubjectSender.ts';
 import type { Subscriber } from '../delivery/Subscriber.ts';
+import type { CopyInProgress } from '../methods/copyProgress.ts';
 import type { AuditFilter, AuditRecord, DeadLetter, QueueFilter, QueuedMessage } from './admin.ts';
 import { assembleNode, type NodeParts } from './assembly.ts';
 import { errorKernelChild } from './children/errorKernel.ts';
@@ -212,6 +213,10 @@ export class BosunNode {
   }
 
   // ---- operator commands: see OperatorApi ------------------------------------------
+
+  copies(): Promise<CopyInProgress[]> {
+    return this.#parts.operatorApi.copies();
+  }
 
   queue(filter: QueueFilter = {}): Promise<QueuedMessage[]> {
     return this.#parts.operatorApi.queue(filter);

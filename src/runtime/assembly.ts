@@ -145,18 +145,19 @@ export function assembleNode(options: NodeOptions, status: () => NodeStatus) {
     // of their stream, which no frame from the wire can be.
     ...(options.guard ? { authorize: (m: Message, delivery: { stream: string; seq: number }) => options.guard!.check(m, delivery) } : {}),
   });
+  const registry = registryData(store);
   const runServices: RunServices = {
     node: name,
     central,
     filesDir,
-    registry: registryData(store),
+    registry,
     operator: inbound.operator,
     log,
     send: (message) => acceptor.accept(message) as never,
     emit: (request, data) => replies.emit(request, data),
     ...(name === central ? { recordHello: (node: string, at: number, data: string | undefined) => centralLink.recordHello(node, at, data) } : {}),
   };
-  const operatorApi = new OperatorApi({ node: name, store, clock, outbound, status, accept });
+  const operatorApi = new OperatorApi({ node: name, store, clock, registry, outbound, status, accept });
   store.onCorrupt = (key, error) => reports.corrupt(key, error);
   return {
     name,

@@ -1,4 +1,6 @@
 import type { Clock } from '../clock.ts';
+import { CopyProgress, type CopyInProgress } from '../methods/copyProgress.ts';
+import type { MethodRegistryData } from '../methods/types.ts';
 import { BosunError } from '../errors.ts';
 import type { Message } from '../message.ts';
 import { deadKey } from '../store/keys.ts';
@@ -22,6 +24,8 @@ export interface OperatorApiDeps {
   node: string;
   store: Store;
   clock: Clock;
+  /** The methods' key-value data, where a copy keeps its progress. */
+  registry: MethodRegistryData;
   outbound: Pick<Outbound, 'senders' | 'enqueue'>;
   status(): NodeStatus;
   accept(input: unknown, options?: AcceptOptions): Promise<AcceptResult[]>;
@@ -30,6 +34,11 @@ export interface OperatorApiDeps {
 /** What an operator asks of a node's queues: the outbox, the dead letters, the audit log. */
 export class OperatorApi {
   constructor(private readonly deps: OperatorApiDeps) {}
+
+  /** The copies this node sends that have not ended, with what the destination confirmed. */
+  copies(): Promise<CopyInProgress[]> {
+    return CopyProgress.list(this.deps.registry);
+  }
 
   /** Messages in the outbox: queued for, or in flight to, their nodes. */
   queue(filter: QueueFilter = {}): Promise<QueuedMessage[]> {
