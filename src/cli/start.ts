@@ -5,17 +5,17 @@ import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import type { StartConfig } from '../config/resolve.ts';
 import { saveFlagsToConfigFile } from '../config/writeBack.ts';
 import { BosunError, describeError } from '../errors.ts';
-import { startHttpInput, type DaemonStatus } from '../inputs/httpInput.ts';
+import { startHttpInput, type DaemonStatus, type HttpInput } from '../inputs/httpInput.ts';
 import type { AcceptingNode } from '../inputs/messageInput.ts';
-import { startSocketInput } from '../inputs/socketInput.ts';
+import { startSocketInput, type SocketInput } from '../inputs/socketInput.ts';
 import { STARTUP_FOLDER } from '../inputs/startupFolder.ts';
 import { formatAddress, type TcpAddress } from '../inputs/tcpListen.ts';
-import { startTcpInput } from '../inputs/tcpInput.ts';
+import { startTcpInput, type TcpInput } from '../inputs/tcpInput.ts';
 import { debugChild } from '../runtime/children/debug.ts';
 import { gatewayChild } from '../runtime/children/gateway.ts';
 import { httpInputChild, inputFileChild, socketInputChild, startupFolderChild, tcpInputChild } from '../runtime/children/inputs.ts';
 import { keySyncChild } from '../runtime/children/keySync.ts';
-import type { BosunNode } from '../runtime/Node.ts';
+import type { BosunNode, NodePlugIns } from '../runtime/Node.ts';
 import type { ChildSpec } from '../../supervisors/types.ts';
 import { defaultBus, startNode } from '../runtime/startNode.ts';
 import { createSecurity, type Security } from '../security/createSecurity.ts';
@@ -54,6 +54,28 @@ export async function runStart(args: string[], io: CliIo): Promise<number> {
 /** Anything the daemon opened that must be closed on stop. */
 interface Closable {
   close(): Promise<void>;
+}
+
+/** The node, with the parts of it the daemon plugs in later. */
+interface StartedNode {
+  node: BosunNode;
+  gateway: WsGateway | undefined;
+  security: Security | undefined;
+}
+
+/** What the daemon plugs into the node's tree, with what the "node started" line reports of it. */
+interface DaemonTree {
+  plugIns: NodePlugIns;
+  startup: ReturnType<typeof startupFolderChild>;
+  receptor: ReturnType<typeof gatewayChild> | undefined;
+  debug: ReturnType<typeof debugChild>;
+}
+
+/** The inputs that listen, opened before the node so that a port in use is found first. */
+interface EarlyInputs {
+  socket: SocketInput;
+  tcp: TcpInput | undefined;
+  http: HttpInput | undefined;
 }
 
 /** The daemon's life: start, serve, and one orderly stop, whatever asks for it. */
@@ -125,7 +147,6 @@ class Daemon {
    */
   async #start(): Promise<void> {
     const config = this.#config;
-    const log = this.log.child({ node: config.node });
     let nodeUp!: (node: BosunNode) => void;
     let nodeFailed!: (err: unknown) => void;
     const starting = new Promise<BosunNode>((resolve, reject) => {
@@ -133,64 +154,84 @@ class Daemon {
       nodeFailed = reject;
     });
     starting.catch(() => {}); // a failed start is reported by run(), not as a rejection here
-    const waitingNode: AcceptingNode = { accept: async (value) => (await starting).accept(value) };
-    const status = () => this.#status();
+    const early = await this.#openEarlyInputs({ accept: async (value) => (await starting).accept(value) });
 
-    const socket = await startSocketInput(waitingNode, { dataDir: config.dataDir, log });
-    this.#early.push(socket);
-    const tcp = config.tcpListen ? await startTcpInput(waitingNode, { listen: config.tcpListen, log }) : undefined;
-    if (tcp) this.#early.push(tcp);
-    const http = config.httpListen ? await startHttpInput(waitingNode, { listen: config.httpListen, log, status }) : undefined;
-    if (http) this.#early.push(http);
-
-    let node: BosunNode;
-    let gateway: WsGateway | undefined;
-    let security: Security | undefined;
+    let started: StartedNode;
     try {
-      ({ node, gateway, security } = await this.#startNode());
+      started = await this.#startNode();
     } catch (err) {
       nodeFailed(new BosunError('BOSUN_NODE_STOPPING', `node ${config.node} could not start: ${describeError(err).message}`));
       throw err;
     }
+    const { node } = started;
     this.#node = node;
     nodeUp(node);
     // A signal during start-up stops the node as soon as it is up.
     if (this.#signals > 0) return;
 
-    const inputs = [
-      socketInputChild(node, { dataDir: config.dataDir, log }, socket),
-      ...(config.tcpListen ? [tcpInputChild(node, { listen: config.tcpListen, log }, tcp)] : []),
-    ];
-    const startup = startupFolderChild(node, { folder: path.join(config.configDir, STARTUP_FOLDER), log: node.log });
-    inputs.push(startup.spec);
-    if (config.inputFile) inputs.push(inputFileChild(node, { file: config.inputFile, pollMs: config.inputFilePollSeconds * 1000, log: node.log }));
-    const services: ChildSpec[] = [];
-    if (security) services.push(keySyncChild(security, node));
-    const receptor = gateway && config.gatewayListen ? this.#gatewayChild(node, gateway, config.gatewayListen) : undefined;
-    if (receptor) services.push(receptor.spec);
-    const debug = debugChild(node, { dataDir: config.dataDir, log: node.log, faults: this.flags.debugFaults });
+    const tree = this.#plugIns(node, early, started);
     // The tree owns the early inputs from here on: they close with the node.
     this.#early = [];
-    await node.attach({
+    await node.attach(tree.plugIns);
+    await this.#saveFlags();
+    this.#logStarted(node, early, tree);
+  }
+
+  /** The inputs that listen, opened before the node; `waitingNode` holds their messages until it is up. */
+  async #openEarlyInputs(waitingNode: AcceptingNode): Promise<EarlyInputs> {
+    const config = this.#config;
+    const log = this.log.child({ node: config.node });
+    const socket = await startSocketInput(waitingNode, { dataDir: config.dataDir, log });
+    this.#early.push(socket);
+    const tcp = config.tcpListen ? await startTcpInput(waitingNode, { listen: config.tcpListen, log }) : undefined;
+    if (tcp) this.#early.push(tcp);
+    const status = () => this.#status();
+    const http = config.httpListen ? await startHttpInput(waitingNode, { listen: config.httpListen, log, status }) : undefined;
+    if (http) this.#early.push(http);
+    return { socket, tcp, http };
+  }
+
+  /** The node's inputs, services and debug socket, as children of its tree. */
+  #plugIns(node: BosunNode, early: EarlyInputs, started: StartedNode): DaemonTree {
+    const config = this.#config;
+    const log = this.log.child({ node: config.node });
+    const status = () => this.#status();
+    const startup = startupFolderChild(node, { folder: path.join(config.configDir, STARTUP_FOLDER), log: node.log });
+    const inputs = [
+      socketInputChild(node, { dataDir: config.dataDir, log }, early.socket),
+      ...(config.tcpListen ? [tcpInputChild(node, { listen: config.tcpListen, log }, early.tcp)] : []),
+      startup.spec,
+      ...(config.inputFile ? [inputFileChild(node, { file: config.inputFile, pollMs: config.inputFilePollSeconds * 1000, log: node.log })] : []),
+    ];
+    const { gateway, security } = started;
+    const receptor = gateway && config.gatewayListen ? this.#gatewayChild(node, gateway, config.gatewayListen) : undefined;
+    const services: ChildSpec[] = [...(security ? [keySyncChild(security, node)] : []), ...(receptor ? [receptor.spec] : [])];
+    const debug = debugChild(node, { dataDir: config.dataDir, log: node.log, faults: this.flags.debugFaults });
+    const plugIns: NodePlugIns = {
       inputs,
-      ...(config.httpListen ? { inputsClosedLast: [httpInputChild(node, { listen: config.httpListen, log, status }, http)] } : {}),
+      ...(config.httpListen ? { inputsClosedLast: [httpInputChild(node, { listen: config.httpListen, log, status }, early.http)] } : {}),
       services,
       debug: debug.spec,
-    });
-    await this.#saveFlags();
+    };
+    return { plugIns, startup, receptor, debug };
+  }
+
+  #logStarted(node: BosunNode, early: EarlyInputs, tree: DaemonTree): void {
+    const config = this.#config;
+    const gateway = tree.receptor?.address();
     this.log.info(
       {
         node: config.node,
         dataDir: config.dataDir,
-        socket: socket.socketPath,
-        debugSocket: debug.socketPath(),
-        ...(tcp ? { tcp: formatAddress(tcp.address) } : {}),
-        ...(http ? { http: formatAddress(http.address) } : {}),
+        socket: early.socket.socketPath,
+        debugSocket: tree.debug.socketPath(),
+        ...(early.tcp ? { tcp: formatAddress(early.tcp.address) } : {}),
+        ...(early.http ? { http: formatAddress(early.http.address) } : {}),
         ...(config.inputFile ? { inputFile: config.inputFile } : {}),
         configFile: config.configFile,
-        startup: startup.report(),
+        startup: tree.startup.report(),
         transport: node.transport.kind,
-        ...(receptor?.address() ? { gateway: receptor.address() } : {}),
+        ...(gateway ? { gateway } : {}),
         ...(config.peer ? { peer: config.peer } : {}),
         ...(config.secure ? { secure: true } : {}),
         ...(config.nats ? { nats: config.nats } : {}),
@@ -202,7 +243,7 @@ class Daemon {
   }
 
   /** The store, the security, the transport and the node over them. */
-  async #startNode(): Promise<{ node: BosunNode; gateway: WsGateway | undefined; security: Security | undefined }> {
+  async #startNode(): Promise<StartedNode> {
     const config = this.#config;
     const store = new LevelStore(path.join(config.dataDir, 'db'));
     await store.open();
