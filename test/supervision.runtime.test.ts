@@ -109,3 +109,24 @@ describe('the store child', () => {
     await (await central.send({ toNode: 'ship1', method: 'REQNone', replyMethod: 'none' })).acked;
   });
 });
+
+describe('fault injection by path', () => {
+  it('crashes a stream subject and a method subscriber: each restarts under its own supervisor, and the node goes on', async () => {
+    const bus = new EmbeddedBus();
+    const reports: NodeErrorReport[] = [];
+    const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, onError: (r) => reports.push(r) });
+    const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0 });
+    nodes.push(central, ship1);
+    await (await central.send({ toNode: 'ship1', method: 'REQPing', replyMethod: 'REQPong' })).reply;
+    expect(await central.crashChild('outbound/central~ship1~REQPing')).toEqual({ crashed: 'central/outbound/central~ship1~REQPing' });
+    expect(await central.crashChild('central/inbound/REQPong')).toEqual({ crashed: 'central/inbound/REQPong' });
+    await until(() => reports.filter((r) => r.code === 'BOSUN_SUP_CHILD_CRASHED').length === 2);
+    expect(reports.map((r) => `${r.source} ${r.action}`)).toEqual(['central/outbound/central~ship1~REQPing restarted', 'central/inbound/REQPong restarted']);
+    await (await central.send({ toNode: 'ship1', method: 'REQPing', replyMethod: 'REQPong' })).reply;
+    const tree = central.tree();
+    const restarts = (parent: string, id: string) => tree.children.find((c) => c.id === parent)!.children.find((c) => c.id === id)!.restarts;
+    expect([restarts('outbound', 'central~ship1~REQPing'), restarts('inbound', 'REQPong')]).toEqual([1, 1]);
+    expect(tree.children.map((c) => c.restarts)).toEqual([0, 0, 0, 0, 0]);
+    await expect(central.crashChild('outbound/nothing')).rejects.toMatchObject({ code: 'BOSUN_NOT_FOUND', message: 'no running child "nothing" under central/outbound' });
+  });
+});

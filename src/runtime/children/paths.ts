@@ -25,7 +25,7 @@ export async function locateChild(root: Supervisor, path: string): Promise<Locat
     const id = parts[i]!;
     const child = (await parent.whichChildren()).find((c) => c.id === id);
     if (!child || !child.handle) {
-      const where = parts.slice(0, i).join('/') || root.id;
+      const where = [root.id, ...parts.slice(0, i)].join('/');
       throw new BosunError('BOSUN_NOT_FOUND', `no running child "${id}" under ${where}`);
     }
     if (i === parts.length - 1) return { parent, id, handle: child.handle };
