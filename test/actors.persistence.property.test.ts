@@ -1,8 +1,11 @@
 /**
  * What is persisted of a machine is its state: for random event sequences, persisting a
  * machine's state and restoring it with the machine's one restore function gives the same
- * state and the same next transitions. The message machine is the persisted one (outbox
- * rows and the stream's retry timer); see `restoreMessage` for what the store keeps.
+ * state and the same next transitions. The message machine's state is persisted (outbox
+ * rows and the stream's retry timer; see `restoreMessage`). A stream receiver persists its
+ * position (inbox, high-water mark, dedup rows), restored by `SubjectReceiver.open`; its
+ * batch state is not kept (a write in flight does not outlive its process), so a restored
+ * receiver starts idle, and must decide every next frame as the original would.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +18,9 @@ import {
   type MessageEvent,
   type MessageRecordState,
 } from '../actors/messageMachine.ts';
+import { SubjectReceiver } from '../src/delivery/SubjectReceiver.ts';
+import { MemoryStore } from '../src/store/MemoryStore.ts';
+import { testMessage } from './support/methods.ts';
 
 const EVENTS: MessageEvent[] = [
   { type: 'SENT' },
@@ -98,4 +104,56 @@ describe('the message machine, persisted and restored', () => {
       { numRuns: 1000 },
     );
   });
+});
+
+describe('a stream receiver, persisted and restored', () => {
+  /** Lets every write the receiver issued settle. */
+  async function settled(receiver: SubjectReceiver): Promise<void> {
+    for (let i = 0; i < 1000 && !receiver.idle; i++) await new Promise((r) => setImmediate(r));
+    expect(receiver.idle).toBe(true);
+  }
+
+  /** Whether each probe is answered at once as a duplicate (an ACK of what is durable), probed in ascending order. */
+  function decisions(receiver: SubjectReceiver, acks: string[], probes: number[]): boolean[] {
+    return probes.map((seq) => {
+      const before = acks.length;
+      receiver.onFrame(seq, testMessage({ id: `probe-${seq}` }));
+      return acks.length > before;
+    });
+  }
+
+  for (const stream of ['central~ship1~REQTest', 'central~ship1~REQnTest']) {
+    it(`reopens ${stream.endsWith('REQnTest') ? 'an unordered' : 'an ordered'} stream from the store and decides every next frame as the original does (1,000 sequences)`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.record({ seq: fc.integer({ min: 1, max: 25 }), skip: fc.boolean() }), { maxLength: 40 }), async (frames) => {
+          const store = new MemoryStore();
+          await store.open();
+          const acks: string[] = [];
+          const deps = {
+            store,
+            windowSize: 8,
+            ack: (_stream: string, ack: { upTo?: number; seqs?: number[] }) => acks.push(JSON.stringify(ack)),
+            received: () => {},
+            onError: (e: unknown) => {
+              throw e;
+            },
+          };
+          const original = await SubjectReceiver.open(stream, deps);
+          for (const { seq, skip } of frames) original.onFrame(seq, skip ? undefined : testMessage({ id: `m-${seq}` }));
+          await settled(original);
+          const restored = await SubjectReceiver.open(stream, deps);
+          expect(restored.info.receivedUpTo).toEqual(original.info.receivedUpTo);
+          const probes = Array.from({ length: 28 }, (_, i) => i + 1);
+          // Both decide in the same tick, from what each holds: the original its memory, the
+          // restored one what the store gave back.
+          const fromOriginal = decisions(original, acks, probes);
+          const fromRestored = decisions(restored, acks, probes);
+          expect(fromRestored).toEqual(fromOriginal);
+          await settled(original);
+          await settled(restored);
+        }),
+        { numRuns: 1000 },
+      );
+    }, 120_000);
+  }
 });
