@@ -2,8 +2,9 @@ import { assign, setup } from 'xstate';
 
 /**
  * A node's link to its medium (the NATS broker, the gateway, the in-process bus). The
- * adapters reconnect by themselves; the machine records what state the link is in and
- * how many times it has come back, and its `CONNECTED` edge is what makes every subject
+ * adapters reconnect by themselves; the machine is the state the link is in (every
+ * transport's status is this machine's state, see `StatusCell`) and counts how many times
+ * it has come back; in the node's tree its `connected` action is what makes every subject
  * resend its window at once instead of waiting for an ACK timeout.
  */
 export type ConnectionEvent =
@@ -22,7 +23,14 @@ export const connectionMachine = setup({
   context: { reconnects: 0, disconnects: 0 },
   initial: 'connecting',
   states: {
-    connecting: { on: { CONNECTED: { target: 'connected', actions: 'connected' }, CLOSE: 'closed' } },
+    connecting: {
+      on: {
+        CONNECTED: { target: 'connected', actions: 'connected' },
+        // Down before it was ever up (a broker that is not there yet): it keeps trying.
+        DISCONNECTED: 'reconnecting',
+        CLOSE: 'closed',
+      },
+    },
     connected: {
       on: {
         DISCONNECTED: { target: 'reconnecting', actions: assign({ disconnects: ({ context }) => context.disconnects + 1 }) },

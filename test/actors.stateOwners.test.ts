@@ -52,3 +52,23 @@ describe('the receiver machine', () => {
     expect(stepReceiver('writing', { type: 'FAILED' })).toBe('idle');
   });
 });
+
+describe("a transport's status", () => {
+  it('is its connection machine state: down before first up, reconnects counted, closed for good', async () => {
+    const { StatusCell } = await import('../src/transport/StatusCell.ts');
+    const cell = new StatusCell('connecting');
+    const heard: string[] = [];
+    cell.listen((s) => heard.push(s));
+    cell.set('disconnected');
+    cell.set('connected');
+    cell.set('connected');
+    cell.set('disconnected');
+    cell.set('connecting');
+    cell.set('connected');
+    cell.set('closed');
+    cell.set('connected');
+    expect(heard).toEqual(['disconnected', 'connected', 'disconnected', 'connected', 'closed']);
+    expect(cell.value).toBe('closed');
+    expect(cell.counts).toEqual({ reconnects: 2, disconnects: 1 });
+  });
+});
