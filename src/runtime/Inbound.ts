@@ -11,6 +11,7 @@ import { ackSubject, encodeFrame, parseStreamId, type SignedFrame } from '../del
 import { SubjectReceiver, type InboxEntry } from '../delivery/SubjectReceiver.ts';
 import { Subscriber, type Outcome } from '../delivery/Subscriber.ts';
 import { ProcessControl } from './ProcessControl.ts';
+import { serviceChild } from './children/serviceChild.ts';
 import { workerHandle } from './workerHandle.ts';
 
 export interface InboundDeps {
@@ -132,7 +133,14 @@ export class Inbound {
   /** Lets an idle receiver of a method this node does not serve go; the store keeps its position. */
   #releaseReceiver(stream: string): void {
     const r = this.receivers.get(stream);
-    if (r && r.idle && !this.#serves(r.ids.method)) this.receivers.delete(stream);
+    const supervisor = this.#supervisor;
+    if (!r || !r.idle || this.#serves(r.ids.method) || !supervisor) return;
+    this.receivers.delete(stream);
+    // The supervisor's calls run in the order made: a receiver opened again for the
+    // stream later is started after this one is stopped and forgotten.
+    const forget = (e: unknown) => this.deps.onError(`inbound/${stream}`, e);
+    void supervisor.terminateChild(`receiver:${stream}`).catch(forget);
+    void supervisor.deleteChild(`receiver:${stream}`).catch(forget);
   }
 
   get idle(): boolean {
@@ -170,27 +178,48 @@ export class Inbound {
     else sub.enqueue([entry]);
   }
 
+  /**
+   * The stream's receiver, started as a child of the inbound supervisor (`receiver:<stream>`)
+   * if it is not running: a crash of it reopens it from the stream's position in the store.
+   */
   async #receiver(stream: string): Promise<SubjectReceiver> {
     const known = this.receivers.get(stream);
     if (known) return known;
     let opening = this.#receiverOpening.get(stream);
     if (!opening) {
-      const method = parseStreamId(stream)!.method;
-      opening = SubjectReceiver.open(stream, {
-        store: this.deps.store,
-        windowSize: this.deps.windowSize,
-        ack: (s, ack) => this.#queueAck(s, ack),
-        received: (entries) => this.subscriber(method).enqueue(entries),
-        settled: (s) => this.#releaseReceiver(s),
-        onError: (e) => this.deps.onError(`inbound/${stream}`, e),
-      }).then((r) => {
-        this.receivers.set(stream, r);
-        this.#receiverOpening.delete(stream);
-        return r;
-      });
+      const supervisor = this.#supervisor;
+      opening = (async () => {
+        if (!supervisor || supervisor.status !== 'running') throw new Error('the inbound supervisor is not running');
+        await supervisor.startChild(this.#receiverSpec(stream));
+        return this.receivers.get(stream)!;
+      })().finally(() => this.#receiverOpening.delete(stream));
       this.#receiverOpening.set(stream, opening);
     }
     return opening;
+  }
+
+  #receiverSpec(stream: string): ChildSpec {
+    const method = parseStreamId(stream)!.method;
+    return serviceChild({
+      id: `receiver:${stream}`,
+      start: async () => {
+        const r = await SubjectReceiver.open(stream, {
+          store: this.deps.store,
+          windowSize: this.deps.windowSize,
+          ack: (s, ack) => this.#queueAck(s, ack),
+          received: (entries) => this.subscriber(method).enqueue(entries),
+          settled: (s) => this.#releaseReceiver(s),
+          onError: (e) => this.deps.onError(`inbound/${stream}`, e),
+        });
+        this.receivers.set(stream, r);
+        return {
+          stop: () => {
+            if (this.receivers.get(stream) === r) this.receivers.delete(stream);
+          },
+          describe: () => ({ state: r.state, info: r.info }),
+        };
+      },
+    });
   }
 
   /** ACKs are coalesced per stream and sent once per turn of the event loop. */

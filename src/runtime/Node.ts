@@ -186,15 +186,7 @@ export class BosunNode {
 
   /** The live supervision tree, as the debug socket shows it. */
   tree(): TreeNode {
-    const tree = this.#root?.tree() ?? { id: this.name, kind: 'supervisor', state: this.#status, restarts: 0, children: [] };
-    const inbound = tree.children.find((c) => c.id === 'inbound');
-    if (inbound) {
-      // Receivers are stream positions the inbound subtree reopens on restart, not actors.
-      for (const [id, r] of this.#parts.inbound.receivers) {
-        inbound.children.push({ id: `receiver:${id}`, kind: 'worker', state: r.state, restarts: 0, children: [], info: r.info });
-      }
-    }
-    return tree;
+    return this.#root?.tree() ?? { id: this.name, kind: 'supervisor', state: this.#status, restarts: 0, children: [] };
   }
 
   /** A clean restart of the child at `path` (`inputs/tcp`, `ship1/outbound`). */

@@ -24,7 +24,7 @@ export class NodeReports {
     this.deps.kernel.report({ source: `${this.deps.node}/${source}`, severity: 'error', code, message, error, action: 'reported' });
     // A store found closed while the node runs, wherever that is found, has failed: its
     // child ends, and the children that read from it restart with it.
-    if (code === 'BOSUN_STORE_CLOSED' && this.deps.status() === 'running') this.deps.storeFailed(error);
+    if (storeClosed(error) && this.deps.status() === 'running') this.deps.storeFailed(error);
   }
 
   /** A failure with its code, about `about` if it concerns one message. */
@@ -58,4 +58,12 @@ export class NodeReports {
       action: 'reported',
     });
   }
+}
+
+/** True when `error`, or an error it was caused by (a child that could not start), is a closed store. */
+function storeClosed(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === 'BOSUN_STORE_CLOSED') return true;
+  }
+  return false;
 }
