@@ -36,8 +36,8 @@ export interface InboundDeps {
 }
 
 /**
- * The inbound side of a node: a receiver per stream that writes frames to the inbox and
- * ACKs them, and a supervised subscriber per method that runs them. When the subtree
+ * The inbound side of a node: a supervised receiver per stream that writes frames to the
+ * inbox and ACKs them, and a supervised subscriber per method that runs them. When the subtree
  * (re)starts, receivers reopen from their stream positions and the inbox is read again:
  * runs a crash cut short are reported as interrupted, the rest are queued.
  *

@@ -34,7 +34,7 @@ export type { AcceptOptions, AcceptResult, Delivery, NodeCapabilities, NodeError
  * ├─ errorKernel forwarding of error reports to central
  * ├─ transport   one_for_one: the connection actor of the link
  * ├─ outbound    one_for_one: a subject actor per stream
- * ├─ inbound     one_for_one: a subscriber actor per method (receivers beside them)
+ * ├─ inbound     one_for_one: a receiver per stream, a subscriber actor per method
  * ├─ inputs      one_for_one: what a host plugs in (`attach`): sockets, TCP, HTTP, files
  * ├─ services    one_for_one: the gateway, and what else a host enables
  * └─ debug       the debug socket
