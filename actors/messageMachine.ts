@@ -82,9 +82,9 @@ export const INITIAL_MESSAGE_STATE = messageMachine.config.initial as MessageSta
  * state changes. Returns the record.
  */
 export function applyMessageEvent<R extends MessageRecordState>(record: R, event: MessageEvent): R {
-  const next = stepMessage(record, event);
-  record.state = next.state;
-  record.attempts = next.attempts;
+  const state = nextState(record, event);
+  record.attempts = attemptsAfter(record, event);
+  record.state = state;
   return record;
 }
 
@@ -128,26 +128,61 @@ export function restoreMessage(persisted: PersistedMessage): MessageRecordState 
  * record's next state. Pure.
  */
 export function stepMessage(record: MessageRecordState, event: MessageEvent): MessageRecordState {
-  // Results are memoised per (state, event, attempts, retries): the machine is pure, and a
-  // resend of a full window must not cost a machine evaluation per record.
-  const key = `${record.state}|${event.type}|${record.attempts}|${record.retries}`;
-  const known = memo.get(key);
+  return { state: nextState(record, event), attempts: attemptsAfter(record, event), retries: record.retries };
+}
+
+/**
+ * The owner counts sends (every `SENT` is one): the machine is evaluated from inside other
+ * actors' actions, where xstate forbids `assign`.
+ */
+function attemptsAfter(record: MessageRecordState, event: MessageEvent): number {
+  return record.attempts + (event.type === 'SENT' ? 1 : 0);
+}
+
+/**
+ * Where `event` takes the record, by xstate's pure `transition`, memoised: every message
+ * steps through this at least twice (sent, ACKed), so a machine evaluation per message
+ * would cost more than the rest of its delivery. A transition without a guard depends on
+ * the state alone and is kept by (state, event); a guarded one (an ACK timeout: retries
+ * left?) by the whole record.
+ */
+function nextState(record: MessageRecordState, event: MessageEvent): MessageState {
+  let byEvent = unguarded.get(record.state);
+  if (!byEvent) unguarded.set(record.state, (byEvent = new Map()));
+  const known = byEvent.get(event.type);
   if (known) return known;
-  const next = evaluate(record, event);
-  if (memo.size >= MEMO_LIMIT) memo.clear();
-  memo.set(key, next);
-  return next;
+  if (known === undefined && !isGuarded(record.state, event.type)) {
+    const target = evaluate(record, event);
+    byEvent.set(event.type, target);
+    return target;
+  }
+  byEvent.set(event.type, null);
+  const key = `${record.state}|${event.type}|${record.attempts}|${record.retries}`;
+  let target = guarded.get(key);
+  if (target === undefined) {
+    target = evaluate(record, event);
+    if (guarded.size >= MEMO_LIMIT) guarded.clear();
+    guarded.set(key, target);
+  }
+  return target;
 }
 
 const MEMO_LIMIT = 10_000;
-const memo = new Map<string, MessageRecordState>();
+/** Targets of unguarded transitions by state and event; `null` marks a guarded one. */
+const unguarded = new Map<MessageState, Map<MessageEvent['type'], MessageState | null>>();
+const guarded = new Map<string, MessageState>();
 
-function evaluate(record: MessageRecordState, event: MessageEvent): MessageRecordState {
+/** True when one of the state's transitions for the event has a guard, as the machine declares it. */
+function isGuarded(state: MessageState, type: MessageEvent['type']): boolean {
+  const transitions = messageMachine.getStateNodeById(`message.${state}`).on[type] ?? [];
+  return transitions.some((t) => t.guard !== undefined);
+}
+
+function evaluate(record: MessageRecordState, event: MessageEvent): MessageState {
   const snapshot = messageMachine.resolveState({
     value: record.state,
     context: { attempts: record.attempts, retries: record.retries },
   });
   const [next] = transition(messageMachine, snapshot, event);
-  const attempts = record.attempts + (event.type === 'SENT' ? 1 : 0);
-  return { state: next.value as MessageState, attempts, retries: record.retries };
+  return next.value as MessageState;
 }
