@@ -262,6 +262,7 @@ export class BosunNode {
     });
     this.#inbound = new Inbound({
       node: this.name,
+      filesDir: this.filesDir,
       store: this.store,
       clock: this.clock,
       log: this.log,
