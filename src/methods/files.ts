@@ -1,9 +1,15 @@
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BosunError } from '../errors.ts';
 import type { Message } from '../message.ts';
-import { resolveInside } from './paths.ts';
-import type { MethodContext, MethodResult, MethodSpec } from './types.ts';
+import { forgetAppendedFile, planAppends, reconcileAppends, type AppendPart } from './appendBatch.ts';
+import { resolveInsideOnce } from './confinedPaths.ts';
+import { runAlone } from './runAlone.ts';
+import type { BatchSpec, MethodContext, MethodSpec, PlannedBatch } from './types.ts';
+
+/** Messages appended, or written, in one batch. */
+const BATCH_MAX = 1024;
 
 /**
  * Where a file method writes: `<filesDir>/<directory>/<fromNode>/<fileName>`.
@@ -24,7 +30,7 @@ export async function resultFilePath(filesDir: string, message: Message): Promis
   const originalMethod = message.inReplyTo?.method ?? message.method;
   const directory = message.directory ?? (message.inReplyTo ? message.inReplyTo.method : 'default');
   const fileName = message.fileName ?? `${originalMethod}.result`;
-  return resolveInside(
+  return resolveInsideOnce(
     filesDir,
     { name: 'directory', value: directory },
     { name: 'node', value: message.fromNode },
@@ -32,38 +38,92 @@ export async function resultFilePath(filesDir: string, message: Message): Promis
   );
 }
 
-type WriteMode = 'append' | 'truncate';
-
-async function writeResult(ctx: MethodContext, mode: WriteMode): Promise<MethodResult> {
-  const target = await resultFilePath(ctx.filesDir, ctx.message);
-  const data = ctx.message.data ?? '';
-  try {
-    await mkdir(path.dirname(target), { recursive: true });
-    if (mode === 'append') await appendFile(target, data.endsWith('\n') ? data : data + '\n');
-    else await writeFile(target, data);
-  } catch (err) {
-    const relative = path.relative(ctx.filesDir, target);
-    throw new BosunError('BOSUN_METHOD_FAILED', `could not write "${relative}": ${(err as Error).message}`, { cause: err });
-  }
-  ctx.log.debug({ file: target, mode, bytes: Buffer.byteLength(data) }, 'wrote result file');
-  return {};
+/** What an append adds for one message: its data as one entry, ending with a newline. */
+function appendedText(message: Message): string {
+  const data = message.data ?? '';
+  return data.endsWith('\n') ? data : data + '\n';
 }
+
+async function appendPart(ctx: MethodContext): Promise<AppendPart> {
+  try {
+    return { file: await resultFilePath(ctx.filesDir, ctx.message), text: appendedText(ctx.message) };
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
+}
+
+const appendBatch: BatchSpec = {
+  max: BATCH_MAX,
+  async plan(contexts, options) {
+    const parts = await Promise.all(contexts.map(appendPart));
+    return planAppends(contexts[0]!.filesDir, parts, options);
+  },
+  reconcile: reconcileAppends,
+};
 
 /** Appends `data` as one entry (newline-terminated; empty data adds an empty line). */
 export const REQToFileAppend: MethodSpec = {
   name: 'REQToFileAppend',
   summary: 'Append data to <files>/<directory>/<fromNode>/<fileName>, ending it with a newline.',
-  // A re-run after a crash could append the same entry twice.
+  // A re-run after a crash could append the same entry twice: the batch's started
+  // record keeps each file's length, so a cut-short batch is cut back and run again.
   idempotent: false,
   replies: false,
-  handler: (ctx) => writeResult(ctx, 'append'),
+  batch: appendBatch,
+  handler: (ctx) => runAlone(appendBatch, ctx),
+};
+
+/**
+ * Writes `data` as the whole content of `file`, atomically: a temporary file beside it
+ * is written and made durable, then renamed over it, so a reader sees the old content or
+ * the new, never a part.
+ */
+async function replaceFile(filesDir: string, file: string, data: string): Promise<void> {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++temporaries}.tmp`);
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    const handle = await open(temporary, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await forgetAppendedFile(file);
+    await rename(temporary, file);
+  } catch (err) {
+    await unlink(temporary).catch(() => {});
+    throw new BosunError('BOSUN_METHOD_FAILED', `could not write "${path.relative(filesDir, file)}": ${(err as Error).message}`, { cause: err });
+  }
+}
+let temporaries = 0;
+
+const replaceBatch: BatchSpec = {
+  max: BATCH_MAX,
+  async plan(contexts): Promise<PlannedBatch> {
+    const parts = await Promise.all(contexts.map((ctx) => resultFilePath(ctx.filesDir, ctx.message).catch((e: Error) => e)));
+    return {
+      apply: async () => {
+        // Only the last content of each file stays, so only that one is written.
+        const last = new Map<string, number>();
+        parts.forEach((p, i) => typeof p === 'string' && last.set(p, i));
+        const failed = new Map<string, Error>();
+        for (const [file, i] of last) {
+          await replaceFile(contexts[i]!.filesDir, file, contexts[i]!.message.data ?? '').catch((e: Error) => failed.set(file, e));
+        }
+        return parts.map((p) => (p instanceof Error ? p : (failed.get(p) ?? {})));
+      },
+      release: () => {},
+    };
+  },
 };
 
 /** Replaces the file's content with `data`, exactly as given. */
 export const REQToFile: MethodSpec = {
   name: 'REQToFile',
-  summary: 'Write data to <files>/<directory>/<fromNode>/<fileName>, replacing what was there.',
+  summary: 'Write data to <files>/<directory>/<fromNode>/<fileName>, replacing what was there (atomically).',
   idempotent: true,
   replies: false,
-  handler: (ctx) => writeResult(ctx, 'truncate'),
+  batch: replaceBatch,
+  handler: (ctx) => runAlone(replaceBatch, ctx),
 };
