@@ -1,14 +1,7 @@
 import path from 'node:path';
 import { BosunError } from '../errors.ts';
-import { AppendFiles } from './appendFiles.ts';
-import { FileLocks } from './fileLocks.ts';
+import type { LocalFiles } from './LocalFiles.ts';
 import type { MethodResult, PlannedBatch } from './types.ts';
-
-/** Most files kept open for appending, over every node of the process. */
-const OPEN_FILES = 64;
-
-const locks = new FileLocks();
-const files = new AppendFiles(OPEN_FILES, (file) => locks.isHeld(file));
 
 /** One message's share of a batch of appends: a file and the text to add, or why it cannot. */
 export type AppendPart = { file: string; text: string } | Error;
@@ -28,6 +21,7 @@ export interface AppendCheckpoint {
  * cut back at once, so no half-written line stays behind.
  */
 export async function planAppends(
+  { locks, appends: files }: LocalFiles,
   filesDir: string,
   parts: AppendPart[],
   options: { holder: object; wait: boolean },
@@ -67,7 +61,7 @@ export async function planAppends(
  * length it had before the batch (a file already shorter, or missing, is left alone).
  * The cut is durable before this resolves.
  */
-export async function reconcileAppends(checkpoint: unknown, where: { filesDir: string }): Promise<void> {
+export async function reconcileAppends(checkpoint: unknown, where: { filesDir: string; localFiles: LocalFiles }): Promise<void> {
   const recorded = (checkpoint as Partial<AppendCheckpoint>).files;
   if (!Array.isArray(recorded)) throw new BosunError('BOSUN_STORE_CORRUPT', 'a started record of file appends names no files');
   for (const { path: relative, length } of recorded) {
@@ -76,13 +70,8 @@ export async function reconcileAppends(checkpoint: unknown, where: { filesDir: s
     if (rel.startsWith('..') || path.isAbsolute(rel) || !Number.isSafeInteger(length) || length < 0) {
       throw new BosunError('BOSUN_STORE_CORRUPT', `a started record of file appends names "${relative}" at ${length}, which is not a file length in the files folder`);
     }
-    await files.cutBack(file, length);
+    await where.localFiles.appends.cutBack(file, length);
   }
-}
-
-/** Closes an appended file held open: it is about to be replaced. */
-export function forgetAppendedFile(file: string): Promise<void> {
-  return files.forget(file);
 }
 
 function writeError(filesDir: string, file: string, cause: unknown): BosunError {

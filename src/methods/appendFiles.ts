@@ -71,6 +71,11 @@ export class AppendFiles {
     }
   }
 
+  /** Closes every file held open. */
+  async closeAll(): Promise<void> {
+    for (const file of [...this.#open.keys()]) await this.forget(file);
+  }
+
   /** Closes the file if it is held open (it is about to be replaced, say). */
   async forget(file: string): Promise<void> {
     const known = this.#open.get(file);

@@ -3,7 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BosunError } from '../errors.ts';
 import type { Message } from '../message.ts';
-import { forgetAppendedFile, planAppends, reconcileAppends, type AppendPart } from './appendBatch.ts';
+import { planAppends, reconcileAppends, type AppendPart } from './appendBatch.ts';
+import { PROCESS_LOCAL_FILES, type LocalFiles } from './LocalFiles.ts';
 import { resolveInsideOnce } from './confinedPaths.ts';
 import { runAlone } from './runAlone.ts';
 import type { BatchSpec, MethodContext, MethodSpec, PlannedBatch } from './types.ts';
@@ -56,7 +57,7 @@ const appendBatch: BatchSpec = {
   max: BATCH_MAX,
   async plan(contexts, options) {
     const parts = await Promise.all(contexts.map(appendPart));
-    return planAppends(contexts[0]!.filesDir, parts, options);
+    return planAppends(contexts[0]!.localFiles ?? PROCESS_LOCAL_FILES, contexts[0]!.filesDir, parts, options);
   },
   reconcile: reconcileAppends,
 };
@@ -78,7 +79,7 @@ export const REQToFileAppend: MethodSpec = {
  * is written and made durable, then renamed over it, so a reader sees the old content or
  * the new, never a part.
  */
-async function replaceFile(filesDir: string, file: string, data: string): Promise<void> {
+async function replaceFile(localFiles: LocalFiles, filesDir: string, file: string, data: string): Promise<void> {
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++temporaries}.tmp`);
   try {
     await mkdir(path.dirname(file), { recursive: true });
@@ -89,7 +90,7 @@ async function replaceFile(filesDir: string, file: string, data: string): Promis
     } finally {
       await handle.close();
     }
-    await forgetAppendedFile(file);
+    await localFiles.appends.forget(file);
     await rename(temporary, file);
   } catch (err) {
     await unlink(temporary).catch(() => {});
@@ -109,7 +110,7 @@ const replaceBatch: BatchSpec = {
         parts.forEach((p, i) => typeof p === 'string' && last.set(p, i));
         const failed = new Map<string, Error>();
         for (const [file, i] of last) {
-          await replaceFile(contexts[i]!.filesDir, file, contexts[i]!.message.data ?? '').catch((e: Error) => failed.set(file, e));
+          await replaceFile(contexts[i]!.localFiles ?? PROCESS_LOCAL_FILES, contexts[i]!.filesDir, file, contexts[i]!.message.data ?? '').catch((e: Error) => failed.set(file, e));
         }
         return parts.map((p) => (p instanceof Error ? p : (failed.get(p) ?? {})));
       },

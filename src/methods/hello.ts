@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Message } from '../message.ts';
 import { planAppends, reconcileAppends, type AppendPart } from './appendBatch.ts';
 import { resolveInsideOnce } from './confinedPaths.ts';
+import { PROCESS_LOCAL_FILES } from './LocalFiles.ts';
 import { runAlone } from './runAlone.ts';
 import type { BatchSpec, MethodSpec } from './types.ts';
 
@@ -63,7 +64,7 @@ const errorLogBatch: BatchSpec = {
       file = e instanceof Error ? e : new Error(String(e));
     }
     const parts = contexts.map((ctx): AppendPart => (file instanceof Error ? file : { file, text: errorLogLine(ctx.message) }));
-    return planAppends(filesDir, parts, options);
+    return planAppends(contexts[0]!.localFiles ?? PROCESS_LOCAL_FILES, filesDir, parts, options);
   },
   reconcile: reconcileAppends,
 };

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Message } from '../message.ts';
+import type { LocalFiles } from './LocalFiles.ts';
 
 /**
  * A request method: the code a node runs when a message for that method reaches it.
@@ -53,7 +54,7 @@ export interface BatchSpec {
    * batch is then reported interrupted. Without it, a cut-short batch of a
    * non-idempotent method is always reported interrupted.
    */
-  reconcile?(checkpoint: unknown, where: { filesDir: string }): Promise<void>;
+  reconcile?(checkpoint: unknown, where: { filesDir: string; localFiles: LocalFiles }): Promise<void>;
 }
 
 export interface PlannedBatch {
@@ -83,6 +84,8 @@ export interface MethodContext {
   message: Message;
   /** `<data-dir>/files`: the root every file method is confined to. */
   filesDir: string;
+  /** The files this node holds (locks, files open for appending); a process-wide set when absent. */
+  localFiles?: LocalFiles;
   /** Aborted at `methodTimeout` and at shutdown; a handler stops its work when it fires. */
   signal: AbortSignal;
   log: Logger;

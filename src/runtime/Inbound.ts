@@ -3,6 +3,7 @@ import { Supervisor } from '../../supervisors/Supervisor.ts';
 import type { ChildSpec, ErrorSink } from '../../supervisors/types.ts';
 import type { Clock } from '../clock.ts';
 import type { Message } from '../message.ts';
+import type { LocalFiles } from '../methods/LocalFiles.ts';
 import type { MethodRegistry } from '../methods/registry.ts';
 import type { MethodContext, MethodSpec } from '../methods/types.ts';
 import { parseSeq, prefixRange } from '../store/keys.ts';
@@ -18,6 +19,8 @@ export interface InboundDeps {
   node: string;
   /** Where file methods write: a reconciled batch's checkpoint names files in it. */
   filesDir: string;
+  /** The files the node's methods hold. */
+  localFiles: LocalFiles;
   store: Store;
   clock: Clock;
   log: Logger;
@@ -188,7 +191,7 @@ export class Inbound {
     const reconcile = spec?.batch?.reconcile;
     if (reconcile && batch.record.checkpoint !== undefined) {
       try {
-        await reconcile(batch.record.checkpoint, { filesDir: this.deps.filesDir });
+        await reconcile(batch.record.checkpoint, { filesDir: this.deps.filesDir, localFiles: this.deps.localFiles });
         await this.deps.store.write([{ type: 'del', key: batch.key }]);
         return sub.enqueue(entries);
       } catch (e) {

@@ -25,6 +25,7 @@ import { FrameAuth } from './FrameAuth.ts';
 import { Inbound } from './Inbound.ts';
 import { Outbound } from './Outbound.ts';
 import { RunContext, type RunServices } from './RunContext.ts';
+import { LocalFiles } from '../methods/LocalFiles.ts';
 import { needsRelay, outboundStreamOf, RELAY_METHODS, relayedMessage, relayEnvelope } from './relay.ts';
 import { Scheduler } from './Scheduler.ts';
 import { workerHandle } from './workerHandle.ts';
@@ -177,6 +178,8 @@ export class BosunNode {
   readonly log: Logger;
   readonly clock: Clock;
   readonly filesDir: string;
+  /** The files this node's methods hold open and locked; closed when it stops. */
+  readonly #localFiles = new LocalFiles();
   readonly errorKernel: ErrorKernel;
   #defaults: MessageDefaults;
   #timers: DurableTimers;
@@ -263,6 +266,7 @@ export class BosunNode {
     this.#inbound = new Inbound({
       node: this.name,
       filesDir: this.filesDir,
+      localFiles: this.#localFiles,
       store: this.store,
       clock: this.clock,
       log: this.log,
@@ -608,6 +612,7 @@ export class BosunNode {
     this.#unsubscribeStatus?.();
     await this.transport.close();
     await this.store.close();
+    await this.#localFiles.close();
     if (this.options.removeFilesDirOnStop) await rm(this.filesDir, { recursive: true, force: true });
     this.#status = 'stopped';
     this.log.info('node stopped');
@@ -626,6 +631,7 @@ export class BosunNode {
     for (const sender of this.#outbound.senders.values()) sender.stop();
     this.#timers.stopAll();
     this.#unsubscribeStatus?.();
+    void this.#localFiles.close();
     await this.transport.close();
   }
 
@@ -728,6 +734,7 @@ export class BosunNode {
       node: this.name,
       central: this.central,
       filesDir: this.filesDir,
+      localFiles: this.#localFiles,
       registry: this.#registryData,
       operator: this.#inbound.operator,
       log: this.log,
