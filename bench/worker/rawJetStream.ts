@@ -52,14 +52,15 @@ export async function consumeToFile(servers: string, stream: string, file: strin
   let received = 0;
   let firstAt = 0;
   try {
-    const messages = await consumer.consume({ max_messages: 1000 });
-    for await (const m of messages) {
-      if (received === 0) firstAt = wallNow();
-      await out.write(`${decoder.decode(m.data)}\n`);
-      m.ack();
-      if (++received >= count) break;
+    while (received < count) {
+      const messages = await consumer.fetch({ max_messages: Math.min(1000, count - received), expires: 2000 });
+      for await (const m of messages) {
+        if (received === 0) firstAt = wallNow();
+        await out.write(`${decoder.decode(m.data)}\n`);
+        m.ack();
+        received++;
+      }
     }
-    await messages.close();
   } finally {
     await out.close();
   }
