@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { AckPolicy, connect, StorageType, type NatsConnection } from 'nats';
 import { wallNow } from '../harness/time.ts';
 
@@ -47,7 +47,7 @@ export async function publishLines(servers: string, subject: string, count: numb
 export async function consumeToFile(servers: string, stream: string, file: string, count: number): Promise<{ count: number; firstAt: number; lastAt: number }> {
   const js = (await nats(servers)).jetstream();
   const consumer = await js.consumers.get(stream, 'appender');
-  const out = await open(file, 'a');
+  const out = openSync(file, 'a');
   const decoder = new TextDecoder();
   let received = 0;
   let firstAt = 0;
@@ -56,13 +56,13 @@ export async function consumeToFile(servers: string, stream: string, file: strin
       const messages = await consumer.fetch({ max_messages: Math.min(1000, count - received), expires: 2000 });
       for await (const m of messages) {
         if (received === 0) firstAt = wallNow();
-        await out.write(`${decoder.decode(m.data)}\n`);
+        writeSync(out, `${decoder.decode(m.data)}\n`);
         m.ack();
         received++;
       }
     }
   } finally {
-    await out.close();
+    closeSync(out);
   }
   return { count: received, firstAt, lastAt: wallNow() };
 }
