@@ -187,16 +187,20 @@ export class Inbound {
   async #settleCutShort(batch: StartedBatch, entries: InboxEntry[]): Promise<void> {
     const sub = this.subscriber(entries[0]!.message.method);
     const spec = sub.spec;
-    if (spec?.idempotent) return sub.enqueue(entries);
     const reconcile = spec?.batch?.reconcile;
-    if (reconcile && batch.record.checkpoint !== undefined) {
-      try {
+    try {
+      // The record goes before the batch runs again: its runs record no start of their own.
+      if (spec?.idempotent) {
+        await this.deps.store.write([{ type: 'del', key: batch.key }]);
+        return sub.enqueue(entries);
+      }
+      if (reconcile && batch.record.checkpoint !== undefined) {
         await reconcile(batch.record.checkpoint, { filesDir: this.deps.filesDir, localFiles: this.deps.localFiles });
         await this.deps.store.write([{ type: 'del', key: batch.key }]);
         return sub.enqueue(entries);
-      } catch (e) {
-        this.deps.onError(`inbound/${sub.method}`, e);
       }
+    } catch (e) {
+      this.deps.onError(`inbound/${sub.method}`, e);
     }
     await sub.interruptedBatch(entries, batch.key);
   }

@@ -26,6 +26,7 @@ import { Inbound } from './Inbound.ts';
 import { Outbound } from './Outbound.ts';
 import { RunContext, type RunServices } from './RunContext.ts';
 import { LocalFiles } from '../methods/LocalFiles.ts';
+import { CoalescedEnqueue } from './CoalescedEnqueue.ts';
 import { needsRelay, outboundStreamOf, RELAY_METHODS, relayedMessage, relayEnvelope } from './relay.ts';
 import { Scheduler } from './Scheduler.ts';
 import { workerHandle } from './workerHandle.ts';
@@ -178,6 +179,8 @@ export class BosunNode {
   readonly log: Logger;
   readonly clock: Clock;
   readonly filesDir: string;
+  /** Replies handlers send while they run, written to the outbox a turn's worth at a time. */
+  readonly #streamedReplies = new CoalescedEnqueue((replies) => this.#outbound.enqueue(replies));
   /** The files this node's methods hold open and locked; closed when it stops. */
   readonly #localFiles = new LocalFiles();
   readonly errorKernel: ErrorKernel;
@@ -741,7 +744,7 @@ export class BosunNode {
       send: (message) => this.accept(message) as never,
       emit: async (request, data) => {
         const reply = this.#replyFor(request, { ok: true, output: data }, undefined, `${request.id}.reply.${++this.#emitted}`);
-        if (reply) await this.#outbound.enqueue([reply]);
+        if (reply) await this.#streamedReplies.send(reply);
       },
       ...(this.name === this.central
         ? {
