@@ -14,7 +14,8 @@ const confined = new Map<string, string>();
  */
 export async function resolveInsideOnce(root: string, ...parts: NamedPathPart[]): Promise<string> {
   let key = root;
-  for (const part of parts) key += `\0${part.value}`;
+  // Whether a part is rooted changes what it may be: it is part of the key.
+  for (const part of parts) key += `\0${part.rooted ? 'r' : 'p'}${part.value}`;
   const known = confined.get(key);
   if (known !== undefined) return known;
   const resolved = await resolveInside(root, ...parts);

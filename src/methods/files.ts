@@ -25,29 +25,51 @@ const BATCH_MAX = 1024;
  *   the message's own otherwise.
  *
  * Every part is confined by `resolveInside`: no part may climb out of the folder
- * before it, directly or through a symlink.
+ * before it, directly or through a symlink. An absolute `directory` (steward's
+ * `/var/steward/…`) is a folder under the files folder.
  */
 export async function resultFilePath(filesDir: string, message: Message): Promise<string> {
+  return (await resultTarget(filesDir, message)).file;
+}
+
+/**
+ * `resultFilePath`, for the writer: a reply whose `directory` or `fileName` is refused on
+ * this node (it climbs out, or through a symbolic link) still lands where replies land, in
+ * the default directory, and `note` says why, so the user sees the reply (often the error
+ * that very path caused) instead of only a line in the log. A request's own refused path
+ * is refused: its sender gets that as an error reply.
+ */
+export async function resultTarget(filesDir: string, message: Message): Promise<{ file: string; note?: string }> {
+  try {
+    return { file: await confinedPath(filesDir, message, message.directory, message.fileName) };
+  } catch (e) {
+    if (!message.isReply || !(e instanceof BosunError) || e.code !== 'BOSUN_PATH_OUTSIDE_ROOT') throw e;
+    const defaultName = `${message.inReplyTo?.method ?? message.method}.result${message.error ? '.error' : ''}`;
+    const file = await confinedPath(filesDir, message, undefined, message.fileName).catch(() => confinedPath(filesDir, message, undefined, defaultName));
+    return { file, note: `[bosun: ${e.message}; this reply was written to "${path.relative(filesDir, file)}" instead]` };
+  }
+}
+
+async function confinedPath(filesDir: string, message: Message, directory: string | undefined, fileName: string | undefined): Promise<string> {
   const originalMethod = message.inReplyTo?.method ?? message.method;
-  const directory = message.directory ?? (message.inReplyTo ? message.inReplyTo.method : 'default');
-  const fileName = message.fileName ?? `${originalMethod}.result`;
   return resolveInsideOnce(
     filesDir,
-    { name: 'directory', value: directory },
+    { name: 'directory', value: directory ?? (message.inReplyTo ? message.inReplyTo.method : 'default'), rooted: true },
     { name: 'node', value: message.fromNode },
-    { name: 'fileName', value: fileName },
+    { name: 'fileName', value: fileName ?? `${originalMethod}.result` },
   );
 }
 
-/** What an append adds for one message: its data as one entry, ending with a newline. */
-function appendedText(message: Message): string {
-  const data = message.data ?? '';
+/** What an append adds for one message: its data as one entry, ending with a newline, after the note of a refused path. */
+function appendedText(message: Message, note: string | undefined): string {
+  const data = note === undefined ? (message.data ?? '') : `${note}\n${message.data ?? ''}`;
   return data.endsWith('\n') ? data : data + '\n';
 }
 
 async function appendPart(ctx: MethodContext): Promise<AppendPart> {
   try {
-    return { file: await resultFilePath(ctx.filesDir, ctx.message), text: appendedText(ctx.message) };
+    const { file, note } = await resultTarget(ctx.filesDir, ctx.message);
+    return { file, text: appendedText(ctx.message, note) };
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }
@@ -102,17 +124,23 @@ let temporaries = 0;
 const replaceBatch: BatchSpec = {
   max: BATCH_MAX,
   async plan(contexts): Promise<PlannedBatch> {
-    const parts = await Promise.all(contexts.map((ctx) => resultFilePath(ctx.filesDir, ctx.message).catch((e: Error) => e)));
+    const parts = await Promise.all(contexts.map((ctx) => resultTarget(ctx.filesDir, ctx.message).catch((e: Error) => e)));
+    const fileOf = (p: { file: string } | Error) => (p instanceof Error ? p : p.file);
     return {
       apply: async () => {
         // Only the last content of each file stays, so only that one is written.
         const last = new Map<string, number>();
-        parts.forEach((p, i) => typeof p === 'string' && last.set(p, i));
+        parts.forEach((p, i) => !(p instanceof Error) && last.set(p.file, i));
         const failed = new Map<string, Error>();
         for (const [file, i] of last) {
-          await replaceFile(contexts[i]!.localFiles ?? PROCESS_LOCAL_FILES, contexts[i]!.filesDir, file, contexts[i]!.message.data ?? '').catch((e: Error) => failed.set(file, e));
+          const { note } = parts[i] as { note?: string };
+          const data = note === undefined ? (contexts[i]!.message.data ?? '') : `${note}\n${contexts[i]!.message.data ?? ''}`;
+          await replaceFile(contexts[i]!.localFiles ?? PROCESS_LOCAL_FILES, contexts[i]!.filesDir, file, data).catch((e: Error) => failed.set(file, e));
         }
-        return parts.map((p) => (p instanceof Error ? p : (failed.get(p) ?? {})));
+        return parts.map((p) => {
+          const file = fileOf(p);
+          return file instanceof Error ? file : (failed.get(file) ?? {});
+        });
       },
       release: () => {},
     };
