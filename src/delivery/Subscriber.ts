@@ -3,12 +3,12 @@ import type { Logger } from 'pino';
 import type { executionMachine } from '../../actors/executionMachine.ts';
 import { subscriberMachine } from '../../actors/subscriberMachine.ts';
 import type { Clock } from '../clock.ts';
-import { describeError } from '../errors.ts';
-import { isOrderedMethod, type Message } from '../message.ts';
-import type { MethodContext, MethodSpec, PlannedBatch } from '../methods/types.ts';
+import { isOrderedMethod } from '../message.ts';
+import type { MethodContext, MethodSpec } from '../methods/types.ts';
 import { execKey, inKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import { failure, HandlerRun, success, type Outcome } from './HandlerRun.ts';
+import { follows, refusalOf, type RunBatch } from './runBatch.ts';
 import { startedOp } from './runRecords.ts';
 import type { InboxEntry } from './SubjectReceiver.ts';
 import { WorkQueue } from './WorkQueue.ts';
@@ -38,22 +38,6 @@ export interface SubscriberDeps {
   authorize?(message: InboxEntry['message'], delivery: { stream: string; seq: number }): void | Promise<void>;
   /** Gets ready for a run (opens the stream its reply will take, so replies keep order). */
   prepare?(entry: InboxEntry): void | Promise<void>;
-}
-
-/**
- * Consecutive entries of one stream that run together. A batch of one is the common case
- * for methods that do not batch.
- */
-interface RunBatch {
-  entries: InboxEntry[];
-  spec: MethodSpec | undefined;
-  /** Per entry: the refusal that ends it without running, or undefined when it runs. */
-  refusals: Array<Outcome | undefined>;
-  planned?: PlannedBatch;
-  /** The started record's key, when the batch has one. */
-  recordKey?: string;
-  /** Its put, until it is written. */
-  start?: StoreOp;
 }
 
 /**
@@ -260,7 +244,8 @@ export class Subscriber {
    */
   async #open(entries: InboxEntry[], holder: object, wait: boolean): Promise<RunBatch | undefined> {
     const spec = this.spec;
-    const refusals = await Promise.all(entries.map((e) => this.#refusal(e, spec)));
+    const rules = { method: this.method, allowedNodes: this.allowedNodes, authorize: this.deps.authorize };
+    const refusals = await Promise.all(entries.map((e) => refusalOf(e, spec, rules)));
     const batch: RunBatch = { entries, spec, refusals };
     const runnable = entries.filter((_, i) => refusals[i] === undefined);
     if (!spec || runnable.length === 0) return batch;
@@ -285,32 +270,6 @@ export class Subscriber {
       batch.start = startedOp(entries[0]!.stream, firstSeq, entries.at(-1)!.seq, this.deps.clock.now(), batch.planned?.checkpoint);
     }
     return batch;
-  }
-
-  /** Why `entry` must not run here, or undefined when it may. */
-  async #refusal(entry: InboxEntry, spec: MethodSpec | undefined): Promise<Outcome | undefined> {
-    const m = entry.message;
-    if (!spec) return { ok: false, code: 'BOSUN_UNKNOWN_METHOD', message: `node ${m.toNode} does not serve method ${m.method}` };
-    // The handler is chosen by the stream the frame came on, so the message must be for
-    // that method: a frame that says otherwise is refused, never run as something else.
-    if (m.method !== this.method) {
-      return { ok: false, code: 'BOSUN_MISDIRECTED', message: `a ${m.method} message came on the ${this.method} stream; it was not run` };
-    }
-    if (this.allowedNodes && !this.allowedNodes.includes(m.fromNode)) {
-      return {
-        ok: false,
-        code: 'BOSUN_NOT_ALLOWED',
-        message: `${this.method} here takes messages from ${this.allowedNodes.join(', ')} only, not from ${m.fromNode}`,
-      };
-    }
-    if (!this.deps.authorize) return undefined;
-    try {
-      await this.deps.authorize(m, { stream: entry.stream, seq: entry.seq });
-      return undefined;
-    } catch (e) {
-      const d = describeError(e);
-      return { ok: false, code: d.code, message: d.message };
-    }
   }
 
   /** Runs the batch's effect: every entry's outcome, in order. */
@@ -402,9 +361,3 @@ export class Subscriber {
   }
 }
 
-/** Entries run together only when nothing of their stream lies between them. */
-function follows(previous: InboxEntry, next: InboxEntry): boolean {
-  return next.seq === previous.seq + 1 && next.stream === previous.stream;
-}
-
-export type { Message };
