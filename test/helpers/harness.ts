@@ -43,7 +43,7 @@ export type CrashPoint =
   | 'afterFinish'
   /**
    * Receiver: inside a batch of the ordered method, after its first message's effect.
-   * Armed as `afterApply` (every other `afterApply` of a batch of several strikes here),
+   * Armed as `afterApply` (two in three `afterApply` crashes that reach a batch of several strike here),
    * so that the command arbitraries, and the counterexamples found with them, stay as
    * they were.
    */
@@ -145,7 +145,7 @@ export class Harness {
   readonly recorder = recorder();
   /** The ordered method's effect: batches of it, with an effect a crash is reconciled in. */
   readonly batched = new BatchedRecordLogs();
-  /** `afterApply` crashes armed so far that a batch of several took: every other one strikes mid-batch. */
+  /** `afterApply` crashes that reached a batch of several: two in three strike mid-batch. */
   #batchCrashes = 0;
   /** Request id → the data of every reply that reached its sender, in arrival order. */
   readonly replies = new Map<string, string[]>();
@@ -664,7 +664,8 @@ export class Harness {
     };
     const batchCrashPoint = (point: BatchCrashPoint): boolean => {
       if (slot.incarnation !== incarnation || !slot.armed.has('afterApply')) return false;
-      if (point === 'midBatch' && this.#batchCrashes++ % 2 === 1) return false;
+      // A batch of several gets the crash after its first effect two times in three.
+      if (point === 'midBatch' && this.#batchCrashes++ % 3 === 2) return false;
       if (point === 'midBatch') {
         slot.armed.delete('afterApply');
         slot.armed.add('midBatch');
