@@ -206,7 +206,7 @@ export class Subscriber {
     if (batch.start && !(await this.#retrying(() => this.deps.store.write([batch!.start!])))) return batch.planned?.release();
     while (batch) {
       const outcomes = await this.#apply(batch);
-      const following: InboxEntry[] = this.#taking ? this.#queue.takeFollowing(batch.entries.at(-1)!, this.#batchSize() - 1, follows) : [];
+      const following: InboxEntry[] = this.#taking ? this.#queue.takeFollowing(batch.entries.at(-1)!, this.#batchSize(), follows) : [];
       let next: RunBatch | undefined = following.length > 0 ? await this.#open(following, holder, false) : undefined;
       if (!(await this.#prepareAll(batch.entries))) {
         batch.planned?.release();
