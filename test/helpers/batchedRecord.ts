@@ -25,6 +25,9 @@ interface LogCheckpoint {
 export class BatchedRecordLogs {
   /** `<node>|<fromNode>` → ids in the order they were applied. */
   readonly logs = new Map<string, string[]>();
+
+  /** `runs`: the recorder's runs per node, which every applied id also goes to (and a cut-back leaves). */
+  constructor(private readonly runs: Map<string, string[]>) {}
   /** Batches applied, and those of more than one message. */
   readonly stats = { batches: 0, batchesOfSeveral: 0, reconciled: 0 };
 
@@ -51,7 +54,9 @@ export class BatchedRecordLogs {
         this.stats.reconciled++;
         for (const { log, length } of (checkpoint as LogCheckpoint).logs) {
           const list = this.logs.get(log);
-          if (list && list.length > length) list.length = length;
+          if (!list || list.length <= length) continue;
+          const nodeRuns = this.runs.get(log.slice(0, log.indexOf('|'))) ?? [];
+          for (const id of list.splice(length).reverse()) nodeRuns.splice(nodeRuns.lastIndexOf(id), 1);
         }
       },
     };
@@ -67,15 +72,13 @@ export class BatchedRecordLogs {
       let list = this.logs.get(log);
       if (!list) this.logs.set(log, (list = []));
       list.push(ctx.message.data ?? '');
+      let nodeRuns = this.runs.get(ctx.node);
+      if (!nodeRuns) this.runs.set(ctx.node, (nodeRuns = []));
+      nodeRuns.push(ctx.message.data ?? '');
       if (i === 0 && contexts.length > 1 && hooks.crashPoint('midBatch')) return results;
     }
     hooks.crashPoint('afterApply');
     return results;
-  }
-
-  /** Ids applied on `node`, log by log. */
-  *appliedOn(): Iterable<[node: string, ids: string[]]> {
-    for (const [log, ids] of this.logs) yield [log.slice(0, log.indexOf('|')), ids];
   }
 }
 

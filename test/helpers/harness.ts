@@ -144,7 +144,7 @@ export class Harness {
   readonly names: readonly string[];
   readonly recorder = recorder();
   /** The ordered method's effect: batches of it, with an effect a crash is reconciled in. */
-  readonly batched = new BatchedRecordLogs();
+  readonly batched = new BatchedRecordLogs(this.recorder.runs);
   /** `afterApply` crashes that reached a batch of several: two in three strike mid-batch. */
   #batchCrashes = 0;
   /** Request id → the data of every reply that reached its sender, in arrival order. */
@@ -455,7 +455,7 @@ export class Harness {
   /** The executions of every stream the harness sent on, in the order they ran. */
   appliedByStream(): Map<string, string[]> {
     const applied = new Map<string, string[]>();
-    for (const [node, runs] of [...this.recorder.runs, ...this.batched.appliedOn()]) {
+    for (const [node, runs] of this.recorder.runs) {
       for (const id of runs) {
         const stream = this.#streamOf.get(id);
         // Something that ran where the harness never sent it lands under its own key,
