@@ -255,6 +255,7 @@ export class BosunNode {
     this.#parts.timers.stopAll();
     await this.transport.close();
     await this.store.close();
+    await this.#parts.localFiles.close();
     if (this.options.removeFilesDirOnStop) await rm(this.filesDir, { recursive: true, force: true });
     this.#status = 'stopped';
     this.log.info('node stopped');
@@ -272,6 +273,7 @@ export class BosunNode {
     this.#root?.kill();
     for (const sender of this.#parts.outbound.senders.values()) sender.stop();
     this.#parts.timers.stopAll();
+    void this.#parts.localFiles.close();
     await this.transport.close();
   }
 

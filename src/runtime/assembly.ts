@@ -7,7 +7,9 @@ import type { MethodSpec } from '../methods/types.ts';
 import { DurableTimers } from '../delivery/DurableTimers.ts';
 import type { SignedFrame } from '../delivery/frames.ts';
 import { Acceptor } from './accept.ts';
+import { LocalFiles } from '../methods/LocalFiles.ts';
 import { CentralLink } from './central.ts';
+import { CoalescedEnqueue } from './CoalescedEnqueue.ts';
 import { PlugIns } from './children/plugIns.ts';
 import { StoreChild } from './children/store.ts';
 import { FrameAuth } from './FrameAuth.ts';
@@ -49,6 +51,8 @@ export function assembleNode(options: NodeOptions, status: () => NodeStatus) {
   const accept = (input: unknown, acceptOptions?: AcceptOptions) => acceptor.accept(input, acceptOptions);
   const storeChild = new StoreChild(store);
   const waiters = new Waiters();
+  /** The files this node's methods hold open and locked; closed when it stops. */
+  const localFiles = new LocalFiles();
   const counters = newCounters();
   const centralLink = new CentralLink({
     node: name,
@@ -122,11 +126,16 @@ export function assembleNode(options: NodeOptions, status: () => NodeStatus) {
     scheduler,
     waiters,
     counters,
+    sendStreamed: (reply) => streamedReplies.send(reply),
     report: (source, code, message, about) => reports.report(source, code, message, about),
     reportError: (source, e) => reports.error(source, e),
   });
+  /** Replies handlers send while they run, written to the outbox a turn's worth at a time. */
+  const streamedReplies = new CoalescedEnqueue((replies) => outbound.enqueue(replies));
   const inbound = new Inbound({
     node: name,
+    filesDir,
+    localFiles,
     store,
     clock,
     log,
@@ -150,6 +159,7 @@ export function assembleNode(options: NodeOptions, status: () => NodeStatus) {
     node: name,
     central,
     filesDir,
+    localFiles,
     registry,
     operator: inbound.operator,
     log,
@@ -179,6 +189,7 @@ export function assembleNode(options: NodeOptions, status: () => NodeStatus) {
     centralLink,
     operatorApi,
     waiters,
+    localFiles,
     storeChild,
     plugIns,
     counters,

@@ -24,6 +24,8 @@ export interface RepliesDeps {
   scheduler: Scheduler;
   waiters: Waiters;
   counters: NodeCounters;
+  /** Puts a reply a handler sends while it runs into the outbox, with the others of the same turn. */
+  sendStreamed(reply: Message): Promise<void>;
   /** Tells the error kernel (and central) that a run failed. */
   report(source: string, code: string, message: string, about?: Message): void;
   reportError(source: string, error: unknown): void;
@@ -57,7 +59,7 @@ export class Replies {
   /** A run's output that goes back before it ends (a continuous command's lines). */
   async emit(request: Message, data: string): Promise<void> {
     const reply = this.replyFor(request, { ok: true, output: data }, undefined, `${request.id}.reply.${++this.#emitted}`);
-    if (reply) await this.deps.outbound.enqueue([reply]);
+    if (reply) await this.deps.sendStreamed(reply);
   }
 
   /** The records that close a run: its reply (if any) goes into the outbox in the same batch. */
