@@ -1,0 +1,107 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { startNatsServer, type NatsServer } from './natsServer.ts';
+import { freePort } from './ports.ts';
+
+/**
+ * Real nats-server topologies on loopback for tests: a cluster (full-mesh routes) and a
+ * hub with a leaf server. Each server has a monitoring port, so a test can wait until
+ * routes and leaf links are up instead of sleeping. Every server comes from
+ * `startNatsServer`, so each is killed with its test process however that ends; callers
+ * still stop them by PID in `afterAll` (`stopAll`).
+ */
+export interface TopologyServer extends NatsServer {
+  readonly name: string;
+  /** `127.0.0.1:<port>`, as a node's transport names the server it is on. */
+  readonly hostPort: string;
+  readonly monitorPort: number;
+}
+
+const HOST = '127.0.0.1';
+
+/** `names.length` servers in one cluster, each with explicit routes to all the others. */
+export async function startNatsCluster(names: string[], extraArgs: (name: string) => string[] = () => []): Promise<TopologyServer[]> {
+  const routePorts = await Promise.all(names.map(() => freePort()));
+  const servers: TopologyServer[] = [];
+  try {
+    for (const [i, name] of names.entries()) {
+      const routes = routePorts.filter((_, j) => j !== i).map((p) => `nats-route://${HOST}:${p}`);
+      const args = ['-n', name, '--cluster_name', 'bosun', '--cluster', `nats://${HOST}:${routePorts[i]}`, '--routes', routes.join(','), ...extraArgs(name)];
+      servers.push(await startMonitored(name, args));
+    }
+    await waitForRoutes(servers);
+    return servers;
+  } catch (error) {
+    await stopAll(servers);
+    throw error;
+  }
+}
+
+export interface HubAndLeaf {
+  hub: TopologyServer;
+  leaf: TopologyServer;
+  /** The hub's port for leaf connections. */
+  hubLeafPort: number;
+}
+
+/**
+ * A hub and one leaf server whose leaf link dials `leafRemotePort(hubLeafPort)`: the hub's
+ * leaf port itself, or a proxy in front of it that the test makes first.
+ */
+export async function startHubAndLeaf(dir: string, leafRemotePort: (hubLeafPort: number) => Promise<number>): Promise<HubAndLeaf> {
+  const hubLeafPort = await freePort();
+  const hubConf = path.join(dir, 'hub.conf');
+  await writeFile(hubConf, `leafnodes { listen: "${HOST}:${hubLeafPort}" }\n`);
+  const hub = await startMonitored('hub', ['-n', 'hub', '-c', hubConf]);
+  let leaf: TopologyServer | undefined;
+  try {
+    const remotePort = await leafRemotePort(hubLeafPort);
+    const leafConf = path.join(dir, 'leaf.conf');
+    await writeFile(leafConf, `leafnodes { reconnect: 1, remotes: [ { url: "nats-leaf://${HOST}:${remotePort}" } ] }\n`);
+    leaf = await startMonitored('leaf', ['-n', 'leaf', '-c', leafConf]);
+    await waitForLeafLink(hub);
+    return { hub, leaf, hubLeafPort };
+  } catch (error) {
+    await stopAll([hub, ...(leaf ? [leaf] : [])]);
+    throw error;
+  }
+}
+
+/** Resolves once every server has a route to each of the others. */
+export async function waitForRoutes(servers: TopologyServer[], timeoutMs = 15_000): Promise<void> {
+  await Promise.all(servers.map((s) => waitForMonitor(s, 'routez', (z) => z.num_routes === servers.length - 1, `${s.name}'s routes`, timeoutMs)));
+}
+
+/** Resolves once the hub has a leaf connection. */
+export function waitForLeafLink(hub: TopologyServer, timeoutMs = 15_000): Promise<void> {
+  return waitForMonitor(hub, 'leafz', (z) => Number(z.leafnodes) >= 1, 'the leaf link', timeoutMs);
+}
+
+/** Stops every server that still runs, SIGKILL after a grace period; each by its own PID. */
+export async function stopAll(servers: Array<NatsServer | undefined>): Promise<void> {
+  await Promise.all(servers.map((s) => s?.stop()));
+}
+
+/** A server started with a monitoring port and a name (`-n`), on a free client port. */
+export async function startMonitored(name: string, args: string[]): Promise<TopologyServer> {
+  const monitorPort = await freePort();
+  const server = await startNatsServer({ args: ['-m', String(monitorPort), ...args] });
+  // a view of the server, not a copy: its `pid` and `running` getters must stay live
+  return Object.assign(Object.create(server) as NatsServer, { name, hostPort: `${HOST}:${server.port}`, monitorPort });
+}
+
+async function waitForMonitor(server: TopologyServer, endpoint: string, ok: (body: Record<string, unknown>) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const response = await fetch(`http://${HOST}:${server.monitorPort}/${endpoint}`);
+      last = await response.json();
+      if (ok(last as Record<string, unknown>)) return;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last /${endpoint}: ${JSON.stringify(last)?.slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
