@@ -50,12 +50,15 @@ export interface HubAndLeaf {
  */
 export async function startHubAndLeaf(dir: string, leafRemotePort: (hubLeafPort: number) => Promise<number>): Promise<HubAndLeaf> {
   const hubLeafPort = await freePort();
+  const remotePort = await leafRemotePort(hubLeafPort);
   const hubConf = path.join(dir, 'hub.conf');
-  await writeFile(hubConf, `leafnodes { listen: "${HOST}:${hubLeafPort}" }\n`);
+  // The hub tells its leaves where to reach it (even with no_advertise, nats-server 2.9
+  // sends its leaf address), and a leaf dials that too: it must be the proxy's address,
+  // or a leaf whose link through the proxy is cut goes round it.
+  await writeFile(hubConf, `leafnodes { listen: "${HOST}:${hubLeafPort}", advertise: "${HOST}:${remotePort}" }\n`);
   const hub = await startMonitored('hub', ['-n', 'hub', '-c', hubConf]);
   let leaf: TopologyServer | undefined;
   try {
-    const remotePort = await leafRemotePort(hubLeafPort);
     const leafConf = path.join(dir, 'leaf.conf');
     await writeFile(leafConf, `leafnodes { reconnect: 1, remotes: [ { url: "nats-leaf://${HOST}:${remotePort}" } ] }\n`);
     leaf = await startMonitored('leaf', ['-n', 'leaf', '-c', leafConf]);
