@@ -85,10 +85,10 @@ export async function stopAll(servers: Array<NatsServer | undefined>): Promise<v
   await Promise.all(servers.map((s) => s?.stop()));
 }
 
-/** A server started with a monitoring port and a name (`-n`), on a free client port. */
-export async function startMonitored(name: string, args: string[]): Promise<TopologyServer> {
+/** A server started with a monitoring port, on `port` (the one its configuration names) or a free one. */
+export async function startMonitored(name: string, args: string[], port?: number): Promise<TopologyServer> {
   const monitorPort = await freePort();
-  const server = await startNatsServer({ args: ['-m', String(monitorPort), ...args] });
+  const server = await startNatsServer({ args: ['-m', String(monitorPort), ...args], ...(port !== undefined ? { port } : {}) });
   // a view of the server, not a copy: its `pid` and `running` getters must stay live
   return Object.assign(Object.create(server) as NatsServer, { name, hostPort: `${HOST}:${server.port}`, monitorPort });
 }
