@@ -1,15 +1,18 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, runBosun, talk, tempDir, waitFor } from './helpers/daemon.ts';
-import { startHubAndLeaf, stopAll, waitForLeafLink, type HubAndLeaf } from './helpers/natsTopology.ts';
+import { startMonitored, stopAll, waitForLeafLink, type TopologyServer } from './helpers/natsTopology.ts';
+import { freePort } from './helpers/ports.ts';
 import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.ts';
 
 /**
  * A ship behind a poor link, with real daemons: central on the hub, ship1 and ship2 on the
- * ship's own leaf server, whose link to the hub runs through a TCP proxy. The link is cut
- * for 30 s: messages between ship1 and ship2 keep flowing, messages to central wait in
- * the senders' outboxes, and once the link is back every message is delivered once, in
+ * ship's own leaf server, whose link to the hub runs through a TCP proxy. The servers run
+ * the configurations `bosun nats-config` wrote for this layout, and each node logs in with
+ * the nkey `--make-keys` made for it, so every frame crosses the confinement too. The link
+ * is cut for 30 s: messages between ship1 and ship2 keep flowing, messages to central wait
+ * in the senders' outboxes, and once the link is back every message is delivered once, in
  * order, on every stream.
  */
 const PER_PHASE = 200;
@@ -24,7 +27,8 @@ interface Stream {
 }
 
 let dir: string;
-let topology: HubAndLeaf | undefined;
+let hub: TopologyServer;
+let leaf: TopologyServer;
 let link: TcpProxy | undefined;
 let central: Daemon;
 let ship1: Daemon;
@@ -33,24 +37,45 @@ const daemons: Daemon[] = [];
 
 beforeAll(async () => {
   dir = await tempDir('bosun-leaf-');
-  topology = await startHubAndLeaf(dir, async (hubLeafPort) => {
-    link = await startTcpProxy({ targetPort: hubLeafPort });
-    return link.port;
-  });
-  const start = async (node: string, url: string) => {
-    const daemon = await Daemon.start({ node, dataDir: path.join(dir, node), args: ['--nats', url] });
+  const [hubPort, hubLeafPort, shipPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const keys = path.join(dir, 'keys');
+  const conf = path.join(dir, 'conf');
+  const args = ['--make-keys', keys, '--nodes', 'central,ship1,ship2', '--link', 'ship1:ship2', '--output-dir', conf];
+  args.push('--server', `hub=127.0.0.1:${hubPort}`, '--leafnodes', `hub=127.0.0.1:${hubLeafPort}`, '--leaf', `ship=127.0.0.1:${shipPort}`, '--site', 'ship=ship1,ship2');
+  const generated = await runBosun(['nats-config', ...args]);
+  expect(generated.code, generated.stderr).toBe(0);
+
+  // The ship's link runs through the proxy, and the hub says so to its leaves (else a leaf
+  // whose link is cut would dial the hub's own address instead).
+  link = await startTcpProxy({ targetPort: hubLeafPort });
+  const proxied = `127.0.0.1:${link.port}`;
+  await edit(path.join(conf, 'ship.conf'), (text) => text.replaceAll(`@127.0.0.1:${hubLeafPort}`, `@${proxied}`));
+  await edit(path.join(conf, 'hub.conf'), (text) => text.replace(`listen: "127.0.0.1:${hubLeafPort}"`, `listen: "127.0.0.1:${hubLeafPort}"\n  advertise: "${proxied}"`));
+  hub = await startMonitored('hub', ['-c', path.join(conf, 'hub.conf')], hubPort);
+  leaf = await startMonitored('ship', ['-c', path.join(conf, 'ship.conf')], shipPort);
+  await waitForLeafLink(hub);
+
+  const start = async (node: string, server: TopologyServer) => {
+    const daemon = await Daemon.start({ node, dataDir: path.join(dir, node), args: ['--nats', server.url, '--nats-nkey-seed-file', path.join(keys, `${node}.nk`)] });
     daemons.push(daemon);
     return daemon;
   };
-  [central, ship1, ship2] = await Promise.all([start('central', topology.hub.url), start('ship1', topology.leaf.url), start('ship2', topology.leaf.url)]);
-  for (const [daemon, on] of [[central, topology.hub.hostPort], [ship1, topology.leaf.hostPort], [ship2, topology.leaf.hostPort]] as const) {
+  [central, ship1, ship2] = await Promise.all([start('central', hub), start('ship1', leaf), start('ship2', leaf)]);
+  for (const [daemon, on] of [[central, hub.hostPort], [ship1, leaf.hostPort], [ship2, leaf.hostPort]] as const) {
     await waitFor(async () => (await serverInTree(daemon)) === on, 15_000, `${daemon.node} on its server`);
   }
 }, 60_000);
 
+async function edit(file: string, change: (text: string) => string): Promise<void> {
+  const before = await readFile(file, 'utf8');
+  const after = change(before);
+  expect(after, `the change to ${file}`).not.toBe(before);
+  await writeFile(file, after);
+}
+
 afterAll(async () => {
   await Promise.all(daemons.map((d) => d.kill()));
-  await stopAll([topology?.hub, topology?.leaf]);
+  await stopAll([hub, leaf]);
   await link?.close();
 });
 
@@ -111,7 +136,7 @@ describe('a ship on its own leaf server', () => {
     link!.cut();
     const cutAt = Date.now();
     await waitFor(async () => {
-      const leafz = (await (await fetch(`http://127.0.0.1:${topology!.hub.monitorPort}/leafz`)).json()) as { leafnodes: number };
+      const leafz = (await (await fetch(`http://127.0.0.1:${hub.monitorPort}/leafz`)).json()) as { leafnodes: number };
       return leafz.leafnodes === 0;
     }, 10_000, 'the hub to lose its leaf');
     await Promise.all(all.map((s) => send(s, PER_PHASE, PER_PHASE)));
@@ -128,7 +153,7 @@ describe('a ship on its own leaf server', () => {
 
     // The link is back: what waited is delivered, once, in order.
     link!.unblock();
-    await waitForLeafLink(topology!.hub);
+    await waitForLeafLink(hub);
     for (const s of toCentral) await waitFor(async () => (await lines(s)).length >= 2 * PER_PHASE, 30_000, `${s.fileName} after the cut`);
     await waitFor(async () => (await queuedFor(ship1, 'central')) === 0 && (await queuedFor(ship2, 'central')) === 0, 10_000, 'the outboxes to empty');
     await new Promise((r) => setTimeout(r, 500)); // a duplicate would land now

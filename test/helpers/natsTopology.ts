@@ -1,11 +1,9 @@
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { startNatsServer, type NatsServer } from './natsServer.ts';
 import { freePort } from './ports.ts';
 
 /**
- * Real nats-server topologies on loopback for tests: a cluster (full-mesh routes) and a
- * hub with a leaf server. Each server has a monitoring port, so a test can wait until
+ * Real nats-server topologies on loopback for tests: a cluster (full-mesh routes), and
+ * servers started from the configurations a test wrote (a hub, a leaf server). Each server has a monitoring port, so a test can wait until
  * routes and leaf links are up instead of sleeping. Every server comes from
  * `startNatsServer`, so each is killed with its test process however that ends; callers
  * still stop them by PID in `afterAll` (`stopAll`).
@@ -33,39 +31,6 @@ export async function startNatsCluster(names: string[], extraArgs: (name: string
     return servers;
   } catch (error) {
     await stopAll(servers);
-    throw error;
-  }
-}
-
-export interface HubAndLeaf {
-  hub: TopologyServer;
-  leaf: TopologyServer;
-  /** The hub's port for leaf connections. */
-  hubLeafPort: number;
-}
-
-/**
- * A hub and one leaf server whose leaf link dials `leafRemotePort(hubLeafPort)`: the hub's
- * leaf port itself, or a proxy in front of it that the test makes first.
- */
-export async function startHubAndLeaf(dir: string, leafRemotePort: (hubLeafPort: number) => Promise<number>): Promise<HubAndLeaf> {
-  const hubLeafPort = await freePort();
-  const remotePort = await leafRemotePort(hubLeafPort);
-  const hubConf = path.join(dir, 'hub.conf');
-  // The hub tells its leaves where to reach it (even with no_advertise, nats-server 2.9
-  // sends its leaf address), and a leaf dials that too: it must be the proxy's address,
-  // or a leaf whose link through the proxy is cut goes round it.
-  await writeFile(hubConf, `leafnodes { listen: "${HOST}:${hubLeafPort}", advertise: "${HOST}:${remotePort}" }\n`);
-  const hub = await startMonitored('hub', ['-n', 'hub', '-c', hubConf]);
-  let leaf: TopologyServer | undefined;
-  try {
-    const leafConf = path.join(dir, 'leaf.conf');
-    await writeFile(leafConf, `leafnodes { reconnect: 1, remotes: [ { url: "nats-leaf://${HOST}:${remotePort}" } ] }\n`);
-    leaf = await startMonitored('leaf', ['-n', 'leaf', '-c', leafConf]);
-    await waitForLeafLink(hub);
-    return { hub, leaf, hubLeafPort };
-  } catch (error) {
-    await stopAll([hub, ...(leaf ? [leaf] : [])]);
     throw error;
   }
 }
