@@ -157,8 +157,10 @@ const FLEET_ACCOUNT = 'FLEET';
 function accountsBlock(fleet: FleetLogins, links: LeafLink[]): string[] {
   const stream = (subject: string, account: string) => `{ stream: ${quote(subject)}, accounts: [${quote(account)}] }`;
   const fromAccount = (account: string, subject: string) => `{ stream: { account: ${quote(account)}, subject: ${quote(subject)} } }`;
-  const block = (name: string, users: string[], exports: string[], imports: string[]) => [
+  const block = (name: string, users: string[], exports: string[], imports: string[], jetStream = false) => [
     `  ${name}: {`,
+    // an account other than the default one has JetStream only when it says so
+    ...(jetStream ? ['    jetstream: enabled'] : []),
     '    users = [',
     ...users.map((entry) => entry.replace(/^/gm, '  ')),
     '    ]',
@@ -177,6 +179,7 @@ function accountsBlock(fleet: FleetLogins, links: LeafLink[]): string[] {
       fleet.logins.map(loginEntry),
       links.flatMap((l) => l.receives.map((subject) => stream(subject, l.account))),
       links.flatMap((l) => l.sends.map((subject) => fromAccount(l.account, subject))),
+      fleet.receptorGateways.length > 0,
     ),
     ...links.flatMap((l) =>
       block(
