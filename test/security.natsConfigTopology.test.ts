@@ -201,4 +201,35 @@ describe('the configurations bosun nats-config writes for a cluster and a leaf s
     // (the rogue server hands its own client what that client published itself)
     expect(anyone.received.filter((subject) => !subject.includes('REQrogue'))).toEqual([]);
   });
+
+  it('refuse layouts they cannot confine, with a clear error and exit 2', async () => {
+    const base = ['--make-keys', path.join(dir, 'keys-bad'), '--nodes', 'central,ship1,ship2'];
+    const cases: Array<[string[], RegExp]> = [
+      [['--server', 'a=127.0.0.1:1', '--routes', 'x=127.0.0.1:2', '--output-dir', 'o'], /--routes names x, which no --server names/],
+      [['--server', 'a=127.0.0.1:1', '--routes', 'a=127.0.0.1:2', '--output-dir', 'o'], /a cluster needs routes on two servers or more; only a has them/],
+      [['--server', 'a=127.0.0.1:1', '--leaf', 's=127.0.0.1:3', '--site', 's=ship1', '--output-dir', 'o'], /leaf servers need a server that takes leaf links/],
+      [['--server', 'a=127.0.0.1:1', '--leafnodes', 'a=127.0.0.1:2', '--leaf', 's=127.0.0.1:3', '--site', 't=ship1', '--output-dir', 'o'], /--site names t, which no --leaf names/],
+      [['--server', 'a=127.0.0.1:1', '--leafnodes', 'a=127.0.0.1:2', '--leaf', 's=127.0.0.1:3', '--leaf', 't=127.0.0.1:4', '--site', 's=ship1', '--site', 't=ship1', '--output-dir', 'o'], /ship1 is at two leaf servers, s and t/],
+      [['--server', 'a=127.0.0.1:1', '--leafnodes', 'a=127.0.0.1:2', '--leaf', 's=127.0.0.1:3', '--site', 's=ship1', '--gateway', 'ship1', '--output-dir', 'o'], /ship1 runs a receptor gateway: run it on a core server/],
+      [['--server', 'a=127.0.0.1:1', '--leafnodes', 'a=127.0.0.1:2', '--leaf', 's=127.0.0.1:3', '--output-dir', 'o'], /leaf server s has no nodes/],
+      [['--server', 'a=127.0.0.1:1', '--server', 'a=127.0.0.1:2', '--output-dir', 'o'], /--server names a twice/],
+      [['--server', 'a=127.0.0.1:1', '--leafnodes', 'a=127.0.0.1:2', '--leaf', 'a=127.0.0.1:3', '--site', 'a=ship1', '--output-dir', 'o'], /two servers are named a/],
+      [['--server', 'a=127.0.0.1:1'], /several servers need --output-dir DIR/],
+      [['--server', 'a=127.0.0.1:1', '--output', 'x.conf', '--output-dir', 'o'], /--output-dir takes the configurations/],
+      [['--server', 'a', '--output-dir', 'o'], /--server takes NAME=HOST:PORT, not "a"/],
+      [['--routes', 'a=127.0.0.1:2'], /--routes is for several servers/],
+    ];
+    for (const [extra, message] of cases) {
+      const out = io(dir);
+      expect(await run([...base, ...extra], out), extra.join(' ')).toBe(2);
+      expect(out.err(), extra.join(' ')).toMatch(message);
+    }
+    const noNodes = io(dir);
+    expect(await run(['--make-keys', path.join(dir, 'keys-bad')], noNodes)).toBe(2);
+    expect(noNodes.err()).toMatch(/--make-keys needs the nodes/);
+    await writeFile(path.join(dir, 'keys-bad', 'ship2.nk'), 'not a seed\n');
+    const badSeed = io(dir);
+    expect(await run([...base, '--output', path.join(dir, 'bad.conf')], badSeed)).toBe(2);
+    expect(badSeed.err()).toMatch(/keys-bad\/ship2\.nk does not hold a user nkey seed/);
+  });
 });

@@ -163,7 +163,14 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
     throw new UsageError('with several servers, each listens where --server or --leaf says, and --output-dir takes the configurations', 'nats-config');
   }
   if (values['output-dir'] === undefined) throw new UsageError('several servers need --output-dir DIR for their configurations', 'nats-config');
-  const addresses = (option: string, given: string[] | undefined) => new Map(namedLists(given, option, 'NAME=HOST:PORT', false).map(([name, [address]]) => [name, address!]));
+  const addresses = (option: string, given: string[] | undefined) => {
+    const named = new Map<string, string>();
+    for (const [name, [address]] of namedLists(given, option, 'NAME=HOST:PORT', false)) {
+      if (named.has(name)) throw new UsageError(`${option} names ${name} twice`, 'nats-config');
+      named.set(name, address!);
+    }
+    return named;
+  };
   const routes = addresses('--routes', values.routes);
   const leafnodes = addresses('--leafnodes', values.leafnodes);
   const servers = [...addresses('--server', values.server)].map(([name, listen]) => ({
