@@ -2,12 +2,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, runBosun, talk, tempDir, waitFor } from './helpers/daemon.ts';
-import { startNatsCluster, stopAll, waitForRoutes, type TopologyServer } from './helpers/natsTopology.ts';
+import { startMonitored, stopAll, waitForRoutes, type TopologyServer } from './helpers/natsTopology.ts';
+import { freePort } from './helpers/ports.ts';
 import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.ts';
 
 /**
  * A fleet on a 3-server NATS cluster (full-mesh routes), with real daemons: central on A,
- * ship1 on B, ship2 on C. Each node is given one server only, so the servers it moves to
+ * ship1 on B, ship2 on C. The servers run the configurations `bosun nats-config` wrote,
+ * and each node logs in with the nkey `--make-keys` made for it. Each node is given one server only, so the servers it moves to
  * are those the cluster announced. A server is SIGKILLed (its own PID) while a
  * 2,000-message ordered stream runs from central to ship1: the node on it moves to another
  * server and every message runs once, in order.
@@ -19,7 +21,7 @@ import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.ts';
  * bare loopback the node is back within a millisecond or two, and nothing may be lost).
  */
 const COUNT = 2000;
-const BATCH = 50;
+const BATCH = 100;
 const ACK_TIMEOUT_S = 60;
 const AFTER_KILL_MS = 45_000;
 
@@ -33,12 +35,25 @@ const daemons: Daemon[] = [];
 
 beforeAll(async () => {
   dir = await tempDir('bosun-cluster-');
-  servers = await startNatsCluster(['A', 'B', 'C']);
+  // The servers run the configurations nats-config writes, each node with its made nkey.
+  const keys = path.join(dir, 'keys');
+  const conf = path.join(dir, 'conf');
+  const ports: Record<string, number> = {};
+  const args = ['--make-keys', keys, '--nodes', 'central,ship1,ship2', '--output-dir', conf];
+  for (const name of ['A', 'B', 'C']) {
+    ports[name] = await freePort();
+    args.push('--server', `${name}=127.0.0.1:${ports[name]}`, '--routes', `${name}=127.0.0.1:${await freePort()}`);
+  }
+  const generated = await runBosun(['nats-config', ...args]);
+  expect(generated.code, generated.stderr).toBe(0);
+  for (const name of ['A', 'B', 'C']) servers.push(await startMonitored(name, ['-c', path.join(conf, `${name}.conf`)], ports[name]));
+  await waitForRoutes(servers);
   const [a, b, c] = servers as [TopologyServer, TopologyServer, TopologyServer];
   linkToB = await startTcpProxy({ targetPort: b.port });
   linkToB.delay(300);
   const start = async (node: string, url: string) => {
-    const daemon = await Daemon.start({ node, dataDir: path.join(dir, node), args: ['--nats', url, '--hello-interval', '1'] });
+    const seed = path.join(dir, 'keys', `${node}.nk`);
+    const daemon = await Daemon.start({ node, dataDir: path.join(dir, node), args: ['--nats', url, '--nats-nkey-seed-file', seed, '--hello-interval', '1'] });
     daemons.push(daemon);
     return daemon;
   };
@@ -73,16 +88,13 @@ async function lines(file: string): Promise<number[]> {
   return text.split('\n').filter(Boolean).map(Number);
 }
 
-/**
- * Feeds COUNT ordered REQToFileAppend messages from central to ship1 in batches, so the
- * stream is still being fed when the kill comes. Resolves when every batch was accepted.
- */
-async function feed(fileName: string): Promise<void> {
-  for (let first = 0; first < COUNT; first += BATCH) {
+/** Accepts messages `first`…`first + count - 1` of the ordered stream from central to ship1, in batches. */
+async function feed(fileName: string, first: number, count: number): Promise<void> {
+  for (let from = first; from < first + count; from += BATCH) {
     const batch = Array.from({ length: BATCH }, (_, k) => ({
       toNode: 'ship1',
       method: 'REQToFileAppend',
-      data: String(first + k),
+      data: String(from + k),
       directory: 'cluster',
       fileName,
       ACKTimeout: ACK_TIMEOUT_S,
@@ -91,25 +103,27 @@ async function feed(fileName: string): Promise<void> {
     }));
     const answers = await talk(central.socketPath, JSON.stringify(batch));
     expect(answers.filter((a) => a.status === 'accepted')).toHaveLength(BATCH);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-/** Runs the stream, SIGKILLs `victim` mid-stream, and checks every message ran once, in order. */
+/**
+ * Runs the stream, SIGKILLs `victim` mid-stream, and checks every message ran once, in
+ * order. The first half is fed before the kill, the second right after it, while the
+ * node that was on the victim is still away: those frames are lost and must be resent.
+ */
 async function streamThroughKill(victim: TopologyServer, moved: Daemon, fileName: string, wasOn: string): Promise<string> {
   const file = path.join(ship1.dataDir, 'files', 'cluster', 'central', fileName);
-  let fed = false;
-  const feeding = feed(fileName).then(() => (fed = true));
+  await feed(fileName, 0, COUNT / 2);
   await waitFor(async () => (await lines(file)).length >= 300, 30_000, 'the stream to get going');
-  expect(fed, 'the stream is still being fed when the server dies').toBe(false);
   await victim.kill();
   const killedAt = Date.now();
+  expect((await lines(file)).length, 'the stream is still running when the server dies').toBeLessThan(COUNT / 2);
+  await feed(fileName, COUNT / 2, COUNT / 2);
 
   const now = await waitFor(async () => {
     const server = await serverInTree(moved);
     return server !== undefined && server !== wasOn && server !== victim.hostPort ? server : undefined;
   }, 15_000, `${moved.node} to move off ${victim.name}`);
-  await feeding;
   await waitFor(async () => (await lines(file)).length >= COUNT, AFTER_KILL_MS - (Date.now() - killedAt), `all ${COUNT} messages within ${AFTER_KILL_MS} ms of the kill`);
   await new Promise((r) => setTimeout(r, 300)); // a duplicate would land now
   const ran = await lines(file);

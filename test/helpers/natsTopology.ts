@@ -2,11 +2,11 @@ import { startNatsServer, type NatsServer } from './natsServer.ts';
 import { freePort } from './ports.ts';
 
 /**
- * Real nats-server topologies on loopback for tests: a cluster (full-mesh routes), and
- * servers started from the configurations a test wrote (a hub, a leaf server). Each server has a monitoring port, so a test can wait until
- * routes and leaf links are up instead of sleeping. Every server comes from
- * `startNatsServer`, so each is killed with its test process however that ends; callers
- * still stop them by PID in `afterAll` (`stopAll`).
+ * Real nats-server processes on loopback for tests of several servers (a cluster, a hub and
+ * a leaf), started from the configurations a test wrote. Each has a monitoring port, so a
+ * test waits until routes and leaf links are up instead of sleeping. Every server comes
+ * from `startNatsServer`, so each is killed with its test process however that ends;
+ * callers still stop them by PID in `afterAll` (`stopAll`).
  */
 export interface TopologyServer extends NatsServer {
   readonly name: string;
@@ -16,24 +16,6 @@ export interface TopologyServer extends NatsServer {
 }
 
 const HOST = '127.0.0.1';
-
-/** `names.length` servers in one cluster, each with explicit routes to all the others. */
-export async function startNatsCluster(names: string[], extraArgs: (name: string) => string[] = () => []): Promise<TopologyServer[]> {
-  const routePorts = await Promise.all(names.map(() => freePort()));
-  const servers: TopologyServer[] = [];
-  try {
-    for (const [i, name] of names.entries()) {
-      const routes = routePorts.filter((_, j) => j !== i).map((p) => `nats-route://${HOST}:${p}`);
-      const args = ['-n', name, '--cluster_name', 'bosun', '--cluster', `nats://${HOST}:${routePorts[i]}`, '--routes', routes.join(','), ...extraArgs(name)];
-      servers.push(await startMonitored(name, args));
-    }
-    await waitForRoutes(servers);
-    return servers;
-  } catch (error) {
-    await stopAll(servers);
-    throw error;
-  }
-}
 
 /** Resolves once every server has a route to each of the others. */
 export async function waitForRoutes(servers: TopologyServer[], timeoutMs = 15_000): Promise<void> {
