@@ -9,6 +9,7 @@ import path from 'node:path';
 import { DEFAULT_MESSAGE_DEFAULTS, normaliseMessages } from '../src/message.ts';
 import { encodeFrame } from '../src/delivery/frames.ts';
 import { findNatsServerBinary, startNatsServer } from '../test/helpers/natsServer.ts';
+import { freePort } from '../test/helpers/ports.ts';
 import { parseArgs, USAGE } from './harness/args.ts';
 import { installCleanup, removeDir, trackDir, trackPid } from './harness/cleanup.ts';
 import { describeMachine } from './harness/machine.ts';
@@ -46,7 +47,9 @@ async function main(): Promise<number> {
   const cpuProfDir = args.cpuProf ? PROFILE_DIR : undefined;
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
 
-  const nats = await startNatsServer();
+  // a monitoring port, for what the server carried (/varz)
+  const natsMonitorPort = await freePort();
+  const nats = await startNatsServer({ args: ['-m', String(natsMonitorPort)] });
   trackPid(nats.pid, 'nats-server');
   const machine = describeMachine(findNatsServerBinary());
   const idle = await WorkerProcess.spawn({ label: 'idle', tmpDir: tmpRoot });
@@ -64,6 +67,7 @@ async function main(): Promise<number> {
     repetitions: args.repetitions,
     servers: nats.url,
     natsPid: nats.pid,
+    natsMonitorPort,
     frameBytes: dataFrameBytes(),
     tmpRoot,
     cpuProfDir,

@@ -3,11 +3,12 @@ import { latency } from './latency.ts';
 import { offlineQueue } from './offlineQueue.ts';
 import { fanout } from './fanout.ts';
 import { fleet } from './fleet.ts';
+import { fleetCluster } from './fleetCluster.ts';
 import { recovery } from './recovery.ts';
 import type { Scenario } from './types.ts';
 
 /** Every scenario, in the order a full run takes them (later ones compare with earlier ones). */
-export const SCENARIOS: Scenario[] = [deliveryNats, deliveryEmbedded, deliveryUnordered, latency, offlineQueue, recovery, fleet, fanout];
+export const SCENARIOS: Scenario[] = [deliveryNats, deliveryEmbedded, deliveryUnordered, latency, offlineQueue, recovery, fleet, fleetCluster, fanout];
 
 /** Diagnostics: run only when named. */
 export const DIAGNOSTICS: Scenario[] = [deliveryNatsNoSync];
