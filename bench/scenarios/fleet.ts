@@ -32,10 +32,11 @@ export async function startFleet(
   helloIntervalSeconds: number,
   /** The NATS server(s) of each worker's nodes, by worker index. */
   serversOf: (worker: number) => string = () => ctx.servers,
+  nodesPerWorker = NODES_PER_WORKER,
 ): Promise<WorkerProcess[]> {
   const workers: WorkerProcess[] = [];
   const groups: string[][] = [];
-  for (let i = 0; i < names.length; i += NODES_PER_WORKER) groups.push(names.slice(i, i + NODES_PER_WORKER));
+  for (let i = 0; i < names.length; i += nodesPerWorker) groups.push(names.slice(i, i + nodesPerWorker));
   try {
     for (const [i] of groups.entries()) workers.push(await ctx.spawn(`fleet${i + 1}`, 0));
     await Promise.all(workers.map((w, i) => w.call({ cmd: 'fleet.start', servers: serversOf(i), names: groups[i]!, helloIntervalSeconds, spreadMs: 1000 })));
@@ -94,6 +95,8 @@ export interface FleetRun {
   summary: string;
   count: number;
   quickCount: number;
+  /** Default 500; fewer spread a small fleet over more workers (and so more servers). */
+  nodesPerWorker?: number;
   brokers: FleetBrokers;
 }
 
@@ -117,7 +120,8 @@ export async function runFleet(ctx: ScenarioContext, run: FleetRun): ReturnType<
     const central = (await startNodeWorker(ctx, 'central', 0, { node: 'central', dataDir: path.join(dir, 'central'), sync: true, servers: run.brokers.central })).worker;
     workers.push(central);
     ctx.progress(`${run.name}: starting ${count} nodes`);
-    const fleetWorkers = await startFleet(ctx, fleetNames(count), 1, run.brokers.serversOf);
+    const perWorker = run.nodesPerWorker ?? NODES_PER_WORKER;
+    const fleetWorkers = await startFleet(ctx, fleetNames(count), 1, run.brokers.serversOf, perWorker);
     workers.push(...fleetWorkers);
     ctx.progress(`${run.name}: all ${count} connected; ${warmupSeconds} s to settle, then ${windows} window(s) of ${windowSeconds} s`);
     await sleep(warmupSeconds * 1000);
@@ -125,7 +129,7 @@ export async function runFleet(ctx: ScenarioContext, run: FleetRun): ReturnType<
       const before = await central.call<NodeStatus>({ cmd: 'node.status', node: 'central' });
       const inBefore = await run.brokers.messagesIn();
       const usageOf: Record<string, WorkerProcess> = { central };
-      fleetWorkers.forEach((w, i) => (usageOf[`fleet${i + 1} (${Math.min(NODES_PER_WORKER, count - i * NODES_PER_WORKER)} nodes)`] = w));
+      fleetWorkers.forEach((w, i) => (usageOf[`fleet${i + 1} (${Math.min(perWorker, count - i * perWorker)} nodes)`] = w));
       const window = await UsageWindow.open(usageOf, run.brokers.natsPid);
       const t0 = wallNow();
       await sleep(windowSeconds * 1000);
@@ -163,7 +167,7 @@ export async function runFleet(ctx: ScenarioContext, run: FleetRun): ReturnType<
     summary: run.summary,
     quick: ctx.quick,
     ...(ctx.quick ? { scaleNote: `--quick: ${count} nodes instead of ${run.count.toLocaleString('en')}; ${windows} window(s) of ${windowSeconds} s` } : {}),
-    parameters: { nodes: count, nodesPerWorker: NODES_PER_WORKER, helloIntervalSeconds: 1, windowSeconds, warmupSeconds, brokers: run.brokers.description, store: 'memory (simulated nodes), LevelDB sync (central)' },
+    parameters: { nodes: count, nodesPerWorker: run.nodesPerWorker ?? NODES_PER_WORKER, helloIntervalSeconds: 1, windowSeconds, warmupSeconds, brokers: run.brokers.description, store: 'memory (simulated nodes), LevelDB sync (central)' },
     repetitions: windows,
     ...combined,
     notes: [

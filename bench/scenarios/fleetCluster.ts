@@ -70,6 +70,8 @@ export const fleetCluster: Scenario = {
         summary: fleetCluster.summary,
         count: 5000,
         quickCount: 600,
+        // --quick: three workers of 200, one per server
+        ...(ctx.quick ? { nodesPerWorker: 200 } : {}),
         brokers: {
           central: cluster[0]!.server.url,
           serversOf: (worker) => cluster[worker % cluster.length]!.server.url,
