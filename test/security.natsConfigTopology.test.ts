@@ -111,9 +111,14 @@ async function deliver(from: Client, subject: string, to: Client): Promise<void>
 
 describe('the configurations bosun nats-config writes for a cluster and a leaf server', () => {
   it('are accepted by nats-server, with a seed per node and the public keys in the configurations', async () => {
-    for (const node of NODES) expect(await readFile(path.join(dir, 'conf', 'a.conf'), 'utf8')).toContain(`nkey: "${await publicKey(node)}"`);
-    const ship = await readFile(path.join(dir, 'conf', 'ship.conf'), 'utf8');
-    expect(ship).not.toMatch(/# (central|ship3)\n/);
+    const core = await readFile(path.join(dir, 'conf', 'a.conf'), 'utf8');
+    const leaf = await readFile(path.join(dir, 'conf', 'ship.conf'), 'utf8');
+    for (const node of ['central', 'ship3']) expect(core).toContain(`nkey: "${await publicKey(node)}"`);
+    for (const node of ['ship1', 'ship2']) {
+      expect(leaf).toContain(`nkey: "${await publicKey(node)}"`);
+      expect(core).not.toContain(`nkey: "${await publicKey(node)}"`);
+    }
+    expect(leaf).not.toMatch(/# (central|ship3)\n/);
     // Running --make-keys again keeps every key.
     const before = await readFile(path.join(keys, 'nkeys.txt'), 'utf8');
     const again = io(dir);
@@ -123,42 +128,61 @@ describe('the configurations bosun nats-config writes for a cluster and a leaf s
 
   it('refuse a node that publishes on another node\'s subjects, on every server and on the leaf', async () => {
     const central = await login('central', servers.a!);
+    const ship1 = await login('ship1', servers.ship!);
     const ship2 = await login('ship2', servers.ship!);
     const ship3 = await login('ship3', servers.c!);
     listen(central, 'central.>');
+    listen(ship1, 'ship1.>');
     listen(ship2, 'ship2.>');
     listen(ship3, 'ship3.>');
-    await Promise.all([central.nc.flush(), ship2.nc.flush(), ship3.nc.flush()]);
+    await Promise.all([central, ship1, ship2, ship3].map((c) => c.nc.flush()));
+    const everyone = () => [...central.received, ...ship1.received, ...ship2.received, ...ship3.received];
 
-    for (const name of ['a', 'b', 'c', 'ship']) {
-      const ship1 = await login('ship1', servers[name]!);
-      // What it may do crosses routes and the leaf link: to central, and to ship2 (linked).
-      await deliver(ship1, `central.ship1.REQ${name}.CommandACK`, central);
-      await deliver(ship1, `ship2.ship1.REQ${name}.CommandACK`, ship2);
-      // Speaking for central to ship3, for ship3 to central, for central to ship2: refused.
-      const forged = [`ship3.central.REQ${name}.CommandACK`, `central.ship3.REQ${name}.CommandACK`, `ship2.central.REQ${name}.CommandACK`];
-      for (const subject of forged) ship1.nc.publish(subject);
-      // Reading another node's frames, or every service's answers: refused.
-      listen(ship1, 'ship2.>');
-      listen(ship1, '_INBOX.>');
+    // On each core server ship3 (at no site), on the leaf ship1: what each may send crosses
+    // routes and the leaf link; speaking for another node, or reading its frames, does not.
+    const cases = [
+      ...['a', 'b', 'c'].map((name) => ({
+        name,
+        node: 'ship3',
+        allowed: [{ subject: `central.ship3.REQ${name}`, to: central }],
+        forged: [`ship1.central.REQ${name}.CommandACK`, `central.ship1.REQ${name}.CommandACK`, `ship2.central.REQ${name}.CommandACK`],
+        spy: 'ship1.>',
+      })),
+      {
+        name: 'ship',
+        node: 'ship1',
+        allowed: [
+          { subject: 'central.ship1.REQship', to: central },
+          { subject: 'ship2.ship1.REQship', to: ship2 },
+        ],
+        forged: ['ship3.central.REQship.CommandACK', 'central.ship3.REQship.CommandACK', 'ship2.central.REQship.CommandACK'],
+        spy: 'ship2.>',
+      },
+    ];
+    for (const { name, node, allowed, forged, spy } of cases) {
+      const attacker = await login(node, servers[name]!);
+      for (const { subject, to } of allowed) await deliver(attacker, `${subject}.CommandACK`, to);
+      for (const subject of forged) attacker.nc.publish(subject);
+      listen(attacker, spy);
+      listen(attacker, '_INBOX.>');
       // Sent after the forged ones on the same paths: once these are in, those would be too.
-      ship1.nc.publish(`central.ship1.REQ${name}.EventACK`);
-      ship1.nc.publish(`ship2.ship1.REQ${name}.EventACK`);
-      await ship1.nc.flush();
-      await waitFor(() => central.received.includes(`central.ship1.REQ${name}.EventACK`) && ship2.received.includes(`ship2.ship1.REQ${name}.EventACK`), 5_000, 'the later messages');
-      await waitFor(() => ship1.errors.length >= forged.length + 2, 5_000, `the server ${name} to refuse (have: ${ship1.errors.join(' | ')})`);
-      await new Promise((r) => setTimeout(r, 200)); // ship3 has no later message on the same path to wait for
-      const refused = (await permissionViolations(logOf(name), await publicKey('ship1'))).join('\n');
+      for (const { subject } of allowed) attacker.nc.publish(`${subject}.EventACK`);
+      await attacker.nc.flush();
+      await waitFor(() => allowed.every(({ subject, to }) => to.received.includes(`${subject}.EventACK`)), 5_000, 'the later messages');
+      await waitFor(() => attacker.errors.length >= forged.length + 2, 5_000, `the server ${name} to refuse (have: ${attacker.errors.join(' | ')})`);
+      await new Promise((r) => setTimeout(r, 200)); // not every forged one has a later message on its path
+      const refused = (await permissionViolations(logOf(name), await publicKey(node))).join('\n');
       for (const subject of forged) {
-        expect([...central.received, ...ship2.received, ...ship3.received], `${subject} on ${name}`).not.toContain(subject);
+        expect(everyone(), `${subject} on ${name}`).not.toContain(subject);
         expect(refused, `${subject} on ${name}`).toMatch(new RegExp(`Publish Violation.*"${subject.replaceAll('.', '\\.')}"`));
       }
-      expect(ship1.errors.join('\n')).toContain('Permissions Violation for Subscription to "_INBOX.>"');
-      expect(ship1.errors.join('\n')).toContain('Permissions Violation for Subscription to "ship2.>"');
-      expect(ship1.received).toEqual([]);
+      expect(attacker.errors.join('\n')).toContain('Permissions Violation for Subscription to "_INBOX.>"');
+      expect(attacker.errors.join('\n')).toContain(`Permissions Violation for Subscription to "${spy}"`);
+      expect(attacker.received).toEqual([]);
     }
-    // A leaf server knows its site's nodes only.
+    // A leaf server knows its site's nodes only, and they log in there alone.
     await expect(login('ship3', servers.ship!)).rejects.toThrow(/Authorization Violation/i);
+    await expect(login('ship1', servers.b!)).rejects.toThrow(/Authorization Violation/i);
   });
 
   it("refuse a leaf link that speaks for a node that is not at its site, or reads another node's frames", async () => {

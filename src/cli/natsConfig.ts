@@ -26,9 +26,9 @@ as <name>.conf. Servers given --routes form a cluster (full-mesh routes, with a 
 login only they know); servers given --leafnodes are hubs that take leaf links. A leaf
 server is a site's own server (a ship's): the nodes named with --site log in there, and
 it links to every hub with a login of its own that lets across only what its nodes may
-publish and receive. Every server confines every node in the same way; a leaf server
-knows only its site's nodes. HOST is where the server listens and where the others
-reach it.
+publish and receive. Every server confines every node in the same way; a site's nodes
+log in at their leaf server alone, and a leaf server knows no other node. HOST is where
+the server listens and where the others reach it.
 
 Options:
   --nodes A,B,…       the nodes (default: those in the nkeys or users file, and those

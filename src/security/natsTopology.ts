@@ -54,8 +54,8 @@ const ROUTE_USER = 'route';
  * routes), hubs that take leaf links, and leaf servers for sites behind poor links.
  *
  * Every server confines every node by the rules of `natsServerConfig`: the core servers
- * hold every node's login, a leaf server only its site's nodes'. Routes log in with one
- * password, known to the cluster's servers alone.
+ * hold the logins of every node that is at no site, a leaf server only its site's nodes'.
+ * Routes log in with one password, known to the cluster's servers alone.
  *
  * A leaf link is a trust boundary of its own: whoever holds a ship's server holds its link.
  * User permissions cannot confine a link on nats-server 2.9: the hub offers a leaf its
@@ -176,7 +176,8 @@ function accountsBlock(fleet: FleetLogins, links: LeafLink[]): string[] {
     'accounts {',
     ...block(
       FLEET_ACCOUNT,
-      fleet.logins.map(loginEntry),
+      // a site's nodes log in at their leaf server alone: frames between them never leave it
+      fleet.logins.filter((login) => !links.some((l) => l.leaf.nodes.includes(login.node))).map(loginEntry),
       links.flatMap((l) => l.receives.map((subject) => stream(subject, l.account))),
       links.flatMap((l) => l.sends.map((subject) => fromAccount(l.account, subject))),
       fleet.receptorGateways.length > 0,
