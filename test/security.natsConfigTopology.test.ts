@@ -230,7 +230,7 @@ describe('the configurations bosun nats-config writes for a cluster and a leaf s
     const base = ['--make-keys', path.join(dir, 'keys-bad'), '--nodes', 'central,ship1,ship2'];
     const cases: Array<[string[], RegExp]> = [
       [['--server', 'a=127.0.0.1:1', '--routes', 'x=127.0.0.1:2', '--output-dir', 'o'], /--routes names x, which no --server names/],
-      [['--server', 'a=127.0.0.1:1', '--routes', 'a=127.0.0.1:2', '--output-dir', 'o'], /a cluster needs routes on two servers or more; only a has them/],
+      [['--server', 'a=127.0.0.1:1', '--routes', 'a=127.0.0.1:2', '--output-dir', 'o'], /a cluster needs routes on two servers or more; in bosun only a has them/],
       [['--server', 'a=127.0.0.1:1', '--leaf', 's=127.0.0.1:3', '--site', 's=ship1', '--output-dir', 'o'], /leaf servers need a server that takes leaf links/],
       [['--server', 'a=127.0.0.1:1', '--leafnodes', 'a=127.0.0.1:2', '--leaf', 's=127.0.0.1:3', '--site', 't=ship1', '--output-dir', 'o'], /--site names t, which no --leaf names/],
       [['--server', 'a=127.0.0.1:1', '--leafnodes', 'a=127.0.0.1:2', '--leaf', 's=127.0.0.1:3', '--leaf', 't=127.0.0.1:4', '--site', 's=ship1', '--site', 't=ship1', '--output-dir', 'o'], /ship1 is at two leaf servers, s and t/],
@@ -242,6 +242,10 @@ describe('the configurations bosun nats-config writes for a cluster and a leaf s
       [['--server', 'a=127.0.0.1:1', '--output', 'x.conf', '--output-dir', 'o'], /--output-dir takes the configurations/],
       [['--server', 'a', '--output-dir', 'o'], /--server takes NAME=HOST:PORT, not "a"/],
       [['--routes', 'a=127.0.0.1:2'], /--routes is for several servers/],
+      [['--server', 'a=127.0.0.1:1', '--server', 'b=127.0.0.1:2', '--cluster-of', 'b=west', '--output-dir', 'o'], /servers of several clusters \(bosun, west\) need gateways to join them/],
+      [['--server', 'a=127.0.0.1:1', '--server', 'b=127.0.0.1:2', '--cluster-of', 'b=west', '--supercluster', 'b=127.0.0.1:3', '--output-dir', 'o'], /a \(cluster bosun\) takes no gateway links: in a supercluster every server must/],
+      [['--server', 'a=127.0.0.1:1', '--supercluster', 'a=127.0.0.1:3', '--output-dir', 'o'], /gateways join two clusters or more/],
+      [['--server', 'a=127.0.0.1:1', '--cluster-of', 'x=west', '--output-dir', 'o'], /--cluster-of names x, which no --server names/],
     ];
     for (const [extra, message] of cases) {
       const out = io(dir);

@@ -23,7 +23,8 @@ on NATS for that node, by the same rules of who talks to whom, and nothing more.
 
 Several servers (--server, --leaf): one configuration per server goes to --output-dir,
 as <name>.conf. Servers given --routes form a cluster (full-mesh routes, with a route
-login only they know); servers given --leafnodes are hubs that take leaf links. A leaf
+login only they know); clusters named with --cluster-of join by gateways (--supercluster);
+servers given --leafnodes are hubs that take leaf links. A leaf
 server is a site's own server (a ship's): the nodes named with --site log in there, and
 it links to every hub with a login of its own that lets across only what its nodes may
 publish and receive. Every server confines every node in the same way; a site's nodes
@@ -57,6 +58,11 @@ Several servers:
   --server NAME=HOST:PORT     a server of the fleet's core, clients at HOST:PORT (repeatable)
   --routes NAME=HOST:PORT     server NAME takes routes there: a cluster (repeatable)
   --cluster-name NAME         the cluster's name (default bosun)
+  --cluster-of NAME=CLUSTER   server NAME is in cluster CLUSTER instead (repeatable)
+  --supercluster NAME=HOST:PORT
+                              server NAME takes gateway links from the other clusters
+                              there: clusters joined into a supercluster (every server
+                              of every cluster needs one)
   --leafnodes NAME=HOST:PORT  server NAME takes leaf links there: a hub (repeatable)
   --leaf SITE=HOST:PORT       a leaf server named SITE, clients at HOST:PORT (repeatable)
   --site SITE=A,B,…           nodes A and B log in at leaf server SITE (repeatable)
@@ -98,6 +104,8 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
     routes: { type: 'string', multiple: true },
     'cluster-name': { type: 'string' },
     leafnodes: { type: 'string', multiple: true },
+    'cluster-of': { type: 'string', multiple: true },
+    supercluster: { type: 'string', multiple: true },
     leaf: { type: 'string', multiple: true },
     site: { type: 'string', multiple: true },
     'output-dir': { type: 'string' },
@@ -150,7 +158,7 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
   };
 
   if (values.server === undefined && values.leaf === undefined) {
-    for (const option of ['routes', 'leafnodes', 'site', 'output-dir', 'cluster-name'] as const) {
+    for (const option of ['routes', 'leafnodes', 'site', 'output-dir', 'cluster-name', 'cluster-of', 'supercluster'] as const) {
       if (values[option] !== undefined) throw new UsageError(`--${option} is for several servers: name them with --server (and --leaf)`, 'nats-config');
     }
     const text = natsServerConfig({ ...fleet, ...(values.listen !== undefined ? { listen: values.listen } : {}) });
@@ -173,13 +181,17 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
   };
   const routes = addresses('--routes', values.routes);
   const leafnodes = addresses('--leafnodes', values.leafnodes);
+  const gateways = addresses('--supercluster', values.supercluster);
+  const clusterOf = new Map(namedLists(values['cluster-of'], '--cluster-of', 'SERVER=CLUSTER', false).map(([name, [cluster]]) => [name, cluster!]));
   const servers = [...addresses('--server', values.server)].map(([name, listen]) => ({
     name,
     listen,
     ...(routes.has(name) ? { routes: routes.get(name)! } : {}),
     ...(leafnodes.has(name) ? { leafnodes: leafnodes.get(name)! } : {}),
+    ...(gateways.has(name) ? { gateway: gateways.get(name)! } : {}),
+    ...(clusterOf.has(name) ? { cluster: clusterOf.get(name)! } : {}),
   }));
-  for (const [option, named] of [['--routes', routes], ['--leafnodes', leafnodes]] as const) {
+  for (const [option, named] of [['--routes', routes], ['--leafnodes', leafnodes], ['--supercluster', gateways], ['--cluster-of', clusterOf]] as const) {
     for (const name of named.keys()) if (!servers.some((s) => s.name === name)) throw new UsageError(`${option} names ${name}, which no --server names`, 'nats-config');
   }
   const leaves = [...addresses('--leaf', values.leaf)].map(([name, listen]) => ({ name, listen, nodes: sites.get(name) ?? [] }));
@@ -193,8 +205,12 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-function describeCore(server: { routes?: string; leafnodes?: string }): string {
-  const roles = [...(server.routes !== undefined ? ['cluster'] : []), ...(server.leafnodes !== undefined ? ['hub'] : [])];
+function describeCore(server: { routes?: string; leafnodes?: string; gateway?: string }): string {
+  const roles = [
+    ...(server.routes !== undefined ? ['cluster'] : []),
+    ...(server.gateway !== undefined ? ['supercluster'] : []),
+    ...(server.leafnodes !== undefined ? ['hub'] : []),
+  ];
   return roles.length > 0 ? `server (${roles.join(', ')})` : 'server';
 }
 

@@ -13,7 +13,7 @@ import {
   type NodeLogin,
 } from './natsConfig.ts';
 
-/** A server of the fleet's core: alone, one of a cluster (`routes`), a hub for leaf servers (`leafnodes`), or both. */
+/** A server of the fleet's core: alone, one of a cluster (`routes`), of a supercluster (`gateway`), a hub for leaf servers (`leafnodes`). */
 export interface CoreServerSpec {
   name: string;
   /** `host:port` for clients; the host is also where the others reach it. */
@@ -22,6 +22,10 @@ export interface CoreServerSpec {
   routes?: string;
   /** `host:port` where it takes leaf servers' links. */
   leafnodes?: string;
+  /** Its cluster's name; `clusterName` by default. Servers of different clusters join by gateways. */
+  cluster?: string;
+  /** `host:port` where it takes gateway links from the other clusters of a supercluster. */
+  gateway?: string;
 }
 
 /** A site's own server (a ship's), bridged to the hubs by a leaf link; its nodes log in there. */
@@ -48,6 +52,7 @@ export interface GeneratedServerConfig {
 
 const SERVER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const ROUTE_USER = 'route';
+const GATEWAY_USER = 'gateway';
 
 /**
  * A configuration per server for a fleet on several NATS servers: a cluster (full-mesh
@@ -55,7 +60,8 @@ const ROUTE_USER = 'route';
  *
  * Every server confines every node by the rules of `natsServerConfig`: the core servers
  * hold the logins of every node that is at no site, a leaf server only its site's nodes'.
- * Routes log in with one password, known to the cluster's servers alone.
+ * Routes log in with one password per cluster, known to its servers alone; gateways (a
+ * supercluster of clusters) with one known to the supercluster's servers alone.
  *
  * A leaf link is a trust boundary of its own: whoever holds a ship's server holds its link.
  * User permissions cannot confine a link on nats-server 2.9: the hub offers a leaf its
@@ -71,15 +77,21 @@ export function natsTopologyConfigs(o: NatsTopologyOptions): GeneratedServerConf
   const fleet = natsLogins(o);
   const leaves = o.leaves ?? [];
   checkServers(o.servers, leaves);
-  const routed = o.servers.filter((s) => s.routes !== undefined);
-  if (routed.length === 1) throw bad(`a cluster needs routes on two servers or more; only ${routed[0]!.name} has them`);
+  const clusterOf = (server: CoreServerSpec) => server.cluster ?? o.clusterName ?? 'bosun';
+  const clusters = [...new Set(o.servers.map(clusterOf))];
+  const routedIn = new Map(clusters.map((c) => [c, o.servers.filter((s) => clusterOf(s) === c && s.routes !== undefined)]));
+  for (const [cluster, routed] of routedIn) {
+    if (routed.length === 1) throw bad(`a cluster needs routes on two servers or more; in ${cluster} only ${routed[0]!.name} has them`);
+  }
+  checkGateways(o.servers, clusters, clusterOf);
   const hubs = o.servers.filter((s) => s.leafnodes !== undefined);
   if (leaves.length > 0 && hubs.length === 0) throw bad('leaf servers need a server that takes leaf links (leafnodes)');
   const loginOf = new Map(fleet.logins.map((l) => [l.node, l]));
   checkSites(leaves, fleet, loginOf);
 
   const secret = o.secret ?? (() => randomBytes(24).toString('base64url'));
-  const routePassword = routed.length > 0 ? checkedSecret(secret()) : '';
+  const routePasswords = new Map([...routedIn].map(([cluster, routed]) => [cluster, routed.length > 0 ? checkedSecret(secret()) : '']));
+  const gatewayPassword = o.servers.some((s) => s.gateway !== undefined) ? checkedSecret(secret()) : '';
   const leafLinks = leaves.map((leaf): LeafLink => {
     const logins = leaf.nodes.map((n) => loginOf.get(n)!);
     const receives = union(logins.map((l) => l.subscribe));
@@ -97,15 +109,34 @@ export function natsTopologyConfigs(o: NatsTopologyOptions): GeneratedServerConf
 
   const core = o.servers.map((server): GeneratedServerConfig => {
     const lines = [...fleetHeader(o, fleet, `server ${server.name} of a bosun fleet`), `server_name: ${quote(server.name)}`, `listen: ${quote(checkedHostPort(server.listen))}`];
+    const cluster = clusterOf(server);
     if (server.routes !== undefined) {
-      const others = routed.filter((s) => s !== server).map((s) => `nats-route://${ROUTE_USER}:${routePassword}@${checkedHostPort(s.routes!)}`);
+      const routePassword = routePasswords.get(cluster)!;
+      const others = routedIn.get(cluster)!.filter((s) => s !== server).map((s) => `nats-route://${ROUTE_USER}:${routePassword}@${checkedHostPort(s.routes!)}`);
       lines.push(
         'cluster {',
-        `  name: ${quote(o.clusterName ?? 'bosun')}`,
+        `  name: ${quote(cluster)}`,
         `  listen: ${quote(checkedHostPort(server.routes))}`,
         '  # the cluster\'s servers alone know this login',
         `  authorization { user: ${quote(ROUTE_USER)}, password: ${quote(routePassword)} }`,
         `  routes: ${list(others)}`,
+        '}',
+      );
+    }
+    if (server.gateway !== undefined) {
+      const others = clusters
+        .filter((c) => c !== cluster)
+        .map((c) => {
+          const urls = o.servers.filter((s) => clusterOf(s) === c).map((s) => `nats://${GATEWAY_USER}:${gatewayPassword}@${checkedHostPort(s.gateway!)}`);
+          return `{ name: ${quote(c)}, urls: ${list(urls)} }`;
+        });
+      lines.push(
+        'gateway {',
+        `  name: ${quote(cluster)}`,
+        `  listen: ${quote(checkedHostPort(server.gateway))}`,
+        "  # the supercluster's servers alone know this login",
+        `  authorization { user: ${quote(GATEWAY_USER)}, password: ${quote(gatewayPassword)} }`,
+        `  gateways: [${others.join(', ')}]`,
         '}',
       );
     }
@@ -201,6 +232,19 @@ function userEntryWithoutPermissions(comment: string, link: LeafLink): string {
 /** The node a subject is addressed to: its first token (`<to>.<from>.<method>.<kind>`, `<node>.>`). */
 function addressee(subject: string): string {
   return subject.split('.')[0]!;
+}
+
+/**
+ * Gateways join clusters into a supercluster: two clusters or more, and then every server
+ * of every cluster takes gateway links (nats-server wants all of a cluster's servers to).
+ */
+function checkGateways(servers: CoreServerSpec[], clusters: string[], clusterOf: (s: CoreServerSpec) => string): void {
+  const withGateway = servers.filter((s) => s.gateway !== undefined);
+  if (clusters.length > 1 && withGateway.length === 0) throw bad(`servers of several clusters (${clusters.join(', ')}) need gateways to join them`);
+  if (withGateway.length === 0) return;
+  if (clusters.length < 2) throw bad('gateways join two clusters or more: name each server\'s cluster');
+  const without = servers.find((s) => s.gateway === undefined);
+  if (without !== undefined) throw bad(`${without.name} (cluster ${clusterOf(without)}) takes no gateway links: in a supercluster every server must`);
 }
 
 function checkServers(servers: CoreServerSpec[], leaves: LeafServerSpec[]): void {
