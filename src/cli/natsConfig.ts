@@ -3,7 +3,7 @@ import path from 'node:path';
 import { BosunError } from '../errors.ts';
 import { readGatewayNames } from '../gateway/config.ts';
 import { natsServerConfig, type NatsIdentity } from '../security/natsConfig.ts';
-import { natsTopologyConfigs } from '../security/natsTopology.ts';
+import { natsTopologyConfigs, type NatsTopologyOptions } from '../security/natsTopology.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 import { processIo, type CliIo } from './io.ts';
 import { makeNodeKeys } from './natsKeys.ts';
@@ -87,59 +87,47 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   }
 }
 
+const OPTIONS = {
+  nodes: { type: 'string' },
+  central: { type: 'string' },
+  nkeys: { type: 'string' },
+  users: { type: 'string' },
+  'make-keys': { type: 'string' },
+  link: { type: 'string', multiple: true },
+  mesh: { type: 'boolean' },
+  gateway: { type: 'string', multiple: true },
+  behind: { type: 'string', multiple: true },
+  listen: { type: 'string' },
+  output: { type: 'string' },
+  server: { type: 'string', multiple: true },
+  routes: { type: 'string', multiple: true },
+  'cluster-name': { type: 'string' },
+  leafnodes: { type: 'string', multiple: true },
+  'cluster-of': { type: 'string', multiple: true },
+  supercluster: { type: 'string', multiple: true },
+  leaf: { type: 'string', multiple: true },
+  site: { type: 'string', multiple: true },
+  'output-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'];
+
+/** Options of several servers only. */
+const SEVERAL_SERVERS = ['routes', 'leafnodes', 'site', 'output-dir', 'cluster-name', 'cluster-of', 'supercluster'] as const;
+
 async function natsConfig(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('nats-config', argv, {
-    nodes: { type: 'string' },
-    central: { type: 'string' },
-    nkeys: { type: 'string' },
-    users: { type: 'string' },
-    'make-keys': { type: 'string' },
-    link: { type: 'string', multiple: true },
-    mesh: { type: 'boolean' },
-    gateway: { type: 'string', multiple: true },
-    behind: { type: 'string', multiple: true },
-    listen: { type: 'string' },
-    output: { type: 'string' },
-    server: { type: 'string', multiple: true },
-    routes: { type: 'string', multiple: true },
-    'cluster-name': { type: 'string' },
-    leafnodes: { type: 'string', multiple: true },
-    'cluster-of': { type: 'string', multiple: true },
-    supercluster: { type: 'string', multiple: true },
-    leaf: { type: 'string', multiple: true },
-    site: { type: 'string', multiple: true },
-    'output-dir': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const { values } = parseCommandArgs('nats-config', argv, OPTIONS);
   if (values.help) {
     io.stdout.write(NATS_CONFIG_USAGE);
     return 0;
-  }
-  const logins = [values.nkeys, values.users, values['make-keys']].filter((v) => v !== undefined);
-  if (logins.length !== 1) {
-    throw new UsageError('give each node a login: --nkeys FILE, --users FILE or --make-keys DIR (one of them)', 'nats-config');
   }
   const behind: Record<string, string[]> = {};
   for (const [gateway, peers] of namedLists(values.behind, '--behind', 'GATEWAY=PEER[,PEER…]')) (behind[gateway] ??= []).push(...peers);
   const sites = new Map<string, string[]>();
   for (const [site, nodes] of namedLists(values.site, '--site', 'SITE=NODE[,NODE…]')) sites.set(site, [...(sites.get(site) ?? []), ...nodes]);
   const central = values.central ?? 'central';
-  const peers = Object.values(behind).flat();
-
-  let identities: Record<string, NatsIdentity>;
-  let nodes: string[];
-  if (values['make-keys'] !== undefined) {
-    if (values.nodes === undefined && sites.size === 0) throw new UsageError('--make-keys needs the nodes: --nodes A,B,… (or --site)', 'nats-config');
-    nodes = unique([central, ...splitList(values.nodes ?? ''), ...[...sites.values()].flat(), ...peers]);
-    const withLogin = nodes.filter((n) => !peers.includes(n));
-    identities = await makeNodeKeys(path.resolve(io.cwd, values['make-keys']), withLogin);
-  } else {
-    identities =
-      values.nkeys !== undefined
-        ? await readIdentities(path.resolve(io.cwd, values.nkeys), 'nkeys')
-        : await readIdentities(path.resolve(io.cwd, values.users!), 'users');
-    nodes = values.nodes !== undefined ? splitList(values.nodes) : [...Object.keys(identities), ...peers, ...[...sites.values()].flat()];
-  }
+  const { identities, nodes } = await nodeLogins(values, io, central, behind, sites);
   const links = (values.link ?? []).flatMap(splitList).map((pair) => {
     const [a, b, ...rest] = pair.split(':');
     if (!a || !b || rest.length) throw new UsageError(`--link takes A:B, not "${pair}"`, 'nats-config');
@@ -156,29 +144,48 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
     gatewayNames: readGatewayNames(io.env),
     generatedAt: new Date(),
   };
+  if (values.server !== undefined || values.leaf !== undefined) return severalServers(values, io, fleet, sites);
 
-  if (values.server === undefined && values.leaf === undefined) {
-    for (const option of ['routes', 'leafnodes', 'site', 'output-dir', 'cluster-name', 'cluster-of', 'supercluster'] as const) {
-      if (values[option] !== undefined) throw new UsageError(`--${option} is for several servers: name them with --server (and --leaf)`, 'nats-config');
-    }
-    const text = natsServerConfig({ ...fleet, ...(values.listen !== undefined ? { listen: values.listen } : {}) });
-    if (values.output !== undefined) await writeFile(path.resolve(io.cwd, values.output), text, { mode: 0o600 });
-    else io.stdout.write(text);
-    return 0;
+  for (const option of SEVERAL_SERVERS) {
+    if (values[option] !== undefined) throw new UsageError(`--${option} is for several servers: name them with --server (and --leaf)`, 'nats-config');
   }
+  const text = natsServerConfig({ ...fleet, ...(values.listen !== undefined ? { listen: values.listen } : {}) });
+  if (values.output !== undefined) await writeFile(path.resolve(io.cwd, values.output), text, { mode: 0o600 });
+  else io.stdout.write(text);
+  return 0;
+}
 
+/** Each node's login (from --nkeys, --users, or keys made by --make-keys) and the fleet's nodes. */
+async function nodeLogins(
+  values: Values,
+  io: CliIo,
+  central: string,
+  behind: Record<string, string[]>,
+  sites: Map<string, string[]>,
+): Promise<{ identities: Record<string, NatsIdentity>; nodes: string[] }> {
+  const given = [values.nkeys, values.users, values['make-keys']].filter((v) => v !== undefined);
+  if (given.length !== 1) throw new UsageError('give each node a login: --nkeys FILE, --users FILE or --make-keys DIR (one of them)', 'nats-config');
+  const peers = Object.values(behind).flat();
+  const siteNodes = [...sites.values()].flat();
+  if (values['make-keys'] !== undefined) {
+    if (values.nodes === undefined && sites.size === 0) throw new UsageError('--make-keys needs the nodes: --nodes A,B,… (or --site)', 'nats-config');
+    const nodes = unique([central, ...splitList(values.nodes ?? ''), ...siteNodes, ...peers]);
+    // a node behind a gateway node has no login, so no key
+    const identities = await makeNodeKeys(path.resolve(io.cwd, values['make-keys']), nodes.filter((n) => !peers.includes(n)));
+    return { identities, nodes };
+  }
+  const identities =
+    values.nkeys !== undefined ? await readIdentities(path.resolve(io.cwd, values.nkeys), 'nkeys') : await readIdentities(path.resolve(io.cwd, values.users!), 'users');
+  const nodes = values.nodes !== undefined ? splitList(values.nodes) : [...Object.keys(identities), ...peers, ...siteNodes];
+  return { identities, nodes };
+}
+
+/** Several servers: one configuration each, written to --output-dir, and a line per file on stdout. */
+async function severalServers(values: Values, io: CliIo, fleet: Omit<NatsTopologyOptions, 'servers' | 'leaves'>, sites: Map<string, string[]>): Promise<number> {
   if (values.listen !== undefined || values.output !== undefined) {
     throw new UsageError('with several servers, each listens where --server or --leaf says, and --output-dir takes the configurations', 'nats-config');
   }
   if (values['output-dir'] === undefined) throw new UsageError('several servers need --output-dir DIR for their configurations', 'nats-config');
-  const addresses = (option: string, given: string[] | undefined) => {
-    const named = new Map<string, string>();
-    for (const [name, [address]] of namedLists(given, option, 'NAME=HOST:PORT', false)) {
-      if (named.has(name)) throw new UsageError(`${option} names ${name} twice`, 'nats-config');
-      named.set(name, address!);
-    }
-    return named;
-  };
   const routes = addresses('--routes', values.routes);
   const leafnodes = addresses('--leafnodes', values.leafnodes);
   const gateways = addresses('--supercluster', values.supercluster);
@@ -201,8 +208,21 @@ async function natsConfig(argv: string[], io: CliIo): Promise<number> {
   const dir = path.resolve(io.cwd, values['output-dir']);
   await mkdir(dir, { recursive: true });
   for (const { server, text } of configs) await writeFile(path.join(dir, `${server}.conf`), text, { mode: 0o600 });
-  for (const { server, kind } of configs) io.stdout.write(`${path.join(dir, `${server}.conf`)}\t${kind === 'leaf' ? `leaf server of ${sites.get(server)!.join(', ')}` : describeCore(servers.find((s) => s.name === server)!)}\n`);
+  for (const { server, kind } of configs) {
+    const what = kind === 'leaf' ? `leaf server of ${sites.get(server)!.join(', ')}` : describeCore(servers.find((s) => s.name === server)!);
+    io.stdout.write(`${path.join(dir, `${server}.conf`)}\t${what}\n`);
+  }
   return 0;
+}
+
+/** `NAME=HOST:PORT` options by name; a name given twice is an error. */
+function addresses(option: string, given: string[] | undefined): Map<string, string> {
+  const named = new Map<string, string>();
+  for (const [name, [address]] of namedLists(given, option, 'NAME=HOST:PORT', false)) {
+    if (named.has(name)) throw new UsageError(`${option} names ${name} twice`, 'nats-config');
+    named.set(name, address!);
+  }
+  return named;
 }
 
 function describeCore(server: { routes?: string; leafnodes?: string; gateway?: string }): string {
