@@ -47,9 +47,10 @@ async function main(): Promise<number> {
   const cpuProfDir = args.cpuProf ? PROFILE_DIR : undefined;
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
 
-  // a monitoring port, for what the server carried (/varz)
+  // JetStream on, for the jetstream-append baseline; bosun itself never uses it here. A
+  // monitoring port, for what the server carried (/varz).
   const natsMonitorPort = await freePort();
-  const nats = await startNatsServer({ args: ['-m', String(natsMonitorPort)] });
+  const nats = await startNatsServer({ jetStream: { storeDir: path.join(tmpRoot, 'jetstream') }, args: ['-m', String(natsMonitorPort)] });
   trackPid(nats.pid, 'nats-server');
   const machine = describeMachine(findNatsServerBinary());
   const idle = await WorkerProcess.spawn({ label: 'idle', tmpDir: tmpRoot });
