@@ -18,6 +18,8 @@ let dir: string;
 let keys: string;
 const servers: Record<string, TopologyServer> = {};
 const daemons: Daemon[] = [];
+let central: Daemon;
+let ship1: Daemon;
 
 beforeAll(async () => {
   dir = await tempDir('bosun-super-');
@@ -47,7 +49,7 @@ beforeAll(async () => {
     daemons.push(daemon);
     return daemon;
   };
-  await Promise.all([start('central', servers.e1!), start('ship1', servers.w1!)]);
+  [central, ship1] = await Promise.all([start('central', servers.e1!), start('ship1', servers.w1!)]);
 }, 60_000);
 
 afterAll(async () => {
@@ -57,7 +59,6 @@ afterAll(async () => {
 
 describe('a fleet on two clusters joined by gateways', () => {
   it('runs an ordered stream from central (east) to ship1 (west) once, in order', async () => {
-    const [central, ship1] = daemons as [Daemon, Daemon];
     const messages = Array.from({ length: COUNT }, (_, i) => ({
       toNode: 'ship1',
       method: 'REQToFileAppend',
