@@ -70,7 +70,7 @@ describe('a fleet on two clusters joined by gateways', () => {
       replyMethod: 'none',
     }));
     const answers = await talk(central.socketPath, JSON.stringify(messages));
-    expect(answers.filter((a) => a.status === 'accepted')).toHaveLength(COUNT);
+    expect(answers.filter((a) => a.status === 'accepted').length, JSON.stringify(answers.filter((a) => a.status !== 'accepted').slice(0, 3))).toBe(COUNT);
     const file = path.join(ship1.dataDir, 'files', 'super', 'central', 'east-to-west.log');
     const lines = async () => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number);
     await waitFor(async () => (await lines()).length >= COUNT, 60_000, `all ${COUNT} messages on ship1`);
