@@ -4,7 +4,7 @@ import type { ErrorKernel } from '../../supervisors/errorKernel.ts';
 import { Supervisor } from '../../supervisors/Supervisor.ts';
 import type { TreeNode } from '../../supervisors/types.ts';
 import type { Clock } from '../clock.ts';
-import { BosunError } from '../errors.ts';
+import { BosunError, describeError } from '../errors.ts';
 import type { MethodRegistry } from '../methods/index.ts';
 import type { Store } from '../store/types.ts';
 import type { Transport } from '../transport/types.ts';
@@ -91,7 +91,7 @@ export class BosunNode {
       children: [
         this.#parts.storeChild.spec(),
         errorKernelChild(this.errorKernel, this.#parts.centralLink),
-        transportChild({ transport: this.transport, clock: this.clock, errors: this.errorKernel, connected: () => this.#parts.outbound.nudgeAll() }),
+        transportChild({ transport: this.transport, clock: this.clock, errors: this.errorKernel, connected: () => this.#linkUp() }),
         this.#parts.outbound.childSpec(),
         this.#parts.inbound.childSpec(),
       ],
@@ -104,13 +104,34 @@ export class BosunNode {
     await this.#parts.scheduler.restore();
     this.#status = 'running';
     this.#parts.centralLink.flush();
-    // Tell every sender we know that we are back, so it resends without waiting out its
-    // ACK timeout.
-    for (const stream of await this.#parts.inbound.knownStreams()) {
-      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#parts.frames.seal({ v: 1, type: 'resume', stream })));
-    }
+    await this.#announceResume();
     this.#parts.centralLink.startHellos();
     this.log.info({ transport: this.transport.kind, streams: this.#parts.outbound.senders.size }, 'runtime started');
+  }
+
+  /**
+   * The link is (back) up. Both directions resend at once: our senders their windows, and
+   * the senders of the streams we receive theirs (frames to us while we were away are
+   * lost), instead of each waiting out its ACK timeout.
+   */
+  #linkUp(): void {
+    this.#parts.outbound.nudgeAll();
+    if (this.#status === 'running') void this.#announceResume();
+  }
+
+  /** Tells every sender we know that we are back, so it resends without waiting out its ACK timeout. */
+  async #announceResume(): Promise<void> {
+    let streams: string[];
+    try {
+      streams = await this.#parts.inbound.knownStreams();
+    } catch (error) {
+      // the store is closing: a stopping node has no one to tell
+      this.log.debug({ error: describeError(error) }, 'could not list the streams to resume');
+      return;
+    }
+    for (const stream of streams) {
+      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#parts.frames.seal({ v: 1, type: 'resume', stream })));
+    }
   }
 
   /**

@@ -65,6 +65,7 @@ export function assembleNode(options: NodeOptions, status: () => NodeStatus) {
     status,
     accept,
     maxFrameBytes: () => outgoing.maxFrameBytes(),
+    server: () => transport.server,
     ...(options.onError ? { onError: options.onError } : {}),
   });
   const errorKernel = new ErrorKernel(log, [(report) => centralLink.forward(report)]);

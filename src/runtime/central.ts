@@ -33,6 +33,8 @@ export interface CentralDeps {
   status(): NodeStatus;
   accept(input: unknown): Promise<AcceptResult[]>;
   maxFrameBytes(): number;
+  /** The broker or gateway the transport is connected to, if it says. */
+  server(): string | undefined;
   /** The embedder's listener for every report. */
   onError?(report: NodeErrorReport): void;
 }
@@ -152,6 +154,7 @@ export class CentralLink {
       freeMemoryBytes: os.freemem(),
       load: os.loadavg(),
       platform: `${os.platform()}-${os.arch()}`,
+      ...serverInfo(this.deps.server()),
     };
   }
 
@@ -181,4 +184,9 @@ export class CentralLink {
       return { node, lastSeen: new Date(seen.at).toISOString(), ...(capabilities ? { capabilities } : {}) };
     });
   }
+}
+
+/** Where the transport is connected, for hellos and the tree: `server=host:port`, or nothing. */
+export function serverInfo(server: string | undefined): { server?: string } {
+  return server === undefined ? {} : { server };
 }

@@ -84,6 +84,8 @@ export interface NodeCapabilities {
   freeMemoryBytes: number;
   load: number[];
   platform: string;
+  /** The broker (`host:port`) or gateway the node was connected to when it said hello. */
+  server?: string;
 }
 
 export interface AcceptOptions {

@@ -4,6 +4,7 @@ import { Supervisor } from '../../../supervisors/Supervisor.ts';
 import type { ChildSpec, ErrorSink } from '../../../supervisors/types.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transport, TransportStatus } from '../../transport/types.ts';
+import { serverInfo } from '../central.ts';
 import { serviceChild } from './serviceChild.ts';
 
 export interface TransportChildDeps {
@@ -49,7 +50,7 @@ export function transportChild(deps: TransportChildDeps): ChildSpec {
         },
         describe: () => {
           const snapshot = actor.getSnapshot();
-          return { state: String(snapshot.value), info: { ...snapshot.context, status: transport.status } };
+          return { state: String(snapshot.value), info: { ...snapshot.context, status: transport.status, ...serverInfo(transport.server) } };
         },
       };
     },
