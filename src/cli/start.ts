@@ -13,6 +13,9 @@ import { startSocketInput } from '../inputs/socketInput.ts';
 import { acceptStartupFolder, STARTUP_FOLDER } from '../inputs/startupFolder.ts';
 import { formatAddress } from '../inputs/tcpListen.ts';
 import { startTcpInput } from '../inputs/tcpInput.ts';
+import { InputBudget, type InputLimits } from '../inputs/inputBudget.ts';
+import { InputToken } from '../inputs/inputToken.ts';
+import { secureDataDir } from '../runtime/dataDir.ts';
 import type { BosunNode } from '../runtime/Node.ts';
 import { defaultBus, startNode } from '../runtime/startNode.ts';
 import { createSecurity, type Security } from '../security/createSecurity.ts';
@@ -90,7 +93,7 @@ class Daemon {
       // Said on stderr as well: whoever typed the command should not need to read JSON.
       this.io.stderr.write(`bosun: node ${this.#config.node} could not start: ${describeError(err).message}\n`);
       await this.#shutdown().catch(() => {});
-      return err instanceof BosunError && err.code === 'BOSUN_BAD_CONFIG' ? 2 : 1;
+      return err instanceof BosunError && (err.code === 'BOSUN_BAD_CONFIG' || err.code === 'BOSUN_UNSAFE_DATA_DIR') ? 2 : 1;
     }
     const signal = await stopSignal;
     this.log.info({ signal }, 'stopping');
@@ -129,11 +132,22 @@ class Daemon {
     starting.catch(() => {}); // a failed start is reported by run(), not as a rejection here
     const waitingNode: AcceptingNode = { accept: async (value) => (await starting).accept(value) };
 
-    const socket = await startSocketInput(waitingNode, { dataDir: config.dataDir, log });
+    await secureDataDir(config.dataDir);
+    // One budget for every input together: many clients each under a value's cap add up.
+    const limits: InputLimits = {
+      budget: new InputBudget(config.inputMemoryBudgetBytes),
+      maxConnections: config.inputMaxConnections,
+      idleMs: config.inputIdleSeconds * 1000,
+    };
+    const token = config.tcpListen || config.httpListen ? await InputToken.load(config.dataDir, config.httpTokenFile) : undefined;
+    const socket = await startSocketInput(waitingNode, { dataDir: config.dataDir, log, limits });
     this.#inputs.push(socket);
-    const tcp = config.tcpListen ? await startTcpInput(waitingNode, { listen: config.tcpListen, log }) : undefined;
+    const tcp = config.tcpListen && token ? await startTcpInput(waitingNode, { listen: config.tcpListen, token, limits, log }) : undefined;
     if (tcp) this.#inputs.push(tcp);
-    if (config.httpListen) this.#http = await startHttpInput(waitingNode, { listen: config.httpListen, log, status: () => this.#status() });
+    if (config.httpListen && token) {
+      const access = { token, allowedOrigins: config.httpAllowedOrigins, allowedHosts: config.httpAllowedHosts };
+      this.#http = await startHttpInput(waitingNode, { listen: config.httpListen, access, limits, log, status: () => this.#status() });
+    }
 
     let node: BosunNode;
     try {
@@ -216,6 +230,7 @@ class Daemon {
         debugSocket: debug.socketPath,
         ...(tcp ? { tcp: formatAddress(tcp.address) } : {}),
         ...(this.#http ? { http: formatAddress(this.#http.address) } : {}),
+        ...(token ? { tokenFile: token.file } : {}),
         ...(inputFile ? { inputFile: inputFile.file } : {}),
         configFile: config.configFile,
         startup,

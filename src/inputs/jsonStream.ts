@@ -104,6 +104,13 @@ export class JsonStreamParser {
     return this.#mode !== TOP && this.#mode !== SKIP && this.#mode !== SKIP_LINE_START;
   }
 
+  /** Bytes of the unfinished value kept in memory (copies of earlier chunks), for the inputs' budget. */
+  get heldBytes(): number {
+    let bytes = 0;
+    for (const part of this.#parts) bytes += part.length;
+    return bytes;
+  }
+
   /** Reads one chunk; returns what it completed, in stream order. */
   push(chunk: Uint8Array): StreamItem[] {
     const items: StreamItem[] = [];
