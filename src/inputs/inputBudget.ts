@@ -1,5 +1,6 @@
 import { BosunError } from '../errors.ts';
 import { formatBytes } from './jsonStream.ts';
+import { MemoryReturn } from './returnMemory.ts';
 
 /** Default memory every input together may hold in half-read messages. */
 export const DEFAULT_INPUT_BUDGET_BYTES = 256 * 1024 * 1024;
@@ -33,6 +34,7 @@ export interface BudgetLease {
  */
 export class InputBudget {
   #used = 0;
+  readonly #memoryReturn = new MemoryReturn();
 
   constructor(readonly limitBytes: number = DEFAULT_INPUT_BUDGET_BYTES) {}
 
@@ -48,11 +50,13 @@ export class InputBudget {
         if (bytes > held && this.#used - held + bytes > this.limitBytes) return false;
         this.#used += bytes - held;
         held = bytes;
+        this.#memoryReturn.held(this.#used);
         return true;
       },
       release: () => {
         this.#used -= held;
         held = 0;
+        this.#memoryReturn.held(this.#used);
       },
     };
   }
