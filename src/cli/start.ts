@@ -177,6 +177,7 @@ class Daemon {
         central: config.central,
         ...(config.routes ? { routes: config.routes } : {}),
         helloIntervalSeconds: config.helloIntervalSeconds,
+        acceptDedupWindowMs: config.acceptDedupWindowSeconds * 1000,
         defaults: config.defaults,
         ...(config.enabledMethods.length < METHOD_SWITCH_KEYS.length ? { enabledMethods: config.enabledMethods } : {}),
         ...(security ? { guard: security.guard, methods: security.methods } : {}),
