@@ -10,7 +10,7 @@ import { Daemon, talk, waitFor } from './helpers/daemon.ts';
  * (steward's `nc -U` interface), the TCP input (the same stream contract) and the HTTP
  * input (`POST /api/v1/messages`). Random bytes, random JSON and mutated valid messages go
  * in, in batches over a few connections at a time; the daemon must stay up and answer
- * every message (a line, or an HTTP result, accepted or a clear `{error:{code,message}}`,
+ * every message (a line, or an HTTP result, accepted, a duplicate of an id accepted before, or a clear `{error:{code,message}}`,
  * never a stack trace), keep reading a connection after bad input, and deliver every
  * message it answered "accepted" (each is addressed to the daemon itself).
  *
@@ -198,6 +198,11 @@ function checkAnswer(line: string, context: () => string): Answer {
   if (answer.status === 'accepted') {
     expect(typeof answer.id === 'string' && typeof answer.toNode === 'string', `accepted answer ${line}`).toBe(true);
     ledger.accepted++;
+    return answer;
+  }
+  // An id accepted before (the fuzz repeats ids) is answered with its first acceptance and queues nothing.
+  if (answer.status === 'duplicate') {
+    expect(typeof answer.id === 'string' && typeof answer.toNode === 'string', `duplicate answer ${line}`).toBe(true);
     return answer;
   }
   const code = answer.error?.code;
