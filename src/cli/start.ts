@@ -15,7 +15,7 @@ import { formatAddress } from '../inputs/tcpListen.ts';
 import { startTcpInput } from '../inputs/tcpInput.ts';
 import { InputBudget, type InputLimits } from '../inputs/inputBudget.ts';
 import { InputToken } from '../inputs/inputToken.ts';
-import { secureDataDir } from '../runtime/dataDir.ts';
+import { secureDataDir, tightenPrivateFiles } from '../runtime/dataDir.ts';
 import type { BosunNode } from '../runtime/Node.ts';
 import { defaultBus, startNode } from '../runtime/startNode.ts';
 import { createSecurity, type Security } from '../security/createSecurity.ts';
@@ -164,6 +164,8 @@ class Daemon {
             ...(config.trustCentral ? { centralKeyFile: config.trustCentral } : {}),
           })
         : undefined;
+      // LevelDB and the key pair made their first files just now, with the umask's mode.
+      await tightenPrivateFiles(config.dataDir);
       // the error kernel is the node's, which starts after the gateway is made
       let reportRefusal: ((code: string, message: string) => void) | undefined;
       const gateway = config.gatewayListen

@@ -26,6 +26,14 @@ export async function secureDataDir(dataDir: string, extraPrivateDirs: readonly 
     await assertOwned(folder);
     await chmod(folder, 0o700);
   }
+  await tightenPrivateFiles(dataDir);
+}
+
+/**
+ * Makes the files of `db/` and `keys/` 0600. Run again once the store is open: LevelDB
+ * makes its first files then, with the umask's mode.
+ */
+export async function tightenPrivateFiles(dataDir: string): Promise<void> {
   for (const folder of PRIVATE_FILE_FOLDERS) await tightenFiles(path.join(dataDir, folder));
 }
 
@@ -39,7 +47,11 @@ async function assertOwned(dir: string): Promise<void> {
 }
 
 async function tightenFiles(dir: string): Promise<void> {
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return [];
+    throw e;
+  });
+  for (const entry of entries) {
     const file = path.join(dir, entry.name);
     if (entry.isDirectory()) {
       await chmod(file, 0o700);
