@@ -25,6 +25,7 @@ import { NatsTransport } from '../transport/NatsTransport.ts';
 import { RoutedTransport } from '../transport/RoutedTransport.ts';
 import type { Transport } from '../transport/types.ts';
 import { WsGateway } from '../transport/WsGateway.ts';
+import { warnWhileUnreachable } from '../transport/unreachableWarning.ts';
 import { WsTransport } from '../transport/WsTransport.ts';
 import { parseCommandArgs } from './args.ts';
 import { settingFlags, settingOptions } from './config.ts';
@@ -67,6 +68,8 @@ class Daemon {
   /** Closed before the node stops: the key sync and the gateway's listeners. */
   #closers: Closable[] = [];
   #gatewayAddress: string | undefined;
+  /** The NATS link, when there is one: watched so an unreachable broker is said. */
+  #nats: NatsTransport | undefined;
   #stopRequested: ((signal: string) => void) | undefined;
   #signals = 0;
 
@@ -189,6 +192,10 @@ class Daemon {
           this.#stopRequested?.('the supervision tree gave up');
         },
       });
+      if (this.#nats && config.nats) {
+        const stopWarning = warnWhileUnreachable(this.#nats, config.nats, node.log);
+        this.#closers.push({ close: async () => stopWarning() });
+      }
       reportRefusal = (code, message) =>
         node.errorKernel.report({ source: `${config.node}/wsGateway`, severity: 'error', code, message, action: 'reported' });
       if (security) {
@@ -251,7 +258,8 @@ class Daemon {
   /** The node's link to the fleet: a gateway it dials, NATS, or this process's bus; routed when it is a gateway. */
   #transport(config: StartConfig, gateway: WsGateway | undefined, security: Security | undefined): Transport {
     if (config.peer) return new WsTransport({ url: config.peer, ...(security ? { signHello: security.signHello } : {}) });
-    const base = config.nats ? new NatsTransport({ name: config.node, servers: config.nats, ...config.natsAuth }) : defaultBus.transport();
+    if (config.nats) this.#nats = new NatsTransport({ name: config.node, servers: config.nats, ...config.natsAuth });
+    const base = this.#nats ?? defaultBus.transport();
     return gateway ? new RoutedTransport(base, gateway) : base;
   }
 

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
+import { repeatedErrorLog } from './repeatedErrorLog.ts';
 import { BosunError, describeError } from '../errors.ts';
 import { MAX_MESSAGE_BYTES } from '../message.ts';
 import { refuseRequest, type HttpAccess } from './httpGuard.ts';
@@ -84,7 +85,7 @@ export async function startHttpInput(node: AcceptingNode, options: HttpInputOpti
   });
   limitConnections(server, limits, log);
   const address = await listenTcp(server, options.listen, 'http-listen');
-  server.on('error', (err) => log.error({ err }, 'http input error'));
+  server.on('error', repeatedErrorLog(log, 'http input error'));
   if (!isLoopback(address.host)) {
     log.warn({ address: formatAddress(address) }, 'the HTTP input takes messages from the network; its token and messages cross it unencrypted');
   }

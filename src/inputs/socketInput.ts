@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { repeatedErrorLog } from './repeatedErrorLog.ts';
 import type { InputLimits } from './inputBudget.ts';
 import type { AcceptingNode } from './messageInput.ts';
 import { StreamConnections } from './streamConnection.ts';
@@ -42,7 +43,7 @@ export async function startSocketInput(node: AcceptingNode, options: SocketInput
   });
   const server = createServer({ allowHalfOpen: true }, (socket) => connections.track(socket));
   // Errors on a connection are handled per socket; the server's own are logged.
-  server.on('error', (err) => log.error({ err }, 'socket input error'));
+  server.on('error', repeatedErrorLog(log, 'socket input error'));
   await listenUnix(server, socketPath);
   log.debug({ socket: socketPath }, 'socket input listening');
   return {

@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import pino, { type Logger } from 'pino';
+import { repeatedErrorLog } from './repeatedErrorLog.ts';
 import type { InputLimits } from './inputBudget.ts';
 import type { InputToken } from './inputToken.ts';
 import type { AcceptingNode } from './messageInput.ts';
@@ -43,7 +44,7 @@ export async function startTcpInput(node: AcceptingNode, options: TcpInputOption
   });
   const server = createServer({ allowHalfOpen: true }, (socket) => connections.track(socket));
   const address = await listenTcp(server, options.listen, 'tcp-listen');
-  server.on('error', (err) => log.error({ err }, 'tcp input error'));
+  server.on('error', repeatedErrorLog(log, 'tcp input error'));
   if (!isLoopback(address.host)) {
     log.warn({ address: formatAddress(address) }, 'the TCP input takes messages from the network; its token and messages cross it unencrypted');
   }
