@@ -15,9 +15,11 @@ const CHUNK = Buffer.alloc(256 * 1024, 'x');
 
 let daemon: Daemon | undefined;
 let limited: Daemon | undefined;
+let web: Daemon | undefined;
 afterAll(async () => {
   await daemon?.kill();
   await limited?.kill();
+  await web?.kill();
   removeTempDirs();
 });
 
@@ -96,5 +98,33 @@ describe('connection limits and the idle timeout', () => {
     open[1]!.write(JSON.stringify({ toNode: 'mem2', method: 'REQNone', id: 'still-open' }));
     expect(await open[1]!.lines(1)).toEqual([{ id: 'still-open', toNode: 'mem2', status: 'accepted' }]);
     for (const c of open) c.destroy();
+  });
+});
+
+describe('the HTTP input’s limits', () => {
+  it('counts request bodies against the budget (503), and refuses a connection past the limit (503)', { timeout: 60_000 }, async () => {
+    web = await Daemon.start({ node: 'mem3', args: ['--http-listen', '127.0.0.1:0', '--input-memory-budget', '1', '--input-max-connections', '2'] });
+    const base = `http://${String(web.started.http)}`;
+    const big = JSON.stringify({ toNode: 'mem3', method: 'REQNone', data: 'x'.repeat(2 * MIB) });
+    const over = await fetch(`${base}/api/v1/messages`, { method: 'POST', headers: web.httpHeaders, body: big });
+    expect(over.status).toBe(503);
+    expect(((await over.json()) as { error: { code: string } }).error.code).toBe('BOSUN_INPUT_BUDGET');
+    const small = await fetch(`${base}/api/v1/messages`, { method: 'POST', headers: web.httpHeaders, body: JSON.stringify({ toNode: 'mem3', method: 'REQNone', id: 'small' }) });
+    expect(await small.json()).toEqual({ results: [{ id: 'small', toNode: 'mem3', status: 'accepted' }] });
+
+    // Connections are held open up to the limit; one past it is told so at once.
+    const port = Number(String(web.started.http).split(':').pop());
+    const held = await Promise.all([1, 2].map(() => new Promise<Socket>((resolve) => { const s = connect({ host: '127.0.0.1', port }, () => resolve(s)); })));
+    await new Promise((r) => setTimeout(r, 200));
+    const third = await new Promise<string>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port });
+      let text = '';
+      s.setEncoding('utf8').on('data', (t: string) => (text += t));
+      s.on('error', () => {});
+      s.on('close', () => resolve(text));
+    });
+    expect(third).toMatch(/^HTTP\/1\.1 503 /);
+    expect(third).toMatch(/"code":"BOSUN_TOO_MANY_CONNECTIONS"/);
+    for (const s of held) s.destroy();
   });
 });
