@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Daemon, removeTempDirs, SocketClient, waitFor } from './helpers/daemon.ts';
@@ -102,8 +103,8 @@ describe('connection limits and the idle timeout', () => {
 });
 
 describe('the HTTP input’s limits', () => {
-  it('counts request bodies against the budget (503), and refuses a connection past the limit (503)', { timeout: 60_000 }, async () => {
-    web = await Daemon.start({ node: 'mem3', args: ['--http-listen', '127.0.0.1:0', '--input-memory-budget', '1', '--input-max-connections', '2'] });
+  it('counts request bodies against the budget (503), times out a stalled body (408), and refuses a connection past the limit (503)', { timeout: 60_000 }, async () => {
+    web = await Daemon.start({ node: 'mem3', args: ['--http-listen', '127.0.0.1:0', '--input-memory-budget', '1', '--input-max-connections', '2', '--input-idle-timeout', '1'] });
     const base = `http://${String(web.started.http)}`;
     const big = JSON.stringify({ toNode: 'mem3', method: 'REQNone', data: 'x'.repeat(2 * MIB) });
     const over = await fetch(`${base}/api/v1/messages`, { method: 'POST', headers: web.httpHeaders, body: big });
@@ -111,6 +112,18 @@ describe('the HTTP input’s limits', () => {
     expect(((await over.json()) as { error: { code: string } }).error.code).toBe('BOSUN_INPUT_BUDGET');
     const small = await fetch(`${base}/api/v1/messages`, { method: 'POST', headers: web.httpHeaders, body: JSON.stringify({ toNode: 'mem3', method: 'REQNone', id: 'small' }) });
     expect(await small.json()).toEqual({ results: [{ id: 'small', toNode: 'mem3', status: 'accepted' }] });
+
+    const stalled = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${base}/api/v1/messages`, { method: 'POST', headers: { ...web!.httpHeaders, 'Content-Length': '1000' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (t: string) => (text += t));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      });
+      req.on('error', reject);
+      req.write('[{"toNode":"mem3","method":"REQNone"},');
+    });
+    expect(stalled.status).toBe(408);
+    expect(JSON.parse(stalled.body)).toEqual({ error: { code: 'BOSUN_INPUT_IDLE', message: expect.stringMatching(/for 1 s/) } });
 
     // Connections are held open up to the limit; one past it is told so at once.
     const port = Number(String(web.started.http).split(':').pop());

@@ -5,7 +5,7 @@ import { repeatedErrorLog } from './repeatedErrorLog.ts';
 import { BosunError, describeError } from '../errors.ts';
 import { MAX_MESSAGE_BYTES } from '../message.ts';
 import { refuseRequest, type HttpAccess } from './httpGuard.ts';
-import { defaultInputLimits, tooManyConnections, type InputLimits } from './inputBudget.ts';
+import { defaultInputLimits, idleInput, tooManyConnections, type InputLimits } from './inputBudget.ts';
 import { DEFAULT_MAX_VALUE_BYTES, formatBytes, JsonStreamParser, type StreamItem } from './jsonStream.ts';
 import { acceptInputs, type AcceptingNode, type InputAnswer } from './messageInput.ts';
 import { closeTcp, formatAddress, isLoopback, listenTcp, type TcpAddress } from './tcpListen.ts';
@@ -101,11 +101,7 @@ export async function startHttpInput(node: AcceptingNode, options: HttpInputOpti
   };
 }
 
-/**
- * Connections past the limit get a 503 and are closed; a connection whose request stops
- * sending for the idle timeout is closed (node:http destroys a socket that times out when
- * nobody listens for the server's `timeout`).
- */
+/** Connections past the limit get a 503 and are closed. */
 function limitConnections(server: Server, limits: InputLimits, log: Logger): void {
   let open = 0;
   server.on('connection', (socket: Socket) => {
@@ -119,7 +115,8 @@ function limitConnections(server: Server, limits: InputLimits, log: Logger): voi
     open++;
     socket.once('close', () => open--);
   });
-  server.setTimeout(limits.idleMs);
+  // Slow headers are cut as a slow body is (see readJsonBody).
+  server.headersTimeout = Math.min(server.headersTimeout, limits.idleMs);
 }
 
 async function route(routes: Record<string, Record<string, Handler>>, req: IncomingMessage, res: ServerResponse, access: HttpAccess): Promise<void> {
@@ -223,28 +220,37 @@ function readJsonBody(req: IncomingMessage, context: PostContext, tooLarge: () =
   const parser = new JsonStreamParser({ maxValueBytes: context.maxBodyBytes });
   const items: StreamItem[] = [];
   const lease = context.limits.budget.lease();
+  const { idleMs } = context.limits;
   let received = 0;
+  let onIdle = (): void => {};
   return new Promise<{ items: StreamItem[] } | { refusal: Refusal }>((resolve, reject) => {
+    const refuse = (refusal: Refusal): void => {
+      req.off('data', onData);
+      req.resume();
+      lease.release();
+      resolve({ refusal });
+    };
     const onData = (chunk: Buffer): void => {
       received += chunk.length;
-      let refusal: Refusal | undefined;
-      if (received > context.maxBodyBytes) refusal = { code: 413, error: tooLarge() };
-      else if (!lease.resize(received)) refusal = { code: 503, error: context.limits.budget.exceeded() };
+      if (received > context.maxBodyBytes) refuse({ code: 413, error: tooLarge() });
+      else if (!lease.resize(received)) refuse({ code: 503, error: context.limits.budget.exceeded() });
       else items.push(...parser.push(chunk));
-      if (refusal) {
-        req.off('data', onData);
-        req.resume();
-        lease.release();
-        resolve({ refusal });
-      }
     };
+    // Only a body that stops arriving times out: the time it takes to accept it does not count.
+    onIdle = () => refuse({ code: 408, error: idleInput(idleMs) });
+    // On the request, not its socket: node:http destroys a socket whose timeout nobody handles there.
+    req.setTimeout(idleMs, onIdle);
     req.on('data', onData);
     req.once('end', () => {
       items.push(...parser.end());
       resolve({ items });
     });
     req.once('error', reject);
-  }).finally(() => lease.release());
+  }).finally(() => {
+    req.socket.setTimeout(0);
+    req.off('timeout', onIdle);
+    lease.release();
+  });
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
