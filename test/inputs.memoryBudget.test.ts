@@ -44,7 +44,15 @@ function flood(port: number, token: string): Flood {
   socket.once('connect', async () => {
     socket.write(`${token}\n{"toNode":"mem1","method":"REQNone","data":"`);
     for (let sent = 0; sent < PER_CLIENT && !socket.destroyed; sent += CHUNK.length) {
-      if (!socket.write(CHUNK)) await new Promise((resolve) => socket.once('drain', resolve).once('close', resolve));
+      if (!socket.write(CHUNK)) {
+        await new Promise<void>((resolve) => {
+          const go = (): void => {
+            socket.off('drain', go).off('close', go);
+            resolve();
+          };
+          socket.on('drain', go).on('close', go);
+        });
+      }
     }
   });
   return client;
