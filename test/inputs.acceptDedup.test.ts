@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AcceptDedup, type AcceptNew } from '../src/runtime/acceptDedup.ts';
+import { AcceptDedup, acceptedIdKey, type AcceptNew } from '../src/runtime/acceptDedup.ts';
 import type { AcceptResult } from '../src/runtime/Node.ts';
 import { MemoryStore } from '../src/store/MemoryStore.ts';
 
@@ -88,5 +88,16 @@ describe('AcceptDedup', () => {
     await dedup.accept(message('same'), {}, acceptNew);
     expect(await dedup.accept(message('same'), {}, acceptNew)).toEqual([{ id: 'same', toNode: 'n2', status: 'accepted' }]);
     expect(queued).toHaveLength(2);
+  });
+
+  it('sweeps the records past the window from the store, an hour at most after the last sweep', async () => {
+    const { store, dedup, acceptNew, advance } = await setup(60_000);
+    await dedup.accept(message('swept'), {}, acceptNew);
+    expect(await store.get(acceptedIdKey('n1', 'swept'))).toBeDefined();
+    advance(2 * 60 * 60 * 1000);
+    await dedup.accept(message('kept'), {}, acceptNew);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await store.get(acceptedIdKey('n1', 'swept'))).toBeUndefined();
+    expect(await store.get(acceptedIdKey('n1', 'kept'))).toBeDefined();
   });
 });

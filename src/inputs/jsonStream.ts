@@ -13,7 +13,7 @@ export interface JsonStreamOptions {
 export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_DEPTH = 1000;
 /** A value held past this size moves to one block of its own (see `#hold`). */
-const BLOCK_FROM_BYTES = 1024 * 1024;
+const BLOCK_FROM_BYTES = 256 * 1024;
 
 // What the next byte may be. Top-level values must be objects or arrays: that is what a
 // message or a batch of messages is, and it lets a value end at its closing bracket
@@ -210,7 +210,7 @@ export class JsonStreamParser {
   }
 
   /**
-   * Keeps a copy of `piece` (the caller may reuse its buffer). A value past 1 MiB moves to
+   * Keeps a copy of `piece` (the caller may reuse its buffer). A value past 256 KiB moves to
    * one block that can hold the largest value: far above glibc's mmap threshold, so it is
    * mapped on its own, only the pages written count, and it goes back to the system
    * whole when dropped. Many small copies would stay in the heap, fragmented, long after
@@ -224,7 +224,13 @@ export class JsonStreamParser {
     this.#parts.push(Buffer.from(piece));
     this.#partsBytes += piece.length;
     if (this.#partsBytes < BLOCK_FROM_BYTES || this.#maxValueBytes <= BLOCK_FROM_BYTES) return;
-    const block = Buffer.allocUnsafeSlow(this.#maxValueBytes + 1);
+    let block: Buffer;
+    try {
+      block = Buffer.allocUnsafeSlow(this.#maxValueBytes + 1);
+    } catch {
+      // No address space for it (a strict overcommit policy): keep the copies instead.
+      return;
+    }
     let used = 0;
     for (const part of this.#parts) used += part.copy(block, used);
     this.#parts = [];

@@ -7,6 +7,7 @@ import type { AcceptOptions, AcceptResult } from './Node.ts';
 export const DEFAULT_ACCEPT_DEDUP_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** Expired records are swept at most this often, in the background of an accept. */
 const SWEEP_EVERY_MS = 60 * 60 * 1000;
+const SWEEP_PAGE = 1000;
 
 /** What is kept of a first acceptance: when, and what its client was told. */
 export interface AcceptedIdRecord {
@@ -123,11 +124,15 @@ export class AcceptDedup {
     if (now - this.#lastSweep < SWEEP_EVERY_MS) return;
     this.#lastSweep = now;
     void (async () => {
-      const expired: StoreOp[] = [];
-      for (const [key, record] of await this.store.range<AcceptedIdRecord>(prefixRange(SUBLEVEL.acceptedIds))) {
-        if (now - record.at >= this.windowMs) expired.push({ type: 'del', key });
+      // A page at a time: a busy day's ids need not all be in memory at once.
+      const range = prefixRange(SUBLEVEL.acceptedIds);
+      for (let after = range.gt; ; ) {
+        const page = await this.store.range<AcceptedIdRecord>({ gt: after, lt: range.lt, limit: SWEEP_PAGE });
+        const expired: StoreOp[] = page.filter(([, record]) => now - record.at >= this.windowMs).map(([key]) => ({ type: 'del', key }));
+        if (expired.length > 0) await this.store.write(expired);
+        if (page.length < SWEEP_PAGE) return;
+        after = page[page.length - 1]![0];
       }
-      if (expired.length > 0) await this.store.write(expired);
     })().catch(() => {
       // A sweep that fails (the store closing) is tried again an hour later; lookups check the age themselves.
     });
