@@ -37,8 +37,10 @@ export class InputToken {
     if (token.length < 16 || /\s/.test(token)) {
       throw new BosunError('BOSUN_BAD_CONFIG', `the input token in "${tokenFile}" must be one line of at least 16 characters without spaces`);
     }
-    const mode = (await stat(tokenFile)).mode & 0o077;
-    if (mode !== 0) throw new BosunError('BOSUN_BAD_CONFIG', `the input token file "${tokenFile}" is readable by other users (mode ${((await stat(tokenFile)).mode & 0o777).toString(8)}); chmod 600 it`);
+    const mode = (await stat(tokenFile)).mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      throw new BosunError('BOSUN_BAD_CONFIG', `the input token file "${tokenFile}" is open to other users (mode ${mode.toString(8)}); chmod 600 it`);
+    }
     return new InputToken(tokenFile, token);
   }
 
