@@ -156,12 +156,18 @@ export function serveStreamConnection(
       chunk = first.rest;
     }
     const items = parser.push(chunk);
-    if (!lease.resize(parser.heldBytes)) return cutOff(limits.budget.exceeded());
-    if (items.length === 0) return;
+    const overBudget = !lease.resize(parser.heldBytes);
+    if (overBudget) {
+      // The unfinished value goes at once; the values this chunk completed are still answered.
+      parser = new JsonStreamParser();
+      lease.release();
+    }
+    if (items.length === 0 && !overBudget) return;
     socket.pause();
     enqueue(async () => {
       await answer(items);
-      if (!closing && !socket.destroyed) socket.resume();
+      if (overBudget) cutOff(limits.budget.exceeded());
+      else if (!closing && !socket.destroyed) socket.resume();
     });
   });
   socket.on('end', () => {
