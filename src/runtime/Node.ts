@@ -755,7 +755,9 @@ export class BosunNode {
       registry: this.#registryData,
       operator: this.#inbound.operator,
       log: this.log,
-      send: (message) => this.accept(message) as never,
+      // A method's own messages are not a client's: one that sends an id again means it
+      // (a copy resends a chunk under its id after a restart), so ids are not deduplicated.
+      send: async (message) => (await this.#acceptNew(Array.isArray(message) ? message : [message], { recordAccepted: () => [] })).flat() as never,
       emit: async (request, data) => {
         const reply = this.#replyFor(request, { ok: true, output: data }, undefined, `${request.id}.reply.${++this.#emitted}`);
         if (reply) await this.#outbound.enqueue([reply]);
