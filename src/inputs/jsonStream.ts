@@ -1,4 +1,5 @@
 import { BosunError } from '../errors.ts';
+import { HeldValue } from './heldValue.ts';
 
 /** One item read from a stream: a parsed value, or an error about a stretch of input. */
 export type StreamItem = { kind: 'value'; value: unknown } | { kind: 'error'; error: BosunError };
@@ -12,8 +13,6 @@ export interface JsonStreamOptions {
 
 export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_DEPTH = 1000;
-/** A value held past this size moves to one block of its own (see `#hold`). */
-const BLOCK_FROM_BYTES = 256 * 1024;
 
 // What the next byte may be. Top-level values must be objects or arrays: that is what a
 // message or a batch of messages is, and it lets a value end at its closing bracket
@@ -82,12 +81,8 @@ export class JsonStreamParser {
   /** Stream offset of the first byte of the current value. */
   #valueStart = 0;
   #valueLine = 1;
-  /** Bytes of the current value from earlier chunks (copies), while it is small. */
-  #parts: Buffer[] = [];
-  #partsBytes = 0;
-  /** The current value's bytes once it is large: one block, filled as chunks come. */
-  #block: Buffer | undefined;
-  #blockUsed = 0;
+  /** Bytes of the current value from earlier chunks. */
+  readonly #held: HeldValue;
   /** Recovery state: brackets still open in the broken value, and whether a string is. */
   #skipDepth = 0;
   #skipInString = false;
@@ -103,6 +98,7 @@ export class JsonStreamParser {
   constructor(options: JsonStreamOptions = {}) {
     this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.#held = new HeldValue(this.#maxValueBytes);
   }
 
   /** True while part of a value has been read and its end has not. */
@@ -112,7 +108,7 @@ export class JsonStreamParser {
 
   /** Bytes of the unfinished value kept in memory (copies of earlier chunks), for the inputs' budget. */
   get heldBytes(): number {
-    return this.#partsBytes + this.#blockUsed;
+    return this.#held.bytes;
   }
 
   /** Reads one chunk; returns what it completed, in stream order. */
@@ -135,7 +131,7 @@ export class JsonStreamParser {
         if (b === 0x7b || b === 0x5b) {
           this.#valueStart = base + i;
           this.#valueLine = this.#line;
-          this.#dropHeld();
+          this.#held.drop();
           this.#oversize = false;
           startInChunk = i;
           this.#open(b === 0x5b);
@@ -150,7 +146,7 @@ export class JsonStreamParser {
       if (!this.#oversize && base + i - this.#valueStart >= this.#maxValueBytes) {
         items.push({ kind: 'error', error: this.#tooLarge() });
         this.#oversize = true;
-        this.#dropHeld();
+        this.#held.drop();
       }
       if (this.#utf8Need > 0) {
         if (b < this.#utf8Lo || b > this.#utf8Hi) {
@@ -180,7 +176,7 @@ export class JsonStreamParser {
           if (!this.#oversize && base + i - this.#valueStart >= this.#maxValueBytes) {
             items.push({ kind: 'error', error: this.#tooLarge() });
             this.#oversize = true;
-            this.#dropHeld();
+            this.#held.drop();
           }
         }
         continue;
@@ -194,65 +190,14 @@ export class JsonStreamParser {
       const completed = this.#step(b, base + i, items);
       if (completed) {
         const end = i + 1;
-        if (!this.#oversize) items.push(this.#parse(this.#completed(buf.subarray(this.#holding() ? 0 : startInChunk, end))));
-        this.#dropHeld();
+        if (!this.#oversize) items.push(this.#parse(this.#held.completed(buf.subarray(this.#held.holding ? 0 : startInChunk, end))));
+        this.#held.drop();
         this.#oversize = false;
       }
     }
-    if (this.inValue && !this.#oversize) this.#hold(buf.subarray(this.#holding() ? 0 : startInChunk));
+    if (this.inValue && !this.#oversize) this.#held.hold(buf.subarray(this.#held.holding ? 0 : startInChunk));
     this.#offset = base + buf.length;
     return items;
-  }
-
-  /** True when part of the current value came in an earlier chunk. */
-  #holding(): boolean {
-    return this.#partsBytes > 0 || this.#block !== undefined;
-  }
-
-  /**
-   * Keeps a copy of `piece` (the caller may reuse its buffer). A value past 256 KiB moves to
-   * one block that can hold the largest value: far above glibc's mmap threshold, so it is
-   * mapped on its own, only the pages written count, and it goes back to the system
-   * whole when dropped. Many small copies would stay in the heap, fragmented, long after
-   * their client went.
-   */
-  #hold(piece: Buffer): void {
-    if (this.#block) {
-      this.#blockUsed += piece.copy(this.#block, this.#blockUsed);
-      return;
-    }
-    this.#parts.push(Buffer.from(piece));
-    this.#partsBytes += piece.length;
-    if (this.#partsBytes < BLOCK_FROM_BYTES || this.#maxValueBytes <= BLOCK_FROM_BYTES) return;
-    let block: Buffer;
-    try {
-      block = Buffer.allocUnsafeSlow(this.#maxValueBytes + 1);
-    } catch {
-      // No address space for it (a strict overcommit policy): keep the copies instead.
-      return;
-    }
-    let used = 0;
-    for (const part of this.#parts) used += part.copy(block, used);
-    this.#parts = [];
-    this.#partsBytes = 0;
-    this.#block = block;
-    this.#blockUsed = used;
-  }
-
-  /** The whole value once `last` (its final piece) has come. */
-  #completed(last: Buffer): Buffer {
-    if (this.#block) {
-      const end = this.#blockUsed + last.copy(this.#block, this.#blockUsed);
-      return this.#block.subarray(0, end);
-    }
-    return this.#partsBytes === 0 ? last : Buffer.concat([...this.#parts, last]);
-  }
-
-  #dropHeld(): void {
-    this.#parts = [];
-    this.#partsBytes = 0;
-    this.#block = undefined;
-    this.#blockUsed = 0;
   }
 
   /** The stream has ended: reports a value left unfinished. */
@@ -531,7 +476,7 @@ export class JsonStreamParser {
   #reset(mode: number): void {
     this.#mode = mode;
     this.#stack = [];
-    this.#dropHeld();
+    this.#held.drop();
     this.#oversize = false;
     this.#utf8Need = 0;
     this.#utf8Lo = 0x80;
