@@ -11,6 +11,9 @@ import { startSocketInput, type SocketInput } from '../inputs/socketInput.ts';
 import { STARTUP_FOLDER } from '../inputs/startupFolder.ts';
 import { formatAddress, type TcpAddress } from '../inputs/tcpListen.ts';
 import { startTcpInput, type TcpInput } from '../inputs/tcpInput.ts';
+import { InputBudget, type InputLimits } from '../inputs/inputBudget.ts';
+import { InputToken } from '../inputs/inputToken.ts';
+import { secureDataDir, tightenPrivateFiles } from '../runtime/dataDir.ts';
 import { debugChild } from '../runtime/children/debug.ts';
 import { gatewayChild } from '../runtime/children/gateway.ts';
 import { httpInputChild, inputFileChild, socketInputChild, startupFolderChild, tcpInputChild } from '../runtime/children/inputs.ts';
@@ -24,6 +27,7 @@ import { NatsTransport } from '../transport/NatsTransport.ts';
 import { RoutedTransport } from '../transport/RoutedTransport.ts';
 import type { Transport } from '../transport/types.ts';
 import { WsGateway } from '../transport/WsGateway.ts';
+import { warnWhileUnreachable } from '../transport/unreachableWarning.ts';
 import { WsTransport } from '../transport/WsTransport.ts';
 import { parseCommandArgs } from './args.ts';
 import { settingFlags, settingOptions } from './config.ts';
@@ -76,6 +80,9 @@ interface EarlyInputs {
   socket: SocketInput;
   tcp: TcpInput | undefined;
   http: HttpInput | undefined;
+  /** What a restarted input is started with again. */
+  limits: InputLimits;
+  token: InputToken | undefined;
 }
 
 /** The daemon's life: start, serve, and one orderly stop, whatever asks for it. */
@@ -90,6 +97,9 @@ class Daemon {
   #store: LevelStore | undefined;
   /** bosun's websocket endpoint for peers; it outlives restarts of the gateway child. */
   #wsGateway: WsGateway | undefined;
+  /** The NATS link, when there is one: watched so an unreachable broker is said. */
+  #nats: NatsTransport | undefined;
+  #stopUnreachableWarning: (() => void) | undefined;
   #stopRequested: ((signal: string) => void) | undefined;
   #signals = 0;
 
@@ -117,7 +127,7 @@ class Daemon {
       // Said on stderr as well: whoever typed the command should not need to read JSON.
       this.io.stderr.write(`bosun: node ${this.#config.node} could not start: ${describeError(err).message}\n`);
       await this.#shutdown().catch(() => {});
-      return err instanceof BosunError && err.code === 'BOSUN_BAD_CONFIG' ? 2 : 1;
+      return err instanceof BosunError && (err.code === 'BOSUN_BAD_CONFIG' || err.code === 'BOSUN_UNSAFE_DATA_DIR') ? 2 : 1;
     }
     const signal = await stopSignal;
     this.log.info({ signal }, 'stopping');
@@ -181,14 +191,27 @@ class Daemon {
   async #openEarlyInputs(waitingNode: AcceptingNode): Promise<EarlyInputs> {
     const config = this.#config;
     const log = this.log.child({ node: config.node });
-    const socket = await startSocketInput(waitingNode, { dataDir: config.dataDir, log });
+    await secureDataDir(config.dataDir);
+    // One budget for every input together: many clients each under a value's cap add up.
+    const limits: InputLimits = {
+      budget: new InputBudget(config.inputMemoryBudgetBytes),
+      maxConnections: config.inputMaxConnections,
+      idleMs: config.inputIdleSeconds * 1000,
+    };
+    const token = config.tcpListen || config.httpListen ? await InputToken.load(config.dataDir, config.httpTokenFile) : undefined;
+    const socket = await startSocketInput(waitingNode, { dataDir: config.dataDir, log, limits });
     this.#early.push(socket);
-    const tcp = config.tcpListen ? await startTcpInput(waitingNode, { listen: config.tcpListen, log }) : undefined;
+    const tcp = config.tcpListen && token ? await startTcpInput(waitingNode, { listen: config.tcpListen, token, limits, log }) : undefined;
     if (tcp) this.#early.push(tcp);
     const status = () => this.#status();
-    const http = config.httpListen ? await startHttpInput(waitingNode, { listen: config.httpListen, log, status }) : undefined;
+    const http = config.httpListen && token ? await startHttpInput(waitingNode, { listen: config.httpListen, access: this.#httpAccess(token), limits, log, status }) : undefined;
     if (http) this.#early.push(http);
-    return { socket, tcp, http };
+    return { socket, tcp, http, limits, token };
+  }
+
+  #httpAccess(token: InputToken) {
+    const config = this.#config;
+    return { token, allowedOrigins: config.httpAllowedOrigins, allowedHosts: config.httpAllowedHosts };
   }
 
   /** The node's inputs, services and debug socket, as children of its tree. */
@@ -198,8 +221,8 @@ class Daemon {
     const status = () => this.#status();
     const startup = startupFolderChild(node, { folder: path.join(config.configDir, STARTUP_FOLDER), log: node.log });
     const inputs = [
-      socketInputChild(node, { dataDir: config.dataDir, log }, early.socket),
-      ...(config.tcpListen ? [tcpInputChild(node, { listen: config.tcpListen, log }, early.tcp)] : []),
+      socketInputChild(node, { dataDir: config.dataDir, log, limits: early.limits }, early.socket),
+      ...(config.tcpListen && early.token ? [tcpInputChild(node, { listen: config.tcpListen, token: early.token, limits: early.limits, log }, early.tcp)] : []),
       startup.spec,
       ...(config.inputFile ? [inputFileChild(node, { file: config.inputFile, pollMs: config.inputFilePollSeconds * 1000, log: node.log })] : []),
     ];
@@ -209,7 +232,9 @@ class Daemon {
     const debug = debugChild(node, { dataDir: config.dataDir, log: node.log, faults: this.flags.debugFaults });
     const plugIns: NodePlugIns = {
       inputs,
-      ...(config.httpListen ? { inputsClosedLast: [httpInputChild(node, { listen: config.httpListen, log, status }, early.http)] } : {}),
+      ...(config.httpListen && early.token
+        ? { inputsClosedLast: [httpInputChild(node, { listen: config.httpListen, access: this.#httpAccess(early.token), limits: early.limits, log, status }, early.http)] }
+        : {}),
       services,
       debug: debug.spec,
     };
@@ -227,6 +252,7 @@ class Daemon {
         debugSocket: tree.debug.socketPath(),
         ...(early.tcp ? { tcp: formatAddress(early.tcp.address) } : {}),
         ...(early.http ? { http: formatAddress(early.http.address) } : {}),
+        ...(early.token ? { tokenFile: early.token.file } : {}),
         ...(config.inputFile ? { inputFile: config.inputFile } : {}),
         configFile: config.configFile,
         startup: tree.startup.report(),
@@ -258,6 +284,8 @@ class Daemon {
           ...(config.trustCentral ? { centralKeyFile: config.trustCentral } : {}),
         })
       : undefined;
+    // LevelDB and the key pair made their first files just now, with the umask's mode.
+    await tightenPrivateFiles(config.dataDir);
     // the error kernel is the node's, which starts after the gateway is made
     let reportRefusal: ((code: string, message: string) => void) | undefined;
     const gateway = config.gatewayListen
@@ -272,6 +300,7 @@ class Daemon {
       central: config.central,
       ...(config.routes ? { routes: config.routes } : {}),
       helloIntervalSeconds: config.helloIntervalSeconds,
+      acceptDedupWindowMs: config.acceptDedupWindowSeconds * 1000,
       defaults: config.defaults,
       ...(config.enabledMethods.length < METHOD_SWITCH_KEYS.length ? { enabledMethods: config.enabledMethods } : {}),
       ...(security ? { guard: security.guard, methods: security.methods } : {}),
@@ -281,6 +310,7 @@ class Daemon {
         this.#stopRequested?.('the supervision tree gave up');
       },
     });
+    if (this.#nats && config.nats) this.#stopUnreachableWarning = warnWhileUnreachable(this.#nats, config.nats, node.log);
     reportRefusal = (code, message) =>
       node.errorKernel.report({ source: `${config.node}/wsGateway`, severity: 'error', code, message, action: 'reported' });
     return { node, gateway, security };
@@ -302,7 +332,8 @@ class Daemon {
   /** The node's link to the fleet: a gateway it dials, NATS, or this process's bus; routed when it is a gateway. */
   #transport(config: StartConfig, gateway: WsGateway | undefined, security: Security | undefined): Transport {
     if (config.peer) return new WsTransport({ url: config.peer, ...(security ? { signHello: security.signHello } : {}) });
-    const base = config.nats ? new NatsTransport({ name: config.node, servers: config.nats, ...config.natsAuth }) : defaultBus.transport();
+    if (config.nats) this.#nats = new NatsTransport({ name: config.node, servers: config.nats, ...config.natsAuth });
+    const base = this.#nats ?? defaultBus.transport();
     return gateway ? new RoutedTransport(base, gateway) : base;
   }
 
@@ -326,6 +357,7 @@ class Daemon {
     this.#draining = true;
     try {
       await Promise.all(this.#early.splice(0).map((i) => i.close()));
+      this.#stopUnreachableWarning?.();
       await this.#node?.stop(STOP_GRACE_MS);
       if (!this.#node) await this.#store?.close();
     } finally {

@@ -23,6 +23,7 @@ export type InspectableNode = Pick<
   | 'purgeDead'
   | 'audit'
   | 'copies'
+  | 'messageStatus'
   | 'restartChild'
   | 'crashChild'
 >;
@@ -78,7 +79,14 @@ const COMMANDS: Record<string, Command> = {
   'dead-resend': { summary: 'send dead letters again; args {"ids"} (all without)', run: (node, a) => node.resendDead(ids(a)) },
   'dead-purge': { summary: 'delete dead letters; args {"ids"} (all without)', run: (node, a) => node.purgeDead(ids(a)) },
   copies: { summary: 'the copies this node sends that have not ended, with the bytes the destination confirmed', run: (node) => node.copies() },
-  audit: { summary: 'what this node ran; args {"sinceMs","method","fromNode","limit"}', run: (node, a) => node.audit(a as never) },
+  audit: { summary: 'what this node ran; args {"id","sinceMs","method","fromNode","limit"}', run: (node, a) => node.audit(a as never) },
+  status: {
+    summary: 'what became of one message: queued, in flight, delivered, run (how it ended), dead; args {"id"}',
+    run: (node, a) => {
+      if (typeof a.id !== 'string' || a.id === '') throw new BosunError('BOSUN_USAGE', 'status needs {"id":"…"}');
+      return node.messageStatus(a.id);
+    },
+  },
   help: {
     summary: 'this list',
     run: (_node, _args, offered) => ({ commands: Object.fromEntries(Object.entries(offered).map(([name, c]) => [name, c.summary])) }),

@@ -19,6 +19,7 @@ import { errorKernelChild } from './children/errorKernel.ts';
 import { crashChild, restartChild } from './children/paths.ts';
 import { transportChild } from './children/transport.ts';
 import { frameRouter } from './frameRouter.ts';
+import { messageStatus, type MessageStatus } from './messageStatus.ts';
 import type { AcceptOptions, AcceptResult, Delivery, NodeCapabilities, NodeOptions, NodePlugIns, NodeStatus } from './nodeTypes.ts';
 
 export type { MessageGuard } from './MessageGuard.ts';
@@ -253,6 +254,11 @@ export class BosunNode {
 
   audit(filter: AuditFilter = {}): Promise<AuditRecord[]> {
     return this.#parts.operatorApi.audit(filter);
+  }
+
+  /** What became of message `id`: queued, in flight, delivered, run (and how it ended), dead. */
+  messageStatus(id: string): Promise<MessageStatus> {
+    return messageStatus(this.store, this.name, id, (filter) => this.queue(filter));
   }
 
   /** True when nothing this node accepted waits for an ACK and nothing waits to run. */

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.ts';
 import { BosunError, describeError } from '../errors.ts';
 import { normaliseMessages, type Message, type MessageDefaults } from '../message.ts';
 import type { Store, StoreOp } from '../store/types.ts';
+import { AcceptDedup, type AcceptNew } from './acceptDedup.ts';
 import type { AcceptOptions, AcceptResult, NodeCounters, NodeStatus } from './nodeTypes.ts';
 import type { Outgoing } from './outgoing.ts';
 
@@ -9,9 +10,11 @@ export interface AcceptDeps {
   node: string;
   clock: Clock;
   defaults: MessageDefaults;
-  store: Pick<Store, 'write'>;
+  store: Store;
   outgoing: Outgoing;
   counters: NodeCounters;
+  /** How long a client-given message id is remembered (see `AcceptDedup`). */
+  acceptDedupWindowMs?: number;
   status(): NodeStatus;
   /** Puts messages (and `alsoWrite`) in the outbox in one batch; resolves once durable. */
   enqueue(messages: Message[], alsoWrite: StoreOp[]): Promise<void>;
@@ -25,8 +28,11 @@ export interface AcceptDeps {
 export class Acceptor {
   /** Accepts whose write is in flight; a stop waits for them. */
   readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #dedup: AcceptDedup;
 
-  constructor(private readonly deps: AcceptDeps) {}
+  constructor(private readonly deps: AcceptDeps) {
+    this.#dedup = new AcceptDedup(deps.store, deps.node, deps.clock, deps.acceptDedupWindowMs);
+  }
 
   /**
    * Validates and durably accepts input: one message object, or an array of them (steward's
@@ -34,8 +40,16 @@ export class Acceptor {
    * per produced message (`toNodes` fans out), or one error per refused input.
    */
   async accept(input: unknown, options: AcceptOptions = {}): Promise<AcceptResult[]> {
+    return this.#dedup.accept(input, options, (items, more) => this.acceptNew(items, more));
+  }
+
+  /**
+   * `accept` for input whose ids were not accepted before: one result list per item. A
+   * method's own messages and an operator's resend come here directly: their ids are
+   * meant again, not duplicates.
+   */
+  async acceptNew(items: unknown[], options: Parameters<AcceptNew>[1]): Promise<AcceptResult[][]> {
     const { counters } = this.deps;
-    const items = Array.isArray(input) ? input : [input];
     const results: AcceptResult[][] = [];
     /** What goes into the outbox: each message, or its envelope to its relay. */
     const staged: Message[] = [];
@@ -47,7 +61,7 @@ export class Acceptor {
         results.push([{ error: describeError(e) }]);
       }
     }
-    const alsoWrite = options.alsoWrite ?? [];
+    const alsoWrite = [...(options.alsoWrite ?? []), ...options.recordAccepted(results)];
     if (staged.length === 0 && alsoWrite.length > 0) await this.deps.store.write(alsoWrite);
     if (staged.length > 0) {
       const p = this.deps.enqueue(staged, alsoWrite);
@@ -58,12 +72,12 @@ export class Acceptor {
       } catch (e) {
         const error = describeError(e);
         counters.refused += staged.length;
-        return results.flatMap((r) => r.map((x) => ('error' in x ? x : { error })));
+        return results.map((r) => r.map((x) => ('error' in x ? x : { error })));
       } finally {
         this.#inFlight.delete(p);
       }
     }
-    return results.flat();
+    return results;
   }
 
   /** Resolves once every accept begun so far has its answer. */

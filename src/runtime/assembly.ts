@@ -106,6 +106,7 @@ export function assembleNode(options: NodeOptions, status: () => NodeStatus) {
     store,
     outgoing,
     counters,
+    ...(options.acceptDedupWindowMs !== undefined ? { acceptDedupWindowMs: options.acceptDedupWindowMs } : {}),
     status,
     enqueue: (messages, alsoWrite) => outbound.enqueue(messages, alsoWrite),
   });
@@ -164,11 +165,21 @@ export function assembleNode(options: NodeOptions, status: () => NodeStatus) {
     registry,
     operator: inbound.operator,
     log,
-    send: (message) => acceptor.accept(message) as never,
+    // A method's own messages are not a client's: one that sends an id again means it
+    // (a copy resends a chunk under its id after a restart), so ids are not deduplicated.
+    send: async (message) => (await acceptor.acceptNew(Array.isArray(message) ? message : [message], { recordAccepted: () => [] })).flat() as never,
     emit: (request, data) => replies.emit(request, data),
     ...(name === central ? { recordHello: (node: string, at: number, data: string | undefined) => centralLink.recordHello(node, at, data) } : {}),
   };
-  const operatorApi = new OperatorApi({ node: name, store, clock, registry, outbound, status, accept });
+  const operatorApi = new OperatorApi({
+    node: name,
+    store,
+    clock,
+    registry,
+    outbound,
+    status,
+    acceptNew: (items, more) => acceptor.acceptNew(items, more),
+  });
   store.onCorrupt = (key, error) => reports.corrupt(key, error);
   return {
     name,

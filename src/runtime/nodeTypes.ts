@@ -51,6 +51,8 @@ export interface NodeOptions {
   auditStripData?: boolean;
   /** Called if the supervision tree gives up (its root exceeded its restart intensity). */
   onFatal?(reason: unknown): void;
+  /** How long a client-given message id is remembered (default 24 h; 0 turns it off). */
+  acceptDedupWindowMs?: number;
 }
 
 /**
@@ -99,6 +101,8 @@ export interface AcceptOptions {
 
 export type AcceptResult =
   | { id: string; toNode: string; status: 'accepted' }
+  /** The id was accepted before (within the dedup window): the first acceptance, nothing queued again. */
+  | { id: string; toNode: string; status: 'duplicate' }
   | { error: { code: string; message: string } };
 
 /** What `send` gives back: the message's id and promises for its ACK and its reply. */

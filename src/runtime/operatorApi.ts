@@ -28,7 +28,8 @@ export interface OperatorApiDeps {
   registry: MethodRegistryData;
   outbound: Pick<Outbound, 'senders' | 'enqueue'>;
   status(): NodeStatus;
-  accept(input: unknown, options?: AcceptOptions): Promise<AcceptResult[]>;
+  /** Accepts without the client-id dedup: a resend is asked for by the operator, its id is meant again. */
+  acceptNew(items: unknown[], options: AcceptOptions & { recordAccepted: () => StoreOp[] }): Promise<AcceptResult[][]>;
 }
 
 /** What an operator asks of a node's queues: the outbox, the dead letters, the audit log. */
@@ -77,7 +78,7 @@ export class OperatorApi {
     // Each letter leaves the dead-letter store in the same write that queues it again.
     if (own.length > 0) {
       const again = own.map((d): Partial<Message> => ({ ...d.message, fromNode: undefined, acceptedAt: undefined }));
-      results.push(...(await this.deps.accept(again, { alsoWrite: removal(own) })));
+      results.push(...(await this.deps.acceptNew(again, { alsoWrite: removal(own), recordAccepted: () => [] })).flat());
     }
     return results;
   }

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import type { ChildSpec } from '../../../supervisors/types.ts';
 import { startFileInput } from '../../inputs/fileInput.ts';
-import { startHttpInput, type DaemonStatus, type HttpInput } from '../../inputs/httpInput.ts';
+import { startHttpInput, type HttpInput, type HttpInputOptions } from '../../inputs/httpInput.ts';
 import type { AcceptingNode } from '../../inputs/messageInput.ts';
-import { startSocketInput, type SocketInput } from '../../inputs/socketInput.ts';
+import { startSocketInput, type SocketInput, type SocketInputOptions } from '../../inputs/socketInput.ts';
 import { acceptStartupFolder, type StartupReport } from '../../inputs/startupFolder.ts';
-import { formatAddress, type TcpAddress } from '../../inputs/tcpListen.ts';
-import { startTcpInput, type TcpInput } from '../../inputs/tcpInput.ts';
+import { formatAddress } from '../../inputs/tcpListen.ts';
+import { startTcpInput, type TcpInput, type TcpInputOptions } from '../../inputs/tcpInput.ts';
 import type { BosunNode } from '../Node.ts';
 import { serviceChild } from './serviceChild.ts';
 
@@ -41,7 +41,7 @@ function inputChild<T extends Closable>(id: string, open: () => Promise<T>, open
 }
 
 /** The unix socket input, `<dataDir>/bosun.sock`. */
-export function socketInputChild(node: AcceptingNode, options: { dataDir: string; log: Logger }, opened?: SocketInput): ChildSpec {
+export function socketInputChild(node: AcceptingNode, options: SocketInputOptions, opened?: SocketInput): ChildSpec {
   return inputChild('socket', () => startSocketInput(node, options), opened, (s) => ({ socket: s.socketPath }));
 }
 
@@ -49,7 +49,7 @@ export function socketInputChild(node: AcceptingNode, options: { dataDir: string
  * The TCP input. A restart listens on the port the first start got, so clients find it
  * where the daemon said it was, also when the setting asked for port 0.
  */
-export function tcpInputChild(node: AcceptingNode, options: { listen: TcpAddress; log: Logger }, opened?: TcpInput): ChildSpec {
+export function tcpInputChild(node: AcceptingNode, options: TcpInputOptions, opened?: TcpInput): ChildSpec {
   let listen = opened?.address ?? options.listen;
   return inputChild(
     'tcp',
@@ -64,11 +64,7 @@ export function tcpInputChild(node: AcceptingNode, options: { listen: TcpAddress
 }
 
 /** The HTTP input; restarted on the port it first got, as the TCP input. */
-export function httpInputChild(
-  node: AcceptingNode,
-  options: { listen: TcpAddress; log: Logger; status(): DaemonStatus },
-  opened?: HttpInput,
-): ChildSpec {
+export function httpInputChild(node: AcceptingNode, options: HttpInputOptions, opened?: HttpInput): ChildSpec {
   let listen = opened?.address ?? options.listen;
   return inputChild(
     'http',
