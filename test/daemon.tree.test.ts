@@ -67,7 +67,7 @@ function child(tree: TreeNode, ...ids: string[]): TreeNode {
 /** A command run on the ship through its HTTP input; resolves once its reply file is there. */
 async function stillServes(daemon: Daemon, label: string): Promise<void> {
   const message = { toNode: daemon.node, method: 'REQCliCommand', methodArgs: ['echo', label], replyMethod: 'REQToFile', fileName: `${label}.txt` };
-  const response = await fetch(`http://${String(daemon.started.http)}/api/v1/messages`, { method: 'POST', body: JSON.stringify(message) });
+  const response = await fetch(`http://${String(daemon.started.http)}/api/v1/messages`, { method: 'POST', headers: daemon.httpHeaders, body: JSON.stringify(message) });
   expect(response.status).toBe(200);
   const file = path.join(daemon.dataDir, 'files', 'REQCliCommand', daemon.node, `${label}.txt`);
   expect(await waitForFile(file, 20_000)).toBe(`${label}\n`);
@@ -146,7 +146,8 @@ describe('the daemon as one supervision tree', () => {
     const { connect } = await import('node:net');
     const answer = await new Promise<string>((resolve, reject) => {
       const [host, port] = String(daemon.started.tcp).split(':');
-      const socket = connect({ host, port: Number(port) }, () => socket.end(JSON.stringify({ toNode: 'inputship', method: 'REQNone' })));
+      // A TCP client's first line is the daemon's input token.
+      const socket = connect({ host, port: Number(port) }, () => socket.end(`${daemon.inputToken}\n${JSON.stringify({ toNode: 'inputship', method: 'REQNone' })}`));
       let text = '';
       socket.setEncoding('utf8').on('data', (t: string) => (text += t));
       socket.on('close', () => resolve(text));
