@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
 import type { MethodSpec } from '../src/methods/types.ts';
 import type { MessageGuard } from '../src/runtime/Node.ts';
-import { ackSubject, dataSubject, encodeFrame, streamIdOf, type Frame } from '../src/delivery/frames.ts';
+import { ackSubject, dataSubject, encodeFrame, streamIdOf, type Frame , newIncarnation } from '../src/delivery/frames.ts';
+
+const INC = newIncarnation();
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { envelopeBytes, frameBytes } from '../src/security/canonical.ts';
 import { KEYS_KIND, signDocument } from '../src/security/documents.ts';
@@ -167,7 +169,7 @@ describe('attacks on a secure fleet', () => {
     await mallory.start('mallory', () => {});
     cleanups.push(() => mallory.close());
     const stream = streamIdOf('central', 'ship2', 'REQTestRecord');
-    mallory.publish(dataSubject({ fromNode: 'central', toNode: 'ship2', method: 'REQTestRecord' }), encodeFrame({ v: 1, type: 'data', stream, seq: 1, message: captured! }));
+    mallory.publish(dataSubject({ fromNode: 'central', toNode: 'ship2', method: 'REQTestRecord' }), encodeFrame({ v: 2, type: 'data', inc: INC, stream, seq: 1, message: captured! }));
     await logged(central, /ship2 BOSUN_MISDIRECTED .*the message is for ship1, not ship2/);
     expect(runs).toEqual(['ship1:only ship1']);
   });
@@ -289,7 +291,7 @@ describe('attacks on a secure fleet', () => {
       ACKTimeout: 5, retries: 0, retryWait: 1, methodTimeout: 10, acceptedAt: Date.now(), scheduled: { firstRunAt: Date.now(), run: 1, of: 'x' },
     };
     const stream = streamIdOf('central', 'ship1', 'REQCliCommand');
-    mallory.publish(dataSubject({ fromNode: 'central', toNode: 'ship1', method: 'REQCliCommand' }), encodeFrame({ v: 1, type: 'data', stream, seq: 1, message: unsigned }));
+    mallory.publish(dataSubject({ fromNode: 'central', toNode: 'ship1', method: 'REQCliCommand' }), encodeFrame({ v: 2, type: 'data', inc: INC, stream, seq: 1, message: unsigned }));
     await new Promise((r) => setTimeout(r, 1000));
     await expect(stat(marker)).rejects.toThrow();
     void central;
@@ -314,7 +316,7 @@ describe('attacks on a secure fleet', () => {
     await mallory.start('mallory', () => {});
     cleanups.push(() => mallory.close());
     const stream = streamIdOf('ship2', 'ship1', 'REQCliCommand');
-    mallory.publish(dataSubject({ fromNode: 'ship2', toNode: 'ship1', method: 'REQCliCommand' }), encodeFrame({ v: 1, type: 'data', stream, seq: 1, message: captured! }));
+    mallory.publish(dataSubject({ fromNode: 'ship2', toNode: 'ship1', method: 'REQCliCommand' }), encodeFrame({ v: 2, type: 'data', inc: INC, stream, seq: 1, message: captured! }));
     await new Promise((r) => setTimeout(r, 1000));
     await expect(stat(marker)).rejects.toThrow();
   });
@@ -340,13 +342,13 @@ describe('forged frames from someone on the broker', () => {
     replyMethodArgs: [], ACKTimeout: 5, retries: 0, retryWait: 1, methodTimeout: 10, acceptedAt: Date.now(), expiresAt: Date.now() + 60_000, ...fields,
   });
   const forgeries: Array<[string, string, (f: { stream: string; seq: number; ship2: SecureTestNode }) => Frame]> = [
-    ['a data frame signed with another key', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 1, type: 'data', stream, seq, message: resign(claim({}), rogue) })],
-    ['an unsigned data frame', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 1, type: 'data', stream, seq, message: claim({}) })],
+    ['a data frame signed with another key', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 2, type: 'data', inc: INC, stream, seq, message: resign(claim({}), rogue) })],
+    ['an unsigned data frame', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 2, type: 'data', inc: INC, stream, seq, message: claim({}) })],
     // Genuine, but another stream's: ship2's own signed message to ship1.
     ['a data frame of another stream', 'BOSUN_MISDIRECTED', ({ stream, seq, ship2 }) => ({
-      v: 1, type: 'data', stream, seq, message: ship2.security.guard.seal(claim({ fromNode: 'ship2' })),
+      v: 2, type: 'data', inc: INC, stream, seq, message: ship2.security.guard.seal(claim({ fromNode: 'ship2' })),
     })],
-    ['an unsigned skip frame', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 1, type: 'skip', stream, seq })],
+    ['an unsigned skip frame', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 2, type: 'skip', inc: INC, stream, seq })],
   ];
 
   it.each(forgeries)('%s with the next sequence number does not take the genuine message\'s place', async (_, code, forge) => {
@@ -369,9 +371,9 @@ describe('forged frames from someone on the broker', () => {
   });
 
   it.each([
-    ['ordered', 'REQTestRecord', (stream: string): Frame => ({ v: 1, type: 'ack', stream, upTo: 3 })],
+    ['ordered', 'REQTestRecord', (stream: string): Frame => ({ v: 2, type: 'ack', inc: INC, stream, upTo: 3 })],
     ['unordered', 'REQnTestRecord', (stream: string): Frame => {
-      const ack = { v: 1 as const, type: 'ack' as const, stream, seqs: [1, 2, 3] };
+      const ack = { v: 2 as const, type: 'ack' as const, inc: INC, stream, seqs: [1, 2, 3] };
       return { ...ack, signature: sign(null, frameBytes(ack), rogue).toString('base64') };
     }],
   ])('a forged ACK does not make central drop %s messages that were not delivered', async (_, method, forge) => {

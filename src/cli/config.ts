@@ -1,4 +1,5 @@
 import { CONFIG_KEYS } from '../config/keys.ts';
+import { parseBool } from '../config/values.ts';
 import { resolveConfig, type ConfigSources, type StartConfig } from '../config/resolve.ts';
 
 export { LOG_LEVELS, type LogLevel } from '../config/keys.ts';
@@ -7,6 +8,27 @@ export { defaultDataDir, type ConfigSources, type StartConfig } from '../config/
 /** `parseArgs` options for every setting of `bosun start`: `--<key> VALUE`. */
 export function settingOptions(): Record<string, { type: 'string' }> {
   return Object.fromEntries(CONFIG_KEYS.map((k) => [k.key, { type: 'string' as const }]));
+}
+
+const BOOLEAN_FLAGS = new Set(CONFIG_KEYS.filter((k) => k.kind === 'bool').map((k) => `--${k.key}`));
+
+/**
+ * A boolean setting given bare (`--secure`, then another flag or nothing) means true: the
+ * word is added, so `--secure`, `--secure true` and `--secure=true` are one thing, and
+ * `--secure false` stays false.
+ */
+export function withBareBooleans(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    out.push(arg);
+    if (arg === '--') {
+      out.push(...args.slice(i + 1));
+      break;
+    }
+    if (BOOLEAN_FLAGS.has(arg) && parseBool(args[i + 1]) === undefined) out.push('true');
+  }
+  return out;
 }
 
 /** The settings among parsed options, by key. */

@@ -24,7 +24,7 @@ import type { Transport } from '../transport/types.ts';
 import { WsGateway } from '../transport/WsGateway.ts';
 import { WsTransport } from '../transport/WsTransport.ts';
 import { parseCommandArgs } from './args.ts';
-import { settingFlags, settingOptions } from './config.ts';
+import { settingFlags, settingOptions, withBareBooleans } from './config.ts';
 import type { CliIo } from './io.ts';
 
 /** How long a stop may take before the daemon exits regardless (below systemd's 90 s default). */
@@ -38,7 +38,7 @@ const STOP_GRACE_MS = 10_000;
  * Settings that cannot be read throw a `BOSUN_BAD_CONFIG` error before anything starts.
  */
 export async function runStart(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('start', args, { ...settingOptions(), help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandArgs('start', withBareBooleans(args), { ...settingOptions(), help: { type: 'boolean', short: 'h' } });
   if (values.help) return io.help('start');
   const loaded = await loadConfig({ flags: settingFlags(values), env: io.env, cwd: io.cwd });
   const log = pino({ level: loaded.config.logLevel }, pino.destination({ dest: 1, sync: true }));
@@ -148,6 +148,7 @@ class Daemon {
             store,
             ttlSeconds: config.messageTtlSeconds,
             ...(config.trustCentral ? { centralKeyFile: config.trustCentral } : {}),
+            ...(config.trustCentralFingerprint ? { centralFingerprint: config.trustCentralFingerprint } : {}),
           })
         : undefined;
       // the error kernel is the node's, which starts after the gateway is made

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.ts';
-import { describeError } from '../errors.ts';
-import type { Frame, SignedFrame, StreamId } from '../delivery/frames.ts';
+import { BosunError, describeError } from '../errors.ts';
+import type { DataFrame, Frame, SignedFrame, SkipFrame, StreamId } from '../delivery/frames.ts';
+import type { FrameVerdict } from '../delivery/SubjectReceiver.ts';
 import type { MessageGuard } from './Node.ts';
 import { ReportThrottle } from '../../supervisors/ReportThrottle.ts';
 
@@ -17,6 +18,9 @@ import { ReportThrottle } from '../../supervisors/ReportThrottle.ts';
  * frames must not make this node flood central's error log in turn, nor hide one
  * stream's refusals behind another's.
  */
+/** The throttle's one source for every sender without a trusted key, whatever name it gives. */
+const UNKNOWN_SENDERS = '(senders without a trusted key)';
+
 export class FrameAuth {
   #refused = 0;
   readonly #throttle = new ReportThrottle();
@@ -43,18 +47,36 @@ export class FrameAuth {
     if (!guard) return true;
     // Data and skips come from the stream's sender, ACKs and resumes from its receiver.
     const from = frame.type === 'data' || frame.type === 'skip' ? ids.fromNode : ids.toNode;
-    const error = frame.type === 'data' ? guard.screen?.(frame.message, frame.stream) : guard.checkFrame?.(frame, from);
+    const error = frame.type === 'data' ? this.#screen(guard, frame, from) : guard.checkFrame?.(frame, from);
     if (!error) return true;
     this.#refused++;
     this.#reportSoon(frame, from, error);
     return false;
   }
 
+  /**
+   * A data or skip frame its receiver did not take: one of an older incarnation of its
+   * stream (a replay), or more than the window ahead. Counted and reported like a refusal.
+   */
+  untaken(frame: DataFrame | SkipFrame, ids: StreamId, verdict: FrameVerdict): void {
+    if (verdict === 'busy') return; // a newer incarnation, taken once the receiver's write is done: the sender resends
+    this.#refused++;
+    const why = verdict === 'olderIncarnation' ? `it names incarnation ${frame.inc}, older than the one the stream follows` : 'it is more than the window ahead of what the stream holds';
+    this.#reportSoon(frame, ids.fromNode, new BosunError('BOSUN_REPLAYED', why));
+  }
+
+  /** The message's own signature first, then the delivery's: its stream, incarnation and number. */
+  #screen(guard: MessageGuard, frame: DataFrame, from: string): Error | undefined {
+    return guard.screen?.(frame.message, frame.stream) ?? guard.checkDelivery?.(frame, from);
+  }
+
   #reportSoon(frame: Frame, from: string, error: Error): void {
-    const admitted = this.#throttle.admit(frame.stream, this.clock.now());
-    if (!admitted) return;
-    const more = admitted.held > 0 ? ` (${admitted.held} more dropped since the last report)` : '';
     const { code, message } = describeError(error);
+    // Made-up sender names are free: their refusals share one report, with a count.
+    const unknown = code === 'BOSUN_UNKNOWN_KEY';
+    const admitted = this.#throttle.admit(unknown ? UNKNOWN_SENDERS : frame.stream, this.clock.now());
+    if (!admitted) return;
+    const more = admitted.held > 0 ? ` (${admitted.held} more dropped since the last report${unknown ? ', from any node without a trusted key' : ''})` : '';
     const inbound = frame.type === 'data' || frame.type === 'skip';
     const what = inbound ? `${frame.type} frame ${frame.seq}` : `${frame.type} frame`;
     const consequence = inbound ? 'neither stored nor ACKed' : 'ignored';

@@ -18,7 +18,7 @@ import type { Store, StoreOp } from '../store/types.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, type Transport } from '../transport/types.ts';
 import { DurableTimers } from '../delivery/DurableTimers.ts';
 import { dataFrameBytes, fitsInFrame, prefixWithin } from '../delivery/frameBudget.ts';
-import { decodeFrame, encodeFrame, parseStreamId, publisherOf, resumeSubject, streamIdOf, type SignedFrame } from '../delivery/frames.ts';
+import { decodeFrame, encodeFrame, FRAME_VERSION, parseStreamId, publisherOf, resumeSubject, streamIdOf, type DataFrame, type SignedFrame } from '../delivery/frames.ts';
 import type { InboxEntry } from '../delivery/SubjectReceiver.ts';
 import type { Outcome } from '../delivery/Subscriber.ts';
 import { FrameAuth } from './FrameAuth.ts';
@@ -103,6 +103,10 @@ export interface MessageGuard {
   screen?(message: Message, stream: string): Error | undefined;
   /** Signs a skip, ACK or resume frame this node sends. */
   sealFrame?<F extends SignedFrame>(frame: F): F;
+  /** The delivery signature of a data frame this node publishes (see `delivery/frames.ts`). */
+  signDelivery?(stream: string, inc: string, seq: number, messageJson: string): string;
+  /** A data frame's delivery signature, by `from` (its publisher): the error when it does not hold. */
+  checkDelivery?(frame: DataFrame, from: string): Error | undefined;
   /**
    * A skip, ACK or resume frame that says it comes from `from`: the error when it is not
    * signed by from's key, undefined when it is (or when from's key is not known yet).
@@ -233,6 +237,7 @@ export class BosunNode {
       errors: this.errorKernel,
       publish,
       sealFrame,
+      ...(options.guard?.signDelivery ? { signDelivery: options.guard.signDelivery.bind(options.guard) } : {}),
       maxFrameBytes: () => this.#maxFrameBytes(),
       windowSize,
       onAcked: (messages) => {
@@ -352,7 +357,7 @@ export class BosunNode {
     // Tell every sender we know that we are back, so it resends without waiting out its
     // ACK timeout.
     for (const stream of await this.#inbound.knownStreams()) {
-      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#frames.seal({ v: 1, type: 'resume', stream })));
+      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#frames.seal({ v: FRAME_VERSION, type: 'resume', stream })));
     }
     this.#scheduleHello();
     this.log.info({ transport: this.transport.kind, streams: this.#outbound.senders.size }, 'runtime started');
@@ -705,14 +710,14 @@ export class BosunNode {
       case 'data':
       case 'skip':
         if (ids.toNode !== this.name || !this.#frames.admits(frame, ids)) return;
-        this.#inbound.onData(frame.stream, frame.seq, frame.type === 'data' ? frame.message : undefined);
+        this.#inbound.onData(frame.stream, frame.seq, frame.type === 'data' ? frame.message : undefined, frame.inc, (verdict) => this.#frames.untaken(frame, ids, verdict));
         return;
       case 'ack':
       case 'resume': {
         if (ids.fromNode !== this.name) return;
         const sender = this.#outbound.senders.get(frame.stream);
         if (!sender || !this.#frames.admits(frame, ids)) return;
-        if (frame.type === 'ack') sender.onAck(frame.upTo, frame.seqs);
+        if (frame.type === 'ack') sender.onAck(frame);
         else sender.nudge('RESUME');
       }
     }

@@ -1,14 +1,14 @@
 import { BosunError } from '../errors.ts';
 import { isValidName, type Message } from '../message.ts';
 import type { MessageGuard } from '../runtime/Node.ts';
-import { streamIdOf, type SignedFrame } from '../delivery/frames.ts';
+import { streamIdOf, type DataFrame, type SignedFrame } from '../delivery/frames.ts';
 import { RELAY_METHODS } from '../runtime/relay.ts';
 import { COMMAND_METHODS, commandAllowed, methodAllowed } from './acl.ts';
-import { envelopeBytes, frameBytes, unsignedField } from './canonical.ts';
+import { deliveryBytes, envelopeBytes, frameBytes, unsignedField } from './canonical.ts';
 import type { CentralAuthority } from './CentralAuthority.ts';
+import { parseKeySetDocument } from './documents.ts';
 import { fingerprintOf, isPublicKey, verifySignature, type NodeKeyPair } from './keys.ts';
 import type { Delivery, Ledger } from './Ledger.ts';
-import { NodeTrust } from './NodeTrust.ts';
 import type { Trust } from './Trust.ts';
 
 /** Methods that carry their sender's public key (`publicKey` in their JSON data) to central. */
@@ -141,14 +141,47 @@ export class SecurityGuard implements MessageGuard {
   screen(message: Message, stream: string): BosunError | undefined {
     try {
       this.#signed(message);
-      const key = this.#bootstrapKey(message)?.key ?? this.o.trust.keyFor(message.fromNode);
-      if (key !== undefined) this.#verify(message, key);
+      const key = this.#bootstrapKey(message)?.key ?? this.o.trust.keyFor(message.fromNode) ?? this.#firstCentralKey(message);
+      if (key === undefined) refuse('BOSUN_UNKNOWN_KEY', `this node holds no key for ${message.fromNode}`);
+      this.#verify(message, key);
       this.#addressed(message, stream);
       return undefined;
     } catch (e) {
       if (e instanceof BosunError) return e;
       throw e;
     }
+  }
+
+  /**
+   * The delivery signature of a data frame this node publishes (its own messages, and those
+   * it relays): it binds the message to its stream, incarnation and sequence number.
+   */
+  signDelivery(stream: string, inc: string, seq: number, messageJson: string): string {
+    return this.o.keys.sign(deliveryBytes(stream, inc, seq, messageJson));
+  }
+
+  /**
+   * A data frame's delivery signature, by `from` (the stream's sender, which published it):
+   * checked with the key a key-presenting message presents (a new node's hello), else the
+   * key this node holds for `from` (for a hello relayed by a node that is itself only
+   * pending on central, its pending key). Without one the frame is refused: a node without
+   * a trusted key costs its receiver nothing but this look.
+   */
+  checkDelivery(frame: DataFrame, from: string): BosunError | undefined {
+    const m = frame.message;
+    const bootstrap = this.#bootstrapKey(m);
+    const own = m.fromNode === from ? (bootstrap?.key ?? this.#firstCentralKey(m)) : undefined;
+    // A hello relayed by a node central has not allowed yet either: the relay's pending key.
+    const key = own ?? this.o.trust.keyFor(from) ?? (bootstrap ? this.o.trust.pendingKeyFor?.(from) : this.#relayKeyInKeySet(m, from));
+    if (key === undefined) return new BosunError('BOSUN_UNKNOWN_KEY', `this node holds no key for ${from}`);
+    if (typeof frame.sig !== 'string') return new BosunError('BOSUN_BAD_SIGNATURE', `data frame ${frame.seq} of stream ${frame.stream} has no delivery signature`);
+    if (!verifySignature(key, deliveryBytes(frame.stream, frame.inc, frame.seq, JSON.stringify(m)), frame.sig)) {
+      return new BosunError(
+        'BOSUN_BAD_SIGNATURE',
+        `data frame ${frame.seq} of stream ${frame.stream} is not ${from}'s delivery of that message under that number (replayed, renumbered or forged)`,
+      );
+    }
+    return undefined;
   }
 
   /**
@@ -171,6 +204,8 @@ export class SecurityGuard implements MessageGuard {
    */
   checkFrame(frame: SignedFrame, from: string): BosunError | undefined {
     const key = this.o.trust.keyFor(from);
+    // A skip would open a receiver (a store row): only from a node with a trusted key.
+    if (key === undefined && frame.type === 'skip') return new BosunError('BOSUN_UNKNOWN_KEY', `this node holds no key for ${from}`);
     if (key === undefined) return undefined;
     if (typeof frame.signature !== 'string') {
       return new BosunError('BOSUN_BAD_SIGNATURE', `the ${frame.type} frame of stream ${frame.stream} is not signed`);
@@ -179,6 +214,22 @@ export class SecurityGuard implements MessageGuard {
       return new BosunError('BOSUN_BAD_SIGNATURE', `the ${frame.type} frame of stream ${frame.stream} is not signed by ${from}'s key ${fingerprintOf(key)}`);
     }
     return undefined;
+  }
+
+  /**
+   * A node's first key set may come through a relay it holds no key for yet: the key set,
+   * verified as central's (by `screen`), names the relay's key.
+   */
+  #relayKeyInKeySet(m: Message, relay: string): string | undefined {
+    if (m.fromNode !== this.o.central || m.method !== 'REQKeysUpdate' || m.isReply) return undefined;
+    const centralKey = this.o.trust.keyFor(this.o.central) ?? this.#firstCentralKey(m);
+    if (centralKey === undefined || this.#verified.get(m) !== centralKey) return undefined;
+    try {
+      const keys = parseKeySetDocument(m.data).body.keys;
+      return Object.hasOwn(keys, relay) ? keys[relay] : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** A named sender, a signature, and no field outside it. */
@@ -245,14 +296,18 @@ export class SecurityGuard implements MessageGuard {
     return key === undefined ? undefined : { key, unknown: true, relayed: true };
   }
 
+  /**
+   * First contact with central on a node given only central's fingerprint: central's
+   * first key set names a key with that fingerprint (and must verify with it).
+   */
+  #firstCentralKey(m: Message): string | undefined {
+    if (m.fromNode !== this.o.central || m.method !== 'REQKeysUpdate' || m.isReply) return undefined;
+    return this.o.trust.expectedCentralKeyIn?.(m.data);
+  }
+
   async #keyOf(m: Message): Promise<string> {
     const { trust } = this.o;
-    let key = trust.keyFor(m.fromNode);
-    // First contact with central: its key set proves central's key (trust on first use,
-    // unless the node was given central's key in a file).
-    if (key === undefined && m.fromNode === this.o.central && m.method === 'REQKeysUpdate' && !m.isReply) {
-      key = NodeTrust.centralKeyIn(m.data);
-    }
+    let key = trust.keyFor(m.fromNode) ?? this.#firstCentralKey(m);
     if (key === undefined && trust.awaitingKeys() && (await trust.waitForKey(m.fromNode, this.o.unknownKeyGraceMs))) {
       key = trust.keyFor(m.fromNode);
     }
