@@ -20,9 +20,11 @@ const fleet: Record<string, Daemon> = {};
 beforeAll(async () => {
   nats = await startNatsServer();
   dir = await tempDir('bosun-acl-');
-  const start = (node: string) => Daemon.start({ node, dataDir: path.join(dir, node), args: ['--nats', nats.url, '--secure', 'true'] });
+  // --secure given bare: a boolean flag without a value means true.
+  const start = (node: string, ...more: string[]) => Daemon.start({ node, dataDir: path.join(dir, node), args: ['--nats', nats.url, '--secure', ...more] });
+  const trust = ['--trust-central', path.join(dir, 'central', 'keys', 'public.pem')];
   fleet.central = await start('central');
-  [fleet.ship1, fleet.ship2] = await Promise.all([start('ship1'), start('ship2')]);
+  [fleet.ship1, fleet.ship2] = await Promise.all([start('ship1', ...trust), start('ship2', ...trust)]);
 });
 
 afterAll(async () => {

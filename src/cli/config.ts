@@ -1,5 +1,4 @@
 import { CONFIG_KEYS } from '../config/keys.ts';
-import { parseBool } from '../config/values.ts';
 import { resolveConfig, type ConfigSources, type StartConfig } from '../config/resolve.ts';
 
 export { LOG_LEVELS, type LogLevel } from '../config/keys.ts';
@@ -15,7 +14,7 @@ const BOOLEAN_FLAGS = new Set(CONFIG_KEYS.filter((k) => k.kind === 'bool').map((
 /**
  * A boolean setting given bare (`--secure`, then another flag or nothing) means true: the
  * word is added, so `--secure`, `--secure true` and `--secure=true` are one thing, and
- * `--secure false` stays false.
+ * `--secure false` stays false (and `--secure maybe` is refused as a bad value).
  */
 export function withBareBooleans(args: string[]): string[] {
   const out: string[] = [];
@@ -26,7 +25,8 @@ export function withBareBooleans(args: string[]): string[] {
       out.push(...args.slice(i + 1));
       break;
     }
-    if (BOOLEAN_FLAGS.has(arg) && parseBool(args[i + 1]) === undefined) out.push('true');
+    const next = args[i + 1];
+    if (BOOLEAN_FLAGS.has(arg) && (next === undefined || next.startsWith('-'))) out.push('true');
   }
   return out;
 }
