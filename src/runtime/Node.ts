@@ -126,6 +126,16 @@ export interface NodeCapabilities {
   platform: string;
 }
 
+/**
+ * Resends of an error reply, at most: whoever sent the request may not exist (a name made
+ * up on an open broker) or not take replies, and a refusal must not cost its node forever.
+ */
+export const ERROR_REPLY_MAX_RETRIES = 10;
+
+function errorReplyRetries(asked: number): number {
+  return asked < 0 ? ERROR_REPLY_MAX_RETRIES : Math.min(asked, ERROR_REPLY_MAX_RETRIES);
+}
+
 /** What an error report to central leaves for the rest of its message, around its text. */
 const ERROR_REPORT_SHELL_BYTES = 4096;
 
@@ -828,7 +838,7 @@ export class BosunNode {
         replyMethod: 'none',
         replyMethodArgs: [],
         ACKTimeout: m.replyACKTimeout ?? m.ACKTimeout,
-        retries: m.replyRetries ?? m.retries,
+        retries: error ? errorReplyRetries(m.replyRetries ?? m.retries) : (m.replyRetries ?? m.retries),
         retryWait: m.retryWait,
         methodTimeout: this.#defaults.methodTimeout,
         ...(m.directory !== undefined ? { directory: m.directory } : {}),
