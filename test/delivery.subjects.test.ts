@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ackSubject, dataSubject, encodeFrame, publisherOf, streamIdOf , newIncarnation } from '../src/delivery/frames.ts';
-
-const INC = newIncarnation();
+import { ackSubject, dataSubject, encodeFrame, publisherOf, streamIdOf, newIncarnation } from '../src/delivery/frames.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { testMessage } from '../src/methods/testing.ts';
 import { recorder } from './helpers/recorder.ts';
 import { until } from './helpers/until.ts';
+
+const INC = newIncarnation();
 
 /**
  * Subjects name their publisher (`<addressee>.<publisher>.<method>.<kind>`), and a node

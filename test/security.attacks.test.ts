@@ -6,13 +6,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
 import type { MethodSpec } from '../src/methods/types.ts';
 import type { MessageGuard } from '../src/runtime/Node.ts';
-import { ackSubject, dataSubject, encodeFrame, streamIdOf, type Frame , newIncarnation } from '../src/delivery/frames.ts';
-
-const INC = newIncarnation();
+import { ackSubject, dataSubject, encodeFrame, streamIdOf, newIncarnation, type Frame } from '../src/delivery/frames.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { envelopeBytes, frameBytes } from '../src/security/canonical.ts';
 import { KEYS_KIND, signDocument } from '../src/security/documents.ts';
 import { errorLogOf, eventually, startSecureFleet, type SecureTestNode } from '../src/security/testing.ts';
+
+const INC = newIncarnation();
 
 /**
  * Each attack against a fleet of central, ship1 and ship2, all keys allowed. An attack is
@@ -58,6 +58,8 @@ function attackable(name: string) {
       screen: guard.screen?.bind(guard),
       sealFrame: guard.sealFrame?.bind(guard),
       checkFrame: guard.checkFrame?.bind(guard),
+      signDelivery: guard.signDelivery?.bind(guard),
+      checkDelivery: guard.checkDelivery?.bind(guard),
     }),
   };
 }

@@ -5,13 +5,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
 import { testMessage } from '../src/methods/testing.ts';
 import { MemoryStore } from '../src/store/MemoryStore.ts';
-import { streamIdOf, type SignedFrame , newIncarnation } from '../src/delivery/frames.ts';
-
-const INC = newIncarnation();
+import { streamIdOf, newIncarnation, type SignedFrame } from '../src/delivery/frames.ts';
 import { SIGNED_FIELDS, envelopeBytes } from '../src/security/canonical.ts';
 import { createSecurity, type Security } from '../src/security/createSecurity.ts';
 import { loadOrCreateKeys, parsePublicKey, verifySignature } from '../src/security/keys.ts';
 import { Ledger } from '../src/security/Ledger.ts';
+
+const INC = newIncarnation();
 
 const dirs: string[] = [];
 afterEach(async () => {
