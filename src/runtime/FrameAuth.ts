@@ -18,12 +18,17 @@ import { ReportThrottle } from '../../supervisors/ReportThrottle.ts';
  * frames must not make this node flood central's error log in turn, nor hide one
  * stream's refusals behind another's.
  */
-/** The throttle's one source for every sender without a trusted key, whatever name it gives. */
-const UNKNOWN_SENDERS = '(senders without a trusted key)';
+/** Where reports of every sender without a trusted key come from, whatever name it gives. */
+const UNKNOWN_SENDERS = 'unknown-senders';
+/** How long refusals of unknown senders are counted before their summary is reported. */
+const UNKNOWN_SUMMARY_MS = 1000;
 
 export class FrameAuth {
   #refused = 0;
   readonly #throttle = new ReportThrottle();
+  /** Refusals of senders without a trusted key held back since the last report, and a few of their names. */
+  #unknownHeld = { count: 0, names: new Set<string>() };
+  #unknownTimer: { cancel(): void } | undefined;
 
   constructor(
     private readonly guard: MessageGuard | undefined,
@@ -72,11 +77,12 @@ export class FrameAuth {
 
   #reportSoon(frame: Frame, from: string, error: Error): void {
     const { code, message } = describeError(error);
-    // Made-up sender names are free: their refusals share one report, with a count.
-    const unknown = code === 'BOSUN_UNKNOWN_KEY';
-    const admitted = this.#throttle.admit(unknown ? UNKNOWN_SENDERS : frame.stream, this.clock.now());
+    // Made-up sender names are free: their refusals share one report a second, and what
+    // was held back is told once the second is over, even if nothing follows.
+    if (code === 'BOSUN_UNKNOWN_KEY' && this.#holdUnknown(from)) return;
+    const admitted = this.#throttle.admit(frame.stream, this.clock.now());
     if (!admitted) return;
-    const more = admitted.held > 0 ? ` (${admitted.held} more dropped since the last report${unknown ? ', from any node without a trusted key' : ''})` : '';
+    const more = admitted.held > 0 ? ` (${admitted.held} more dropped since the last report)` : '';
     const inbound = frame.type === 'data' || frame.type === 'skip';
     const what = inbound ? `${frame.type} frame ${frame.seq}` : `${frame.type} frame`;
     const consequence = inbound ? 'neither stored nor ACKed' : 'ignored';
@@ -85,5 +91,37 @@ export class FrameAuth {
       code,
       `dropped ${what} of stream ${frame.stream}, said to be from ${from}, ${consequence}: ${message}${more}`,
     );
+  }
+
+  /**
+   * True when a refusal of a sender without a trusted key is only counted: the first one
+   * is reported at once; those in the next second are counted, and told in one report when
+   * it is over (and so on, a report a second, while they come).
+   */
+  #holdUnknown(from: string): boolean {
+    if (this.#unknownTimer === undefined) {
+      this.#armUnknownSummary();
+      return false;
+    }
+    this.#unknownHeld.count++;
+    if (this.#unknownHeld.names.size < 5) this.#unknownHeld.names.add(from);
+    return true;
+  }
+
+  #armUnknownSummary(): void {
+    this.#unknownTimer = this.clock.setTimer(UNKNOWN_SUMMARY_MS, () => {
+      const { count, names } = this.#unknownHeld;
+      this.#unknownHeld = { count: 0, names: new Set() };
+      if (count === 0) {
+        this.#unknownTimer = undefined;
+        return;
+      }
+      this.#armUnknownSummary();
+      this.report(
+        `inbound/${UNKNOWN_SENDERS}`,
+        'BOSUN_UNKNOWN_KEY',
+        `dropped ${count} more frames from nodes without a trusted key (${[...names].join(', ')}${count > names.size ? ', …' : ''}), neither stored nor ACKed`,
+      );
+    });
   }
 }
