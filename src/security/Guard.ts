@@ -4,7 +4,8 @@ import type { MessageGuard } from '../runtime/Node.ts';
 import { streamIdOf, type DataFrame, type SignedFrame } from '../delivery/frames.ts';
 import { RELAY_METHODS } from '../runtime/relay.ts';
 import { COMMAND_METHODS, commandAllowed, methodAllowed } from './acl.ts';
-import { deliveryBytes, envelopeBytes, frameBytes, unsignedField } from './canonical.ts';
+import { envelopeBytes, unsignedField } from './canonical.ts';
+import { deliveryError, frameError, sealFrame, signDelivery } from './deliveryAuth.ts';
 import type { CentralAuthority } from './CentralAuthority.ts';
 import { parseKeySetDocument } from './documents.ts';
 import { fingerprintOf, isPublicKey, verifySignature, type NodeKeyPair } from './keys.ts';
@@ -157,7 +158,7 @@ export class SecurityGuard implements MessageGuard {
    * it relays): it binds the message to its stream, incarnation and sequence number.
    */
   signDelivery(stream: string, inc: string, seq: number, messageJson: string): string {
-    return this.o.keys.sign(deliveryBytes(stream, inc, seq, messageJson));
+    return signDelivery(this.o.keys, stream, inc, seq, messageJson);
   }
 
   /**
@@ -173,15 +174,7 @@ export class SecurityGuard implements MessageGuard {
     const own = m.fromNode === from ? (bootstrap?.key ?? this.#firstCentralKey(m)) : undefined;
     // A hello relayed by a node central has not allowed yet either: the relay's pending key.
     const key = own ?? this.o.trust.keyFor(from) ?? (bootstrap ? this.o.trust.pendingKeyFor?.(from) : this.#relayKeyInKeySet(m, from));
-    if (key === undefined) return new BosunError('BOSUN_UNKNOWN_KEY', `this node holds no key for ${from}`);
-    if (typeof frame.sig !== 'string') return new BosunError('BOSUN_BAD_SIGNATURE', `data frame ${frame.seq} of stream ${frame.stream} has no delivery signature`);
-    if (!verifySignature(key, deliveryBytes(frame.stream, frame.inc, frame.seq, JSON.stringify(m)), frame.sig)) {
-      return new BosunError(
-        'BOSUN_BAD_SIGNATURE',
-        `data frame ${frame.seq} of stream ${frame.stream} is not ${from}'s delivery of that message under that number (replayed, renumbered or forged)`,
-      );
-    }
-    return undefined;
+    return deliveryError(frame, from, key);
   }
 
   /**
@@ -189,7 +182,7 @@ export class SecurityGuard implements MessageGuard {
    * signs them (once per frame; ACKs are batched per receiver write, never one per message).
    */
   sealFrame<F extends SignedFrame>(frame: F): F {
-    return { ...frame, signature: this.o.keys.sign(frameBytes(frame)) };
+    return sealFrame(this.o.keys, frame);
   }
 
   /**
@@ -206,14 +199,7 @@ export class SecurityGuard implements MessageGuard {
     const key = this.o.trust.keyFor(from);
     // A skip would open a receiver (a store row): only from a node with a trusted key.
     if (key === undefined && frame.type === 'skip') return new BosunError('BOSUN_UNKNOWN_KEY', `this node holds no key for ${from}`);
-    if (key === undefined) return undefined;
-    if (typeof frame.signature !== 'string') {
-      return new BosunError('BOSUN_BAD_SIGNATURE', `the ${frame.type} frame of stream ${frame.stream} is not signed`);
-    }
-    if (!verifySignature(key, frameBytes(frame), frame.signature)) {
-      return new BosunError('BOSUN_BAD_SIGNATURE', `the ${frame.type} frame of stream ${frame.stream} is not signed by ${from}'s key ${fingerprintOf(key)}`);
-    }
-    return undefined;
+    return key === undefined ? undefined : frameError(frame, from, key);
   }
 
   /**
