@@ -231,7 +231,7 @@ export class SubjectSender {
     const { upTo, seqs } = ack;
     if (this.ordered && upTo !== undefined) {
       const at = this.#window.get(upTo);
-      if (upTo >= this.#nextSeq || (at && at.message?.id !== ack.id)) {
+      if (upTo >= this.#nextSeq || (at && !names(at, ack.id))) {
         this.#foreignAcks++;
         return;
       }
@@ -251,7 +251,7 @@ export class SubjectSender {
       seqs.forEach((seq, i) => {
         const r = this.#window.get(seq);
         if (!r) return;
-        if ((r.message?.id ?? '') !== (ack.ids?.[i] ?? '')) {
+        if (!names(r, ack.ids?.[i])) {
           this.#foreignAcks++;
           return;
         }
@@ -565,6 +565,15 @@ export class SubjectSender {
     for (const r of this.#window.values()) if (r.state === state) return true;
     return false;
   }
+}
+
+/**
+ * Whether an ACK's id for a record's number names it. A skip's place (a message given up,
+ * or withdrawn) is named by any id: the receiver may have taken the message before its
+ * sender gave it up, and the place is done either way.
+ */
+function names(r: WindowRecord, id: string | undefined): boolean {
+  return r.message === undefined || r.message.id === (id || undefined);
 }
 
 /**
