@@ -216,9 +216,9 @@ export class SubjectSender {
 
   /**
    * An ACK from the receiver. It counts only for this incarnation, and only for the messages
-   * it names: a record is dropped when the ACK's id for its number is its message's (none
-   * for a skip). An ACK earned on another message, or on an earlier incarnation of the
-   * stream, drops nothing; one for a number not in the window says nothing new.
+   * it names: the ACK's id for a number in the window must be its message's (any, for a
+   * skip's place). An ACK earned on another message, on an earlier incarnation of the
+   * stream, or for a number never handed out, drops nothing.
    */
   onAck(ack: AckBody): void {
     if (this.#stopped) return;
@@ -235,8 +235,9 @@ export class SubjectSender {
         this.#foreignAcks++;
         return;
       }
-      // Beyond the window (sent before a restart, not loaded again yet): nothing to drop now.
-      if (!at && upTo > this.#ackedUpTo) return;
+      // Not in the window (sent before a restart, not loaded again yet), the id cannot be
+      // compared: the ACK is signed and numbers are bound to messages, so it is taken as
+      // cumulative, as it says.
       for (const [seq, r] of this.#window) {
         if (seq > upTo) break;
         this.#window.delete(seq);
