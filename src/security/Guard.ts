@@ -135,9 +135,10 @@ export class SecurityGuard implements MessageGuard {
   /**
    * What can be judged of a data frame's message before its receiver takes its sequence
    * number, so that a forged frame cannot take the place of the genuine one: whether it
-   * is signed, by the key this node holds for its sender (or the key it presents), and
-   * belongs to the stream. Without a key for the sender yet (a new node's hello, central's
-   * first key set) the signature waits for `check`, which knows how to learn one.
+   * is signed, by the key this node holds for its sender (or the key a hello presents, or
+   * the key of the fingerprint this node was given for central), and belongs to the stream.
+   * A sender without such a key is refused here: its frames cost no store row, no ACK and
+   * no reply.
    */
   screen(message: Message, stream: string): BosunError | undefined {
     try {
