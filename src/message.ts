@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BosunError } from './errors.ts';
+import { climbsOut } from './methods/paths.ts';
+import { fromStewardForm } from './stewardForm.ts';
 
 /**
  * A message as bosun handles it after validation: steward's fields, normalised, with
@@ -101,7 +103,7 @@ export function normaliseMessages(
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new BosunError('BOSUN_BAD_MESSAGE', 'a message must be a JSON object');
   }
-  const r = raw as Raw;
+  const r = fromStewardForm(raw as Raw);
   const targets = targetsOf(r, localNode);
   const method = str(r, 'method');
   if (method === undefined || method === '') {
@@ -109,14 +111,9 @@ export function normaliseMessages(
   }
   if (!isValidName(method)) throw new BosunError('BOSUN_BAD_MESSAGE', `method "${method}" is not a valid method name`);
 
-  let methodArgs = strArray(r, 'methodArgs') ?? [];
+  const methodArgs = strArray(r, 'methodArgs') ?? [];
   let data: string | undefined;
-  if (Array.isArray(r.data)) {
-    // The seeds carry a command in `data` as an argv array.
-    const arr = strArray(r, 'data')!;
-    if (methodArgs.length === 0) methodArgs = arr;
-    else data = arr.join(' ');
-  } else if (r.data !== undefined && r.data !== null) {
+  if (r.data !== undefined && r.data !== null) {
     if (typeof r.data !== 'string') throw new BosunError('BOSUN_BAD_MESSAGE', 'field "data" must be a string or an array of strings');
     data = r.data;
   }
@@ -235,9 +232,17 @@ function scheduleOf(r: Raw): [number, number] | undefined {
   return [v[0], v[1]];
 }
 
-function pathPart(r: Raw, key: string): string | undefined {
+/**
+ * `directory` or `fileName`. What would climb out of the files folder on any node is
+ * refused here, at the input, where the sender sees it; the node that writes checks again
+ * (symbolic links included). An absolute `directory` is a folder under the files folder.
+ */
+function pathPart(r: Raw, key: 'directory' | 'fileName'): string | undefined {
   const v = str(r, key);
   if (v === undefined || v === '') return undefined;
   if (v.includes('\0')) throw new BosunError('BOSUN_BAD_MESSAGE', `field "${key}" must not contain NUL bytes`);
+  if (climbsOut(v, { rooted: key === 'directory' })) {
+    throw new BosunError('BOSUN_PATH_OUTSIDE_ROOT', `${key} "${v}" would leave the files folder`);
+  }
   return v;
 }

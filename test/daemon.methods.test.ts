@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { access, appendFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -280,16 +280,34 @@ describe('built-in methods run by daemon processes over nats-server', () => {
     expect(percents.length).toBeGreaterThan(0);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     expect(percents.every((p) => p >= 10 && p <= 90)).toBe(true);
-    const copied = path.join(central.dataDir, 'files', 'from-ship1', 'blob.bin');
+    // In ship1's folder on central, as a result file from ship1 would be.
+    const copied = path.join(central.dataDir, 'files', 'from-ship1', 'ship1', 'blob.bin');
     expect(await sha256(copied)).toBe(await sha256(blob));
 
     const folderLog = replyPath('REQCopyFile', folderReply);
     await waitFor(async () => (await lines(folderLog)).some((l) => l.startsWith('copied ')), 40_000, 'the folder copy to finish');
     expect((await lines(folderLog)).at(-1)).toBe('copied 2 files (305000 bytes) to central:from-ship1/folder');
     for (const relative of ['top.txt', 'nested/deep.bin']) {
-      const at = path.join(central.dataDir, 'files', 'from-ship1', 'folder', relative);
+      const at = path.join(central.dataDir, 'files', 'from-ship1', 'ship1', 'folder', relative);
       expect(await sha256(at)).toBe(await sha256(path.join(source, 'folder', relative)));
     }
+  });
+
+  it('an error reply whose own directory is refused on central too still lands there, in the default directory, saying why', async () => {
+    const outside = path.join(dir, 'outside-escape');
+    await mkdir(outside, { recursive: true });
+    for (const daemon of [central, ship1]) {
+      await mkdir(path.join(daemon.dataDir, 'files'), { recursive: true });
+      await symlink(outside, path.join(daemon.dataDir, 'files', 'escape'));
+    }
+    const fileName = unique('escape');
+    await send({ toNode: 'ship1', method: 'REQToFileAppend', data: 'x', directory: 'escape', fileName });
+    const landed = path.join(central.dataDir, 'files', 'REQToFileAppend', 'ship1', `${fileName}.error`);
+    const refused = 'directory "escape" would leave the files folder through a symbolic link';
+    expect(await fileText(landed)).toBe(
+      `[bosun: ${refused}; this reply was written to "REQToFileAppend/ship1/${fileName}.error" instead]\nerror BOSUN_PATH_OUTSIDE_ROOT: ${refused}\n`,
+    );
+    expect(await readdir(outside)).toEqual([]);
   });
 
   it('REQToFile replaces a file on ship1; REQToFileAppend appends to one', async () => {

@@ -60,6 +60,15 @@ async function fleet(ship2Options: { enabledMethods?: string[]; methods?: Method
   return { bus, central, ship1, ship2, replies, files: ship2.filesDir };
 }
 
+/**
+ * Where ship2 puts a copy `from` sends to `dstPath`: in that node's folder, as its result
+ * files (`<folder>/<from>/<name>`, `default` without a folder).
+ */
+function landed(f: Fleet, dstPath: string, from = 'ship1'): string {
+  const folder = path.posix.dirname(dstPath);
+  return path.join(f.files, folder === '.' ? 'default' : folder, from, path.posix.basename(dstPath));
+}
+
 /** Sends REQCopyFile to ship1 and waits for its last reply (the first that is not progress). */
 async function copy(f: Fleet, methodArgs: string[], methodTimeout = 30): Promise<{ final: Message; progress: string[] }> {
   const before = f.replies.length;
@@ -78,8 +87,8 @@ describe('REQCopyFile', () => {
     const { final, progress } = await copy(f, [src, 'ship2', 'backup/random.bin']);
     expect(final.data).toBe('copied 3145728 bytes to ship2:backup/random.bin');
     expect(isError(final)).toBe(false);
-    expect(sha256(await readFile(path.join(f.files, 'backup/random.bin')))).toBe(sha256(bytes));
-    expect(existsSync(path.join(f.files, `backup/random.bin${PART_SUFFIX}`))).toBe(false);
+    expect(sha256(await readFile(landed(f, 'backup/random.bin')))).toBe(sha256(bytes));
+    expect(existsSync(landed(f, 'backup/random.bin') + PART_SUFFIX)).toBe(false);
     // 12 chunks of 256 KiB: each tenth passed once, in order, never 100%.
     const tenths = progress.map((p) => Number(/^sent (\d+)% \((.+) of 3 MiB\)$/.exec(p)![1]));
     expect(tenths.length).toBeGreaterThanOrEqual(5);
@@ -106,9 +115,9 @@ describe('REQCopyFile', () => {
     const { final } = await copy(f, [src, 'ship2', 'copies/tree']);
     expect(final.data).toBe(`copied 4 files (${total} bytes) to ship2:copies/tree; skipped 1 entry that is neither a regular file nor a folder`);
     for (const [rel, bytes] of Object.entries(content)) {
-      expect((await readFile(path.join(f.files, 'copies/tree', rel))).equals(bytes)).toBe(true);
+      expect((await readFile(path.join(landed(f, 'copies/tree'), rel))).equals(bytes)).toBe(true);
     }
-    expect(existsSync(path.join(f.files, 'copies/tree/link'))).toBe(false);
+    expect(existsSync(path.join(landed(f, 'copies/tree'), 'link'))).toBe(false);
   });
 
   it('fails with a checksum error when the part file was tampered with, and removes it', async () => {
@@ -117,7 +126,7 @@ describe('REQCopyFile', () => {
       wrappedChunk(async (ctx) => {
         // After two chunks are on disk, flip a byte in what was written.
         if (++chunks !== 3) return;
-        const part = path.join(ctx.filesDir, 'tampered.bin' + PART_SUFFIX);
+        const part = path.join(ctx.filesDir, 'default', 'ship1', 'tampered.bin' + PART_SUFFIX);
         const held = await readFile(part);
         held[1000] = held[1000]! ^ 0xff;
         await writeFile(part, held);
@@ -130,8 +139,8 @@ describe('REQCopyFile', () => {
     expect(final.data).toBe(
       'error BOSUN_CHECKSUM_MISMATCH: node ship2: "tampered.bin" does not match the source\'s sha256 (1048576 bytes); the part file was removed; send the copy again',
     );
-    expect(existsSync(path.join(f.files, 'tampered.bin'))).toBe(false);
-    expect(existsSync(path.join(f.files, 'tampered.bin' + PART_SUFFIX))).toBe(false);
+    expect(existsSync(landed(f, 'tampered.bin'))).toBe(false);
+    expect(existsSync(landed(f, 'tampered.bin') + PART_SUFFIX)).toBe(false);
   });
 
   it('completes with identical bytes when the destination restarts mid-copy', async () => {
@@ -147,7 +156,7 @@ describe('REQCopyFile', () => {
       methodTimeout: 30,
       replyMethod: 'REQTestCollect',
     });
-    const part = path.join(f.files, 'restarted.bin' + PART_SUFFIX);
+    const part = landed(f, 'restarted.bin') + PART_SUFFIX;
     await until(async () => existsSync(part) && (await stat(part)).size >= 5 * 64 * 1024, 15_000);
     await f.ship2.stop(5000);
     const heldAtStop = (await stat(part)).size;
@@ -158,7 +167,35 @@ describe('REQCopyFile', () => {
     await until(() => f.replies.some((r) => !isProgress(r)), 25_000);
     const final = f.replies.find((r) => !isProgress(r))!;
     expect(final.data).toBe('copied 3145728 bytes to ship2:restarted.bin');
-    expect(sha256(await readFile(path.join(f.files, 'restarted.bin')))).toBe(sha256(bytes));
+    expect(sha256(await readFile(landed(f, 'restarted.bin')))).toBe(sha256(bytes));
+  });
+
+  it('goes on after a graceful stop of the source that outlasts its grace period, without BOSUN_INTERRUPTED', async () => {
+    const bus = new EmbeddedBus();
+    const { method: collect, replies } = replyCollector();
+    const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, methods: [collect] });
+    const shipDir = path.join(dir, 'ship1');
+    const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0, dataDir: shipDir });
+    const ship2 = await startNode({ node: 'ship2', bus, helloIntervalSeconds: 0, dataDir: path.join(dir, 'ship2'), ...wrappedChunk(async () => void (await sleep(30))) });
+    nodes.push(central, ship2);
+    const f = { bus, central, ship1, ship2, replies, files: ship2.filesDir };
+    const src = path.join(dir, 'graceful.bin');
+    const bytes = randomBytes(3 * MiB);
+    await writeFile(src, bytes);
+    await central.send({ toNode: 'ship1', method: 'REQCopyFile', methodArgs: [src, 'ship2', 'graceful.bin', String(64 * 1024)], methodTimeout: 60, replyMethod: 'REQTestCollect' });
+    const part = landed(f, 'graceful.bin') + PART_SUFFIX;
+    await until(async () => existsSync(part) && (await stat(part)).size >= 5 * 64 * 1024, 15_000);
+    // A grace period far shorter than the copy: the run is stopped, not finished.
+    await ship1.stop(50);
+    expect((await stat(part)).size).toBeLessThan(bytes.length);
+    const again = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0, dataDir: shipDir });
+    nodes.push(again);
+    await until(() => replies.some((r) => !isProgress(r) && !/^resuming /.test(r.data ?? '')), 30_000);
+    const final = replies.find((r) => !isProgress(r) && !/^resuming /.test(r.data ?? ''))!;
+    expect(final.data).toBe(`copied ${bytes.length} bytes to ship2:graceful.bin`);
+    expect(replies.some((r) => /^resuming the copy to ship2:graceful.bin/.test(r.data ?? ''))).toBe(true);
+    expect(sha256(await readFile(landed(f, 'graceful.bin')))).toBe(sha256(bytes));
+    expect(existsSync(part)).toBe(false);
   });
 
   it('finishes a copy sent again over a part file an interrupted run left behind', async () => {
@@ -167,10 +204,11 @@ describe('REQCopyFile', () => {
     const bytes = randomBytes(MiB + 123);
     await writeFile(src, bytes);
     // What an interrupted earlier run wrote: the first two chunks and a half.
-    await writeFile(path.join(f.files, 'again.bin' + PART_SUFFIX), bytes.subarray(0, 640 * 1024));
+    await mkdir(path.dirname(landed(f, 'again.bin')), { recursive: true });
+    await writeFile(landed(f, 'again.bin') + PART_SUFFIX, bytes.subarray(0, 640 * 1024));
     const { final } = await copy(f, [src, 'ship2', 'again.bin']);
     expect(final.data).toBe(`copied ${MiB + 123} bytes to ship2:again.bin`);
-    expect(sha256(await readFile(path.join(f.files, 'again.bin')))).toBe(sha256(bytes));
+    expect(sha256(await readFile(landed(f, 'again.bin')))).toBe(sha256(bytes));
   });
 
   it('replaces a stale part file left by a different file', async () => {
@@ -178,10 +216,11 @@ describe('REQCopyFile', () => {
     const src = path.join(dir, 'new.bin');
     const bytes = randomBytes(300 * 1024);
     await writeFile(src, bytes);
-    await writeFile(path.join(f.files, 'new.bin' + PART_SUFFIX), randomBytes(700 * 1024));
+    await mkdir(path.dirname(landed(f, 'new.bin')), { recursive: true });
+    await writeFile(landed(f, 'new.bin') + PART_SUFFIX, randomBytes(700 * 1024));
     const { final } = await copy(f, [src, 'ship2', 'new.bin']);
     expect(final.data).toBe(`copied ${300 * 1024} bytes to ship2:new.bin`);
-    expect(sha256(await readFile(path.join(f.files, 'new.bin')))).toBe(sha256(bytes));
+    expect(sha256(await readFile(landed(f, 'new.bin')))).toBe(sha256(bytes));
   });
 
   it('refuses destination paths that leave the files folder', async () => {
@@ -198,10 +237,30 @@ describe('REQCopyFile', () => {
     expect(absolute.final.data).toMatch(/^error BOSUN_PATH_OUTSIDE_ROOT: /);
     // Only the destination can see its symbolic links.
     const linked = await copy(f, [src, 'ship2', 'link/escaped.bin']);
-    expect(linked.final.data).toBe('error BOSUN_PATH_OUTSIDE_ROOT: node ship2: dstPath "link/escaped.bin" would leave the files folder through a symbolic link');
+    expect(linked.final.data).toBe('error BOSUN_PATH_OUTSIDE_ROOT: node ship2: dstPath "link" would leave the files folder through a symbolic link');
     expect(existsSync(path.join(dir, 'escaped.bin'))).toBe(false);
     expect(existsSync(path.join(outside, 'escaped.bin'))).toBe(false);
     expect(existsSync(path.join(outside, 'escaped.bin' + PART_SUFFIX))).toBe(false);
+  });
+
+  it("lands in the sending node's folder, so it reaches neither the error log nor another node's files", async () => {
+    const f = await fleet();
+    const src = path.join(dir, 'forged.log');
+    await writeFile(src, 'forged\n');
+    const errorLog = path.join(f.files, 'errorLog', 'error.log');
+    const otherHello = path.join(f.files, 'hello-messages', 'ship3', 'hello.log');
+    for (const file of [errorLog, otherHello]) {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, 'genuine\n');
+    }
+    for (const dstPath of ['errorLog/error.log', 'hello-messages/ship3/hello.log']) {
+      const { final } = await copy(f, [src, 'ship2', dstPath]);
+      expect(final.data).toBe(`copied 7 bytes to ship2:${dstPath}`);
+      expect(await readFile(landed(f, dstPath), 'utf8')).toBe('forged\n');
+    }
+    expect(landed(f, 'errorLog/error.log')).toBe(path.join(f.files, 'errorLog', 'ship1', 'error.log'));
+    expect(await readFile(errorLog, 'utf8')).toBe('genuine\n');
+    expect(await readFile(otherHello, 'utf8')).toBe('genuine\n');
   });
 
   it.each([
@@ -252,7 +311,7 @@ describe('REQCopyChunk and REQCopyDone', () => {
     await f.central.send({ toNode: 'ship2', method: 'REQCopyDone', methodArgs: ['copy-1', 'direct.bin', '10000', sha256(bytes)], replyMethod: 'REQTestCollect' });
     await until(() => f.replies.length >= 5, 15_000);
     expect(f.replies[4]!.data).toBe('copied 10000 bytes');
-    expect((await readFile(path.join(f.files, 'direct.bin'))).equals(bytes)).toBe(true);
+    expect((await readFile(landed(f, 'direct.bin', 'central'))).equals(bytes)).toBe(true);
   });
 
   it('refuses a chunk that does not match its sha256 and writes nothing', async () => {
@@ -263,7 +322,7 @@ describe('REQCopyChunk and REQCopyDone', () => {
     await f.central.send(chunkMessage(corrupted, 0, 'direct.bin', sha256(bytes)));
     await until(() => f.replies.length >= 1, 15_000);
     expect(f.replies[0]!.data).toBe('error BOSUN_CHECKSUM_MISMATCH: the chunk at offset 0 of "direct.bin" does not match its sha256; it was not written');
-    expect(existsSync(path.join(f.files, 'direct.bin' + PART_SUFFIX))).toBe(false);
+    expect(existsSync(landed(f, 'direct.bin', 'central') + PART_SUFFIX)).toBe(false);
   });
 
   it('refuses a chunk that leaves a gap', async () => {

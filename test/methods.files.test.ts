@@ -101,26 +101,39 @@ describe('REQToFile', () => {
   });
 });
 
+/** A request from node1 that writes a file itself (not a reply). */
+function request(fields: Partial<Message> = {}): Message {
+  return testMessage({ fromNode: 'node1', toNode: 'central', method: 'REQToFileAppend', ...fields });
+}
+
 describe('paths outside the files folder', () => {
   it('refuses a directory that climbs out with ..', async () => {
-    const err = await refusal(run(REQToFile, reply({ directory: '../outside', data: 'x' })));
+    const err = await refusal(run(REQToFile, request({ directory: '../outside', data: 'x' })));
     expect(err.message).toBe('directory "../outside" would leave the files folder');
     expect(await readdir(outside)).toEqual([]);
   });
 
   it('refuses a directory that climbs out after going down', async () => {
-    const err = await refusal(run(REQToFileAppend, reply({ directory: 'a/../../outside', data: 'x' })));
+    const err = await refusal(run(REQToFileAppend, request({ directory: 'a/../../outside', data: 'x' })));
     expect(err.message).toBe('directory "a/../../outside" would leave the files folder');
   });
 
-  it('refuses an absolute directory', async () => {
-    const err = await refusal(run(REQToFileAppend, reply({ directory: outside, data: 'x' })));
-    expect(err.message).toBe(`directory "${outside}" would leave the files folder`);
+  it('joins an absolute directory under the files folder, as steward joined it under its data folder', async () => {
+    await run(REQToFileAppend, request({ directory: '/var/steward/cli-command/executed-result', fileName: 'some.log', data: 'x' }));
+    expect(await read('var', 'steward', 'cli-command', 'executed-result', 'node1', 'some.log')).toBe('x\n');
+    await run(REQToFileAppend, request({ directory: outside, fileName: 'y', data: 'y' }));
+    expect(await readdir(outside)).toEqual([]);
+    expect(await read(path.relative('/', outside), 'node1', 'y')).toBe('y\n');
+  });
+
+  it('refuses an absolute directory that climbs out with ..', async () => {
+    const err = await refusal(run(REQToFileAppend, request({ directory: '/../outside', data: 'x' })));
+    expect(err.message).toBe('directory "/../outside" would leave the files folder');
     expect(await readdir(outside)).toEqual([]);
   });
 
   it('refuses a fileName that climbs out of its node folder', async () => {
-    const err = await refusal(run(REQToFile, reply({ directory: 'd', fileName: '../node2/forged', data: 'x' })));
+    const err = await refusal(run(REQToFile, request({ directory: 'd', fileName: '../node2/forged', data: 'x' })));
     expect(err.message).toBe('fileName "../node2/forged" would leave its folder "d/node1" in the files folder');
     await expect(readdir(path.join(filesDir, 'd'))).rejects.toThrow(/ENOENT/);
   });
@@ -132,7 +145,7 @@ describe('paths outside the files folder', () => {
 
   it('refuses a directory that is a symlink to outside', async () => {
     await symlink(outside, path.join(filesDir, 'escape'));
-    const err = await refusal(run(REQToFileAppend, reply({ directory: 'escape', data: 'x' })));
+    const err = await refusal(run(REQToFileAppend, request({ directory: 'escape', data: 'x' })));
     expect(err.message).toBe('directory "escape" would leave the files folder through a symbolic link');
     expect(await readdir(outside)).toEqual([]);
   });
@@ -141,14 +154,14 @@ describe('paths outside the files folder', () => {
     await mkdir(path.join(filesDir, 'results', 'node1'), { recursive: true });
     await symlink(path.join(outside, 'target'), path.join(filesDir, 'results', 'node1', 'out.txt'));
     await writeFile(path.join(outside, 'target'), 'untouched');
-    const err = await refusal(run(REQToFile, reply({ directory: 'results', fileName: 'out.txt', data: 'x' })));
+    const err = await refusal(run(REQToFile, request({ directory: 'results', fileName: 'out.txt', data: 'x' })));
     expect(err.message).toBe('fileName "out.txt" would leave its folder "results/node1" in the files folder through a symbolic link');
     expect(await readFile(path.join(outside, 'target'), 'utf8')).toBe('untouched');
   });
 
   it('refuses a symlink that leads nowhere', async () => {
     await symlink(path.join(outside, 'missing-dir'), path.join(filesDir, 'dangling'));
-    const err = await refusal(run(REQToFile, reply({ directory: 'dangling', data: 'x' })));
+    const err = await refusal(run(REQToFile, request({ directory: 'dangling', data: 'x' })));
     expect(err.message).toBe('directory "dangling" would leave the files folder through a symbolic link that leads nowhere');
     expect(await readdir(outside)).toEqual([]);
   });
@@ -158,6 +171,28 @@ describe('paths outside the files folder', () => {
     await symlink(path.join(filesDir, 'real'), path.join(filesDir, 'alias'));
     await run(REQToFile, reply({ directory: 'alias', data: 'x' }));
     expect(await read('real', 'node1', 'REQCliCommand.result')).toBe('x');
+  });
+});
+
+
+describe('a reply whose own path is refused here', () => {
+  it('lands in the default directory, saying why, so the user sees it', async () => {
+    const error = { code: 'BOSUN_PATH_OUTSIDE_ROOT', message: 'directory "../outside" would leave the files folder' };
+    await run(REQToFileAppend, reply({ directory: '../outside', fileName: 'x.log.error', error, data: 'error BOSUN_PATH_OUTSIDE_ROOT: …' }));
+    expect(await readdir(outside)).toEqual([]);
+    const text = await read('REQCliCommand', 'node1', 'x.log.error');
+    expect(text).toBe(
+      '[bosun: directory "../outside" would leave the files folder; this reply was written to "REQCliCommand/node1/x.log.error" instead]\nerror BOSUN_PATH_OUTSIDE_ROOT: …\n',
+    );
+  });
+
+  it('takes the default fileName too when its fileName is the refused part', async () => {
+    await symlink(outside, path.join(filesDir, 'escape'));
+    await mkdir(path.join(filesDir, 'REQCliCommand', 'node1'), { recursive: true });
+    await symlink(path.join(outside, 't'), path.join(filesDir, 'REQCliCommand', 'node1', 'out.txt'));
+    await run(REQToFile, reply({ directory: 'escape', fileName: 'out.txt', data: 'x' }));
+    expect(await readdir(outside)).toEqual([]);
+    expect(await read('REQCliCommand', 'node1', 'REQCliCommand.result')).toMatch(/^\[bosun: directory "escape" would leave the files folder through a symbolic link; this reply was written to "REQCliCommand\/node1\/REQCliCommand.result" instead\]\nx$/);
   });
 });
 

@@ -147,9 +147,11 @@ describe('REQOpCommand arguments', () => {
     ['{}', 'opCmd must be "ps", "startProc", "stopProc" or "resetProc", not null'],
     ['{"opCmd":"startProc"}', 'startProc needs opArg, an object with "method"'],
     ['{"opCmd":"resetProc","opArg":"REQHttpGet"}', 'resetProc needs opArg, an object with "method"'],
-    ['{"opCmd":"startProc","opArg":{"method":"REQHttpGet","allowednodes":["central"]}}', 'startProc takes no opArg.allowednodes; it takes method, allowedNodes, kind, receivingNode'],
-    ['{"opCmd":"stopProc","opArg":{"method":"REQHttpGet","allowedNodes":["central"]}}', 'stopProc takes no opArg.allowedNodes; it takes method, kind, receivingNode'],
-    ['{"opCmd":"resetProc","opArg":{"method":"REQHttpGet","allowedNodes":["central"]}}', 'resetProc takes no opArg.allowedNodes; it takes method, kind, receivingNode'],
+    ['{"opCmd":"startProc","opArg":{"method":"REQHttpGet","allowedNode":["central"]}}', 'startProc takes no opArg.allowedNode; it takes method, allowedNodes, kind, receivingNode, id'],
+    ['{"opCmd":"startProc","opArg":{"method":"REQHttpGet","allowedNodes":["central"],"AllowedNodes":["ship1"]}}', 'opArg has "allowedNodes" and "AllowedNodes": they are the same field; give it once'],
+    ['{"opCmd":"stopProc","opArg":{"method":"REQHttpGet","allowedNodes":["central"]}}', 'stopProc takes no opArg.allowedNodes; it takes method, kind, receivingNode, id'],
+    ['{"opCmd":"resetProc","opArg":{"method":"REQHttpGet","allowedNodes":["central"]}}', 'resetProc takes no opArg.allowedNodes; it takes method, kind, receivingNode, id'],
+    ['{"opCmd":"stopProc","opArg":{"method":"REQHttpGet","id":"127"}}', 'opArg.id must be a whole number, not "127"'],
     ['{"opCmd":"stopProc","opArg":{"method":"REQHttpGet","kind":"publisher"}}', 'opArg.kind must be "subscriber" (the only kind bosun controls), not "publisher"'],
     ['{"opCmd":"stopProc","opArg":{"method":"REQHttpGet","receivingNode":"a b"}}', 'opArg.receivingNode must be a node name, not "a b"'],
     ['{"opCmd":"resetProc","opArg":{}}', 'opArg.method must be a method name, not null'],
@@ -165,6 +167,19 @@ describe('REQOpCommand arguments', () => {
   it('checks the arguments before asking whether the node offers process control', async () => {
     const err = await failure(run('{"opCmd":"kill"}'));
     expect(err.code).toBe('BOSUN_BAD_MESSAGE');
+  });
+
+  it('matches keys without regard to case, as steward\'s Go decoding did, and takes steward\'s process id', () => {
+    expect(parseOpCommand('{"OpCmd":"startProc","OPARG":{"Method":"REQHttpGet","allowednodes":["central","node1"]}}')).toEqual({
+      opCmd: 'startProc',
+      method: 'REQHttpGet',
+      allowedNodes: ['central', 'node1'],
+    });
+    expect(parseOpCommand('{"opCmd":"stopProc","opArg":{"method":"REQHttpGet","kind":"subscriber","receivingNode":"ship2","id":127}}')).toEqual({
+      opCmd: 'stopProc',
+      method: 'REQHttpGet',
+      receivingNode: 'ship2',
+    });
   });
 
   it('parses the four commands', () => {

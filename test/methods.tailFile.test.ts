@@ -107,11 +107,19 @@ describe('REQTailFile', () => {
     expect(replies.some(isError)).toBe(false);
   });
 
-  it('refuses a relative path, naming methodArgs[0]', async () => {
-    const { central, replies } = await fleet();
-    await central.send({ toNode: 'ship1', method: 'REQTailFile', methodArgs: ['var/log/syslog'], replyMethod: 'REQTestCollect' });
-    await until(() => replies.length >= 1);
-    expect(replies[0]!.data).toBe('error BOSUN_BAD_MESSAGE: methodArgs[0] (the file to follow) must be an absolute path, not "var/log/syslog"');
+  it('follows a relative path from the working directory, as steward did', async () => {
+    const { central, ship1, replies } = await fleet();
+    const name = `bosun-tail-relative-${process.pid}-${Date.now()}.log`;
+    const log = path.join(process.cwd(), name);
+    await writeFile(log, '');
+    try {
+      await tail(central, ship1, `./${name}`, 1);
+      await appendFile(log, 'relative\n');
+      await until(() => lines(replies).length >= 1);
+      expect(lines(replies)).toEqual(['relative']);
+    } finally {
+      await rm(log, { force: true });
+    }
   });
 
   it('refuses a message without a path', async () => {

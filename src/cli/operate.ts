@@ -7,8 +7,8 @@ import type { CliIo } from './io.ts';
 import { formatTable } from './table.ts';
 
 /**
- * The operator's commands on a running daemon: `bosun queue`, `bosun dead`, `bosun audit`
- * and `bosun nodes`. Each is one command line on the daemon's debug socket.
+ * The operator's commands on a running daemon: `bosun queue`, `bosun dead`, `bosun audit`,
+ * `bosun nodes` and `bosun copy`. Each is one command line on the daemon's debug socket.
  */
 const WHICH = {
   'data-dir': { type: 'string' },
@@ -183,7 +183,40 @@ export async function runNodes(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
+interface Copying { request: string; srcPath: string; dstNode: string; dstPath: string; totalBytes: number; confirmedBytes: number }
+
+/** `bosun copy ls`: the copies a node sends that have not ended, with their percentage. */
+export async function runCopy(args: string[], io: CliIo): Promise<number> {
+  const [verb, ...rest] = args;
+  const { values } = parseCommandArgs('copy', rest, WHICH);
+  if (values.help || verb === '--help' || verb === '-h') return io.help('copy');
+  if (verb !== 'ls') throw new UsageError(verb === undefined ? 'say what to do: ls' : `unknown copy command "${verb}"`, 'copy');
+  const copies = (await ask('copy', values, io, 'copies')) as Copying[];
+  if (values.json) io.stdout.write(JSON.stringify(copies) + '\n');
+  else if (copies.length === 0) io.stdout.write('no copy in progress\n');
+  else {
+    table(io, [
+      ['REQUEST', 'FROM', 'TO', 'DONE', 'BYTES'],
+      ...copies.map((c) => {
+        const percent = c.totalBytes === 0 ? 100 : Math.floor((c.confirmedBytes * 100) / c.totalBytes);
+        return [c.request, c.srcPath, `${c.dstNode}:${c.dstPath}`, `${percent}%`, `${c.confirmedBytes}/${c.totalBytes}`];
+      }),
+    ]);
+  }
+  return 0;
+}
+
 export const OPERATE_USAGE: Record<string, string> = {
+  copy: `Usage: bosun copy ls [--json]
+
+The copies (REQCopyFile) this node sends that have not ended: the request they belong to
+(<sender>!<id>), what is copied where, and how much the destination has confirmed. A copy a
+crash cut short is listed until its node restarts and finishes it.
+
+Options:
+  --node NAME | --data-dir DIR   which daemon
+  --json                         JSON instead of a table
+`,
   queue: `Usage: bosun queue ls [--to NODE] [--older-than D] [--limit N] [--json]
        bosun queue rm ID | --to NODE | --older-than D
 

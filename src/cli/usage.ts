@@ -18,6 +18,7 @@ Usage:
   bosun dead ls|resend|purge …                        messages that ran out of retries
   bosun audit [--since D] …                           what a node ran, and how it ended
   bosun nodes                                         on central: the nodes and their capabilities
+  bosun copy ls                                       copies in progress, with their percentage
   bosun keys ls|allow|revoke|show …                   signing keys (with --secure)
   bosun acl ls|add|rm|export|import|push …            on central: who may send what (with --secure)
   bosun nats-config …                                 a nats-server config confining each node

@@ -10,7 +10,7 @@ export const DEBUG_SOCKET_FILE = 'debug.sock';
 /** The part of a node the debug socket shows and the operator commands it offers. */
 export type InspectableNode = Pick<
   BosunNode,
-  'name' | 'status' | 'counters' | 'live' | 'tree' | 'nodes' | 'queue' | 'removeQueued' | 'deadLetters' | 'resendDead' | 'purgeDead' | 'audit'
+  'name' | 'status' | 'counters' | 'live' | 'tree' | 'nodes' | 'queue' | 'removeQueued' | 'deadLetters' | 'resendDead' | 'purgeDead' | 'audit' | 'copies'
 >;
 
 type Args = Record<string, unknown>;
@@ -49,6 +49,7 @@ const COMMANDS: Record<string, { summary: string; run(node: InspectableNode, arg
   dead: { summary: 'dead letters; args {"limit"}', run: (node, a) => node.deadLetters(typeof a.limit === 'number' ? a.limit : undefined) },
   'dead-resend': { summary: 'send dead letters again; args {"ids"} (all without)', run: (node, a) => node.resendDead(ids(a)) },
   'dead-purge': { summary: 'delete dead letters; args {"ids"} (all without)', run: (node, a) => node.purgeDead(ids(a)) },
+  copies: { summary: 'the copies this node sends that have not ended, with the bytes the destination confirmed', run: (node) => node.copies() },
   audit: { summary: 'what this node ran; args {"sinceMs","method","fromNode","limit"}', run: (node, a) => node.audit(a as never) },
   help: {
     summary: 'this list',

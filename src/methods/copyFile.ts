@@ -1,8 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { BosunError } from '../errors.ts';
 import { isValidName } from '../message.ts';
+import { CopyProgress, type CopyRecord } from './copyProgress.ts';
+import { sourceFiles, type SourceFile } from './copySource.ts';
+import { ownDeadlineMs } from './deadline.ts';
 import { REQCopyChunk, REQCopyDone, sha256Of } from './copyReceive.ts';
 import { CopyTracker } from './copyTracker.ts';
 import type { MethodContext, MethodResult, MethodSpec } from './types.ts';
@@ -23,12 +26,6 @@ export interface CopyFileOptions {
   windowChunks?: number;
 }
 
-interface SourceFile {
-  path: string;
-  /** Path under the copied folder (posix); empty for a single file. */
-  relative: string;
-  size: number;
-}
 
 /**
  * The copy methods of one node: `REQCopyFile` and the internal `REQCopyReceipt` on the
@@ -41,12 +38,16 @@ interface SourceFile {
  * - `srcPath`: any absolute path on the source, a file or a folder. A folder is copied
  *   with every regular file under it (`dstPath/<path under srcPath>`); symbolic links and
  *   special files in it are skipped and counted, empty folders are not recreated.
- * - `dstPath`: a path inside the destination's files folder; absolute paths and paths
+ * - `dstPath`: where the copy lands on the destination, in this (the sending) node's
+ *   folder there, as a result file from this node would: `from-ship1/hostname` sent by
+ *   ship1 lands in `files/from-ship1/ship1/hostname` (a `dstPath` without a folder in
+ *   `files/default/ship1/…`). So a node copies only into its own folders: never onto the
+ *   destination's error log, hello logs or another node's files. Absolute paths and paths
  *   that climb out (`..`, symbolic links) are refused.
  * - `chunkBytes`: 1 KiB to 512 KiB, 256 KiB by default.
  *
  * Each chunk is a message of its own on the ordered `REQCopyChunk` stream, with its
- * sha256; the destination writes it to `<dstPath>.bosun-part` and confirms it. The
+ * sha256; the destination writes it to the landing path's `.bosun-part` and confirms it. The
  * source keeps at most `windowChunks` unconfirmed, reports progress every 10% of the
  * bytes the destination confirmed (`sent 30% (3 MiB of 10 MiB)`), and once a file's
  * chunks are all confirmed sends `REQCopyDone`, which checks size and sha256 and moves
@@ -55,12 +56,16 @@ interface SourceFile {
  * whole copy.
  *
  * Restarts. Chunks are durable messages: once accepted, the delivery layer brings them
- * to the destination exactly once and in order, whichever side restarts. A destination
- * that restarts carries on where it was. A source that restarts mid-copy does not resume
- * reading: its run is reported as `BOSUN_INTERRUPTED`, while the chunks it had already
- * queued are still delivered and written. Sending the copy again starts over from the
- * first byte; the destination compares each chunk with what the part file holds and
- * skips those it has, so a repeat is safe and cheap on the destination's disk.
+ * to the destination exactly once and in order, whichever side restarts, and the
+ * destination's part file keeps what it wrote. The source keeps the copy's progress
+ * durably (`CopyProgress`: each chunk the destination confirmed, by offset and sha256).
+ * A source that a crash stopped runs the copy again when it restarts (the method is
+ * idempotent), reads its progress back and sends only what the destination has not
+ * confirmed; a confirmed chunk whose bytes changed since is sent again. If a source file
+ * changed size or modification time meanwhile, the copy starts again from the first byte
+ * and says so. A graceful stop that outlasts its grace period leaves the run to the next
+ * start in the same way. The part file is renamed into place when the copy completes, so
+ * none is left behind.
  *
  * One copy per destination path at a time: two copies into the same `dstPath` share the
  * part file, and the size and checksum check fails one of them.
@@ -70,8 +75,8 @@ export function copyFileMethods(options: CopyFileOptions = {}): MethodSpec[] {
   const REQCopyFile: MethodSpec = {
     name: 'REQCopyFile',
     summary: 'Copy methodArgs [srcPath, dstNode, dstPath, chunkBytes?] (file or folder) from this node into dstNode\'s files folder.',
-    // Reading resumes nowhere after a crash; the run is reported interrupted and can be re-sent.
-    idempotent: false,
+    // A run a crash cut short is run again and goes on from its durable progress.
+    idempotent: true,
     handler: (ctx) => copy(ctx, running, options),
   };
   const REQCopyReceipt: MethodSpec = {
@@ -94,21 +99,31 @@ async function copy(ctx: MethodContext, running: Map<string, CopyTracker>, optio
   const request = copyRequest(ctx.message.methodArgs, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   const { files, skipped } = await sourceFiles(request.srcPath);
   const total = files.reduce((sum, f) => sum + f.size, 0);
-  const copyId = randomUUID();
+  const progress = await progressOf(ctx, request, files);
+  const { copyId } = progress.record;
   const tracker = new CopyTracker(request.dstNode);
-  const progress = progressReporter(total, (line) => ctx.emit(line));
-  const onChange = (): Promise<void> => progress(tracker.confirmedBytes);
+  const report = progressReporter(total, (line) => ctx.emit(line));
+  const onChange = async (): Promise<void> => {
+    // What the destination confirmed is made durable before the copy goes on.
+    for (const chunk of tracker.takeConfirmed()) await progress.chunkConfirmed(chunk.file, chunk.offset, chunk.sha256);
+    for (const end of tracker.takeEnded()) await progress.fileEnded(end.file, end.bytes);
+    await report(tracker.confirmedBytes);
+  };
   const session: CopySession = { ctx, request, copyId, tracker, onChange, windowChunks: options.windowChunks ?? DEFAULT_WINDOW_CHUNKS };
+  const held = await progress.confirmedChunks();
+  const ended = await progress.endedFiles();
   running.set(copyId, tracker);
+  const startedAt = Date.now();
+  let stoppedWithNode = false;
   let bytes = 0;
   try {
     for (const [index, file] of files.entries()) {
-      const dstPath = file.relative === '' ? request.dstPath : path.posix.join(request.dstPath, file.relative);
-      bytes += await sendFile(session, file, index, dstPath);
+      bytes += ended.has(index) ? file.size : await sendFile(session, file, index, held.get(index) ?? new Map());
     }
     await tracker.waitFor(() => tracker.allEnded, ctx.signal, onChange);
   } catch (e) {
     if (!ctx.signal.aborted) throw e;
+    stoppedWithNode = !reachedMethodTimeout(ctx.message.methodTimeout, startedAt);
     const reason = ctx.signal.reason;
     throw new BosunError(
       reason instanceof BosunError ? reason.code : 'BOSUN_INTERRUPTED',
@@ -117,11 +132,53 @@ async function copy(ctx: MethodContext, running: Map<string, CopyTracker>, optio
     );
   } finally {
     running.delete(copyId);
+    // A copy stopped before its methodTimeout was stopped with its node (a graceful stop):
+    // its run stays in the inbox and runs again at the next start, going on from this
+    // progress. Otherwise it finished or failed, and nothing is left to resume.
+    if (!stoppedWithNode) await progress.forget();
   }
   const where = `${request.dstNode}:${request.dstPath}`;
   if (files.length === 1 && files[0]!.relative === '') return { output: `copied ${bytes} bytes to ${where}` };
   const note = skipped > 0 ? `; skipped ${skipped} ${skipped === 1 ? 'entry that is' : 'entries that are'} neither a regular file nor a folder` : '';
   return { output: `copied ${files.length} ${files.length === 1 ? 'file' : 'files'} (${bytes} bytes) to ${where}${note}` };
+}
+
+/** Whether a run that began at `startedAt` has reached its `methodTimeout` (with the runtime's head start). */
+function reachedMethodTimeout(methodTimeout: number, startedAt: number): boolean {
+  const deadlineMs = ownDeadlineMs(methodTimeout);
+  return deadlineMs !== undefined && Date.now() - startedAt >= deadlineMs;
+}
+
+/**
+ * The copy's durable progress: the one an earlier run of this same request began (after a
+ * crash), or a new one. An earlier one whose source files changed is dropped, and said so.
+ */
+async function progressOf(ctx: MethodContext, request: CopyRequest, files: SourceFile[]): Promise<CopyProgress> {
+  const key = `${ctx.message.fromNode}!${ctx.message.id}`;
+  const record: CopyRecord = {
+    copyId: randomUUID(),
+    ...request,
+    files: files.map(({ relative, size, mtimeMs }) => ({ relative, size, mtimeMs })),
+  };
+  const earlier = await CopyProgress.find(ctx.registry, key);
+  if (earlier !== undefined) {
+    const total = formatBytes(files.reduce((sum, f) => sum + f.size, 0));
+    if (sameFiles(earlier.record, record)) {
+      await ctx.emit(`resuming the copy to ${request.dstNode}:${request.dstPath} (${total}) after a restart, from the chunks the destination confirmed`);
+      return earlier;
+    }
+    await ctx.emit(`the source changed (size or modification time) since the copy to ${request.dstNode}:${request.dstPath} began; copying it again from the first byte`);
+    await earlier.forget();
+  }
+  return CopyProgress.begin(ctx.registry, key, record);
+}
+
+function sameFiles(a: CopyRecord, b: CopyRecord): boolean {
+  return (
+    a.chunkBytes === b.chunkBytes &&
+    a.files.length === b.files.length &&
+    a.files.every((f, i) => f.relative === b.files[i]!.relative && f.size === b.files[i]!.size && f.mtimeMs === b.files[i]!.mtimeMs)
+  );
 }
 
 interface CopyRequest {
@@ -140,13 +197,19 @@ interface CopySession {
   windowChunks: number;
 }
 
-/** Sends one file's chunks, waits until the destination has them all, then sends its end. */
-async function sendFile(session: CopySession, file: SourceFile, index: number, dstPath: string): Promise<number> {
+/**
+ * Sends one file's chunks, waits until the destination has them all, then sends its end.
+ * `held` are the chunks the destination confirmed before a restart (offset → sha256): they
+ * are read again for the whole-file sha256 but not sent, while their bytes are unchanged.
+ */
+async function sendFile(session: CopySession, file: SourceFile, index: number, held: ReadonlyMap<number, string>): Promise<number> {
   const { ctx, request, copyId, tracker, onChange } = session;
   const chunkBytes = request.chunkBytes;
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(chunkBytes);
   let offset = 0;
+  // After a chunk that must be sent again, the destination rewrites what follows it.
+  let trustHeld = true;
   const handle = await open(file.path, 'r').catch((e: Error) => {
     throw new BosunError('BOSUN_METHOD_FAILED', `could not read "${file.path}": ${e.message}`, { cause: e });
   });
@@ -157,15 +220,21 @@ async function sendFile(session: CopySession, file: SourceFile, index: number, d
       if (bytesRead === 0) break;
       const chunk = buffer.subarray(0, bytesRead);
       hash.update(chunk);
-      const id = `${copyId}.${index}.${n}`;
-      tracker.expectChunk(id, bytesRead);
-      await queue(session, {
-        id,
-        method: REQCopyChunk.name,
-        methodArgs: [copyId, dstPath, String(offset), sha256Of(chunk)],
-        data: chunk.toString('base64'),
-        methodTimeout: CHUNK_METHOD_TIMEOUT,
-      });
+      const sha256 = sha256Of(chunk);
+      if (trustHeld && held.get(offset) === sha256) {
+        tracker.alreadyHeld(bytesRead);
+      } else {
+        trustHeld = false;
+        const id = `${copyId}.${index}.${n}`;
+        tracker.expectChunk(id, { file: index, offset, bytes: bytesRead, sha256 });
+        await queue(session, {
+          id,
+          method: REQCopyChunk.name,
+          methodArgs: [copyId, request.dstPath, String(offset), sha256, file.relative],
+          data: chunk.toString('base64'),
+          methodTimeout: CHUNK_METHOD_TIMEOUT,
+        });
+      }
       offset += bytesRead;
     }
   } finally {
@@ -174,11 +243,11 @@ async function sendFile(session: CopySession, file: SourceFile, index: number, d
   // Chunks and ends travel on different streams: the end may only leave once every chunk is written.
   await tracker.waitFor(() => tracker.inFlight === 0, ctx.signal, onChange);
   const id = `${copyId}.${index}.end`;
-  tracker.expectEnd(id);
+  tracker.expectEnd(id, index, offset);
   await queue(session, {
     id,
     method: REQCopyDone.name,
-    methodArgs: [copyId, dstPath, String(offset), hash.digest('hex')],
+    methodArgs: [copyId, request.dstPath, String(offset), hash.digest('hex'), file.relative],
     // Hashing a large file takes a while: allow 20 MiB/s, at least a minute.
     methodTimeout: Math.max(CHUNK_METHOD_TIMEOUT, Math.ceil(offset / (20 * 1024 * 1024))),
   });
@@ -198,6 +267,11 @@ async function queue(session: CopySession, fields: { id: string; method: string;
     retries: m.retries,
     retryWait: m.retryWait,
   });
+  if (result && 'error' in result && result.error.code === 'BOSUN_NODE_STOPPING') {
+    // The node is stopping: the copy waits to be stopped with it, and goes on at its next start.
+    await new Promise<void>((resolve) => (ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true })));
+    ctx.signal.throwIfAborted();
+  }
   if (!result || 'error' in result) {
     const why = result && 'error' in result ? result.error.message : 'nothing was accepted';
     throw new BosunError('BOSUN_METHOD_FAILED', `could not queue ${fields.method} for ${request.dstNode}: ${why}`);
@@ -229,34 +303,6 @@ function copyRequest(args: string[], defaultChunkBytes: number): CopyRequest {
     }
   }
   return { srcPath: path.normalize(srcPath), dstNode, dstPath: normal.replace(/\/$/, ''), chunkBytes };
-}
-
-/** The files to copy: `srcPath` itself, or every regular file under it, sorted. */
-async function sourceFiles(srcPath: string): Promise<{ files: SourceFile[]; skipped: number }> {
-  let st;
-  try {
-    st = await stat(srcPath);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new BosunError('BOSUN_METHOD_FAILED', `srcPath "${srcPath}" does not exist`);
-    throw new BosunError('BOSUN_METHOD_FAILED', `could not read srcPath "${srcPath}": ${(e as Error).message}`, { cause: e });
-  }
-  if (st.isFile()) return { files: [{ path: srcPath, relative: '', size: st.size }], skipped: 0 };
-  if (!st.isDirectory()) throw new BosunError('BOSUN_METHOD_FAILED', `srcPath "${srcPath}" is neither a regular file nor a folder`);
-  const files: SourceFile[] = [];
-  let skipped = 0;
-  const walk = async (folder: string, relative: string): Promise<void> => {
-    const entries = (await readdir(folder, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
-      const full = path.join(folder, entry.name);
-      const rel = relative === '' ? entry.name : `${relative}/${entry.name}`;
-      if (entry.isDirectory()) await walk(full, rel);
-      else if (entry.isFile()) files.push({ path: full, relative: rel, size: (await stat(full)).size });
-      else skipped++;
-    }
-  };
-  await walk(srcPath, '');
-  return { files, skipped };
 }
 
 /** Emits `sent 30% (3 MiB of 10 MiB)` each time the confirmed bytes pass another tenth (up to 90%). */

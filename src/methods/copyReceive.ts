@@ -3,10 +3,10 @@ import { constants } from 'node:fs';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { BosunError } from '../errors.ts';
-import { resolveInside } from './paths.ts';
+import { resolveInside, type NamedPathPart } from './paths.ts';
 import type { MethodContext, MethodResult, MethodSpec } from './types.ts';
 
-/** The destination collects a file under `<dstPath>.bosun-part` until `REQCopyDone` renames it. */
+/** The destination collects a file under `<landing path>.bosun-part` until `REQCopyDone` renames it. */
 export const PART_SUFFIX = '.bosun-part';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -15,7 +15,9 @@ const HASH_READ_BYTES = 1024 * 1024;
 
 /**
  * Internal to `REQCopyFile`, on the destination: one chunk of a file.
- * `methodArgs: [copyId, dstPath, offset, sha256]`, `data`: the chunk in base64.
+ * `methodArgs: [copyId, dstPath, offset, sha256, relative?]`, `data`: the chunk in base64;
+ * `relative` is the file's path under a copied folder. The file lands in the sending
+ * node's folder (`destination`).
  *
  * The chunk is checked against its sha256 and written at `offset` in the part file,
  * which is fsynced. The stream's order and exactly-once delivery put chunks in order; a
@@ -32,7 +34,7 @@ export const REQCopyChunk: MethodSpec = {
 
 /**
  * Internal to `REQCopyFile`, on the destination: the end of one file.
- * `methodArgs: [copyId, dstPath, size, sha256]`.
+ * `methodArgs: [copyId, dstPath, size, sha256, relative?]`.
  *
  * Checks the part file's size and whole-file sha256, fsyncs it and renames it over
  * `dstPath` (then fsyncs the folder), so the file appears whole or not at all. Replies
@@ -47,13 +49,13 @@ export const REQCopyDone: MethodSpec = {
 };
 
 async function writeChunk(ctx: MethodContext): Promise<MethodResult> {
-  const [, dstPath, offsetArg, sha256] = copyArgs(ctx, 'offset');
+  const [, dstPath, offsetArg, sha256, relative] = copyArgs(ctx, 'offset');
   const offset = Number(offsetArg);
   const bytes = base64Data(ctx.message.data);
   if (sha256Of(bytes) !== sha256) {
     throw new BosunError('BOSUN_CHECKSUM_MISMATCH', `the chunk at offset ${offset} of "${dstPath}" does not match its sha256; it was not written`);
   }
-  const { part } = await destination(ctx.filesDir, dstPath);
+  const { part } = await destination(ctx.filesDir, ctx.message.fromNode, dstPath, relative);
   await mkdir(path.dirname(part), { recursive: true });
   const handle = await open(part, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
   try {
@@ -80,9 +82,9 @@ async function writeChunk(ctx: MethodContext): Promise<MethodResult> {
 }
 
 async function finishFile(ctx: MethodContext): Promise<MethodResult> {
-  const [, dstPath, sizeArg, sha256] = copyArgs(ctx, 'size');
+  const [, dstPath, sizeArg, sha256, relative] = copyArgs(ctx, 'size');
   const size = Number(sizeArg);
-  const { target, part } = await destination(ctx.filesDir, dstPath);
+  const { target, part } = await destination(ctx.filesDir, ctx.message.fromNode, dstPath, relative);
   const copied = { output: `copied ${size} bytes` };
   let handle: FileHandle;
   try {
@@ -133,11 +135,11 @@ async function explained(run: Promise<MethodResult>, ctx: MethodContext): Promis
 }
 
 /**
- * The checked arguments shared by both steps: `[copyId, dstPath, <offset|size>, sha256]`.
+ * The checked arguments shared by both steps: `[copyId, dstPath, <offset|size>, sha256, relative]`.
  */
-function copyArgs(ctx: MethodContext, third: 'offset' | 'size'): [string, string, string, string] {
+function copyArgs(ctx: MethodContext, third: 'offset' | 'size'): [string, string, string, string, string] {
   const method = ctx.message.method;
-  const [copyId, dstPath, number, sha256] = ctx.message.methodArgs;
+  const [copyId, dstPath, number, sha256, relative = ''] = ctx.message.methodArgs;
   const bad = (what: string): BosunError => new BosunError('BOSUN_BAD_MESSAGE', `${method}: ${what}`);
   if (!copyId) throw bad('methodArgs[0] (the copy id) is missing');
   if (!dstPath) throw bad('methodArgs[1] (dstPath) is missing');
@@ -146,7 +148,8 @@ function copyArgs(ctx: MethodContext, third: 'offset' | 'size'): [string, string
     throw bad(`methodArgs[2] (the ${third}) must be a whole number of bytes`);
   }
   if (sha256 === undefined || !SHA256_HEX.test(sha256)) throw bad('methodArgs[3] (the sha256) must be 64 lowercase hex digits');
-  return [copyId, dstPath, number, sha256];
+  if (relative.includes('\0')) throw bad('methodArgs[4] (the path under the copied folder) must not contain NUL bytes');
+  return [copyId, dstPath, number, sha256, relative];
 }
 
 function base64Data(data: string | undefined): Buffer {
@@ -157,13 +160,29 @@ function base64Data(data: string | undefined): Buffer {
 }
 
 /**
- * Where a copied file goes: `dstPath` inside the files folder (`resolveInside`: no
- * absolute path, no `..` or symlink out of it), and its part file next to it.
+ * Where a copied file lands: in the sending node's folder, as a result file from that node
+ * would, `<folder of dstPath>/<fromNode>/<last part of dstPath>[/<relative>]` in the files
+ * folder (`default` when `dstPath` has no folder), and its part file next to it. So a node
+ * copies only into folders of its own: the error log, hello logs and other nodes' results
+ * are out of its reach. Every part is confined (`resolveInside`: no absolute path, no `..`
+ * or symbolic link out).
  */
-export async function destination(filesDir: string, dstPath: string): Promise<{ target: string; part: string }> {
-  const target = await resolveInside(filesDir, { name: 'dstPath', value: dstPath });
-  if (target === path.resolve(filesDir)) throw new BosunError('BOSUN_BAD_MESSAGE', 'dstPath must name a file inside the files folder');
-  const part = await resolveInside(filesDir, { name: 'dstPath', value: dstPath + PART_SUFFIX });
+export async function destination(filesDir: string, fromNode: string, dstPath: string, relative = ''): Promise<{ target: string; part: string }> {
+  const normal = path.posix.normalize(dstPath).replace(/\/$/, '');
+  const name = path.posix.basename(normal);
+  if (normal === '.' || normal === '' || name === '..' || name === '') {
+    throw new BosunError('BOSUN_BAD_MESSAGE', `dstPath "${dstPath}" must name a file or folder inside the files folder`);
+  }
+  const folder = path.posix.dirname(normal);
+  const parts: NamedPathPart[] = [
+    { name: 'dstPath', value: folder === '.' ? 'default' : folder },
+    { name: 'node', value: fromNode },
+    { name: 'dstPath', value: name },
+  ];
+  if (relative !== '') parts.push({ name: 'the path under the copied folder', value: relative });
+  const target = await resolveInside(filesDir, ...parts);
+  const last = parts.length - 1;
+  const part = await resolveInside(filesDir, ...parts.slice(0, last), { ...parts[last]!, value: parts[last]!.value + PART_SUFFIX });
   return { target, part };
 }
 

@@ -1,16 +1,27 @@
 import { BosunError, type ErrorCode } from '../errors.ts';
 import type { Message } from '../message.ts';
 
+/** One chunk sent to the destination: which file, where in it, and its sha256. */
+export interface SentChunk {
+  file: number;
+  offset: number;
+  bytes: number;
+  sha256: string;
+}
+
 /**
  * What the source of one running copy knows about the destination: which chunks and
  * file ends it has confirmed (their replies, the receipts) and whether it refused one.
- * The copy's handler waits on it; `REQCopyReceipt` feeds it.
+ * The copy's handler waits on it and takes what was confirmed to make it durable;
+ * `REQCopyReceipt` feeds it.
  */
 export class CopyTracker {
   /** Bytes the destination has written. */
   confirmedBytes = 0;
-  readonly #chunks = new Map<string, number>();
-  readonly #ends = new Map<string, string | undefined>();
+  readonly #chunks = new Map<string, SentChunk>();
+  readonly #ends = new Map<string, { file: number; bytes: number; result?: string }>();
+  #confirmed: SentChunk[] = [];
+  #ended: Array<{ file: number; bytes: number }> = [];
   #failure: BosunError | undefined;
   #waiters = new Set<() => void>();
 
@@ -23,16 +34,35 @@ export class CopyTracker {
 
   /** True once every file end sent has been confirmed. */
   get allEnded(): boolean {
-    for (const result of this.#ends.values()) if (result === undefined) return false;
+    for (const end of this.#ends.values()) if (end.result === undefined) return false;
     return true;
   }
 
-  expectChunk(id: string, bytes: number): void {
-    this.#chunks.set(id, bytes);
+  expectChunk(id: string, chunk: SentChunk): void {
+    this.#chunks.set(id, chunk);
   }
 
-  expectEnd(id: string): void {
-    this.#ends.set(id, undefined);
+  /** A chunk the destination confirmed before a restart, counted without sending it. */
+  alreadyHeld(bytes: number): void {
+    this.confirmedBytes += bytes;
+  }
+
+  expectEnd(id: string, file: number, bytes: number): void {
+    this.#ends.set(id, { file, bytes });
+  }
+
+  /** The chunks confirmed since the last call. */
+  takeConfirmed(): SentChunk[] {
+    const taken = this.#confirmed;
+    this.#confirmed = [];
+    return taken;
+  }
+
+  /** The files confirmed in place since the last call. */
+  takeEnded(): Array<{ file: number; bytes: number }> {
+    const taken = this.#ended;
+    this.#ended = [];
+    return taken;
   }
 
   /** A reply from the destination, for a chunk or a file end of this copy. */
@@ -42,10 +72,14 @@ export class CopyTracker {
     if (isErrorReply(reply)) {
       this.#failure ??= errorFrom(this.destinationNode, reply.data ?? '');
     } else if (this.#chunks.has(id)) {
-      this.confirmedBytes += this.#chunks.get(id)!;
+      const chunk = this.#chunks.get(id)!;
+      this.confirmedBytes += chunk.bytes;
       this.#chunks.delete(id);
+      this.#confirmed.push(chunk);
     } else if (this.#ends.has(id)) {
-      this.#ends.set(id, reply.data ?? '');
+      const end = this.#ends.get(id)!;
+      if (end.result === undefined) this.#ended.push({ file: end.file, bytes: end.bytes });
+      end.result = reply.data ?? '';
     }
     for (const wake of this.#waiters) wake();
   }

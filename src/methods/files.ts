@@ -18,25 +18,46 @@ import type { MethodContext, MethodResult, MethodSpec } from './types.ts';
  *   the message's own otherwise.
  *
  * Every part is confined by `resolveInside`: no part may climb out of the folder
- * before it, directly or through a symlink.
+ * before it, directly or through a symlink. An absolute `directory` (steward's
+ * `/var/steward/…`) is a folder under the files folder.
  */
 export async function resultFilePath(filesDir: string, message: Message): Promise<string> {
+  return (await resultTarget(filesDir, message)).file;
+}
+
+/**
+ * `resultFilePath`, for the writer: a reply whose `directory` or `fileName` is refused on
+ * this node (it climbs out, or through a symbolic link) still lands where replies land, in
+ * the default directory, and `note` says why, so the user sees the reply (often the error
+ * that very path caused) instead of only a line in the log. A request's own refused path
+ * is refused: its sender gets that as an error reply.
+ */
+export async function resultTarget(filesDir: string, message: Message): Promise<{ file: string; note?: string }> {
+  try {
+    return { file: await confinedPath(filesDir, message, message.directory, message.fileName) };
+  } catch (e) {
+    if (!message.isReply || !(e instanceof BosunError) || e.code !== 'BOSUN_PATH_OUTSIDE_ROOT') throw e;
+    const defaultName = `${message.inReplyTo?.method ?? message.method}.result${message.error ? '.error' : ''}`;
+    const file = await confinedPath(filesDir, message, undefined, message.fileName).catch(() => confinedPath(filesDir, message, undefined, defaultName));
+    return { file, note: `[bosun: ${e.message}; this reply was written to "${path.relative(filesDir, file)}" instead]` };
+  }
+}
+
+async function confinedPath(filesDir: string, message: Message, directory: string | undefined, fileName: string | undefined): Promise<string> {
   const originalMethod = message.inReplyTo?.method ?? message.method;
-  const directory = message.directory ?? (message.inReplyTo ? message.inReplyTo.method : 'default');
-  const fileName = message.fileName ?? `${originalMethod}.result`;
   return resolveInside(
     filesDir,
-    { name: 'directory', value: directory },
+    { name: 'directory', value: directory ?? (message.inReplyTo ? message.inReplyTo.method : 'default'), rooted: true },
     { name: 'node', value: message.fromNode },
-    { name: 'fileName', value: fileName },
+    { name: 'fileName', value: fileName ?? `${originalMethod}.result` },
   );
 }
 
 type WriteMode = 'append' | 'truncate';
 
 async function writeResult(ctx: MethodContext, mode: WriteMode): Promise<MethodResult> {
-  const target = await resultFilePath(ctx.filesDir, ctx.message);
-  const data = ctx.message.data ?? '';
+  const { file: target, note } = await resultTarget(ctx.filesDir, ctx.message);
+  const data = note === undefined ? (ctx.message.data ?? '') : `${note}\n${ctx.message.data ?? ''}`;
   try {
     await mkdir(path.dirname(target), { recursive: true });
     if (mode === 'append') await appendFile(target, data.endsWith('\n') ? data : data + '\n');

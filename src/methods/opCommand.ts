@@ -1,4 +1,5 @@
 import { BosunError } from '../errors.ts';
+import { keysLikeGo } from '../keysLikeGo.ts';
 import { isValidName } from '../message.ts';
 import type { MethodContext, MethodOperator, MethodResult, MethodSpec, OperatorProcess } from './types.ts';
 
@@ -17,7 +18,11 @@ import type { MethodContext, MethodOperator, MethodResult, MethodSpec, OperatorP
  *
  * A runtime that keeps process state (bosun's does) has a start or stop durable before
  * this answers, and keeps it across restarts until `resetProc`. `opArg` may also carry
- * steward's `kind` (only `"subscriber"`) and `receivingNode` (this node).
+ * steward's `kind` (only `"subscriber"`), `receivingNode` (this node) and `id` (steward's
+ * number for one of several processes of a method; bosun has one subscriber per method,
+ * so it is checked to be a number and otherwise not used). Keys match without regard to
+ * case, as steward's Go decoding did. Steward's `"operation"` field is turned into
+ * `methodArgs[0]` when the message is accepted.
  *
  * It works on nodes whose runtime offers `ctx.operator`; others answer
  * `BOSUN_NOT_SUPPORTED`.
@@ -71,10 +76,12 @@ const USAGE =
 
 /** The opArg keys each command takes; `kind` and `receivingNode` are steward's. */
 const OP_ARG_KEYS: Record<Exclude<OpCommand['opCmd'], 'ps'>, readonly string[]> = {
-  startProc: ['method', 'allowedNodes', 'kind', 'receivingNode'],
-  stopProc: ['method', 'kind', 'receivingNode'],
-  resetProc: ['method', 'kind', 'receivingNode'],
+  startProc: ['method', 'allowedNodes', 'kind', 'receivingNode', 'id'],
+  stopProc: ['method', 'kind', 'receivingNode', 'id'],
+  resetProc: ['method', 'kind', 'receivingNode', 'id'],
 };
+const OP_ARG_FIELDS = ['method', 'allowedNodes', 'kind', 'receivingNode', 'id'] as const;
+const OPERATION_FIELDS = ['opCmd', 'opArg'] as const;
 
 /** Reads and checks `methodArgs[0]`; every refusal names the part that is wrong. */
 export function parseOpCommand(arg: string | undefined): OpCommand {
@@ -86,7 +93,8 @@ export function parseOpCommand(arg: string | undefined): OpCommand {
     throw bad(`methodArgs[0] is not valid JSON; ${USAGE}`);
   }
   if (!isPlainObject(raw)) throw bad(`methodArgs[0] must be a JSON object; ${USAGE}`);
-  const { opCmd, opArg } = raw;
+  const { opCmd, opArg: rawOpArg } = matchKeys(raw, OPERATION_FIELDS, 'the operation');
+  const opArg = isPlainObject(rawOpArg) ? matchKeys(rawOpArg, OP_ARG_FIELDS, 'opArg') : rawOpArg;
   if (opCmd === 'ps') return { opCmd };
   if (opCmd !== 'startProc' && opCmd !== 'stopProc' && opCmd !== 'resetProc') {
     throw bad(`opCmd must be "ps", "startProc", "stopProc" or "resetProc", not ${JSON.stringify(opCmd ?? null)}`);
@@ -95,7 +103,8 @@ export function parseOpCommand(arg: string | undefined): OpCommand {
   // A misspelt key (say "allowednodes") would silently widen who may send: refuse it.
   const unknown = Object.keys(opArg).filter((k) => !OP_ARG_KEYS[opCmd].includes(k));
   if (unknown.length > 0) throw bad(`${opCmd} takes no opArg.${unknown[0]}; it takes ${OP_ARG_KEYS[opCmd].join(', ')}`);
-  const { method, allowedNodes, kind, receivingNode } = opArg;
+  const { method, allowedNodes, kind, receivingNode, id } = opArg;
+  if (id !== undefined && (typeof id !== 'number' || !Number.isInteger(id))) throw bad(`opArg.id must be a whole number, not ${JSON.stringify(id)}`);
   if (typeof method !== 'string' || !isValidName(method)) throw bad(`opArg.method must be a method name, not ${JSON.stringify(method ?? null)}`);
   if (kind !== undefined && kind !== 'subscriber') throw bad(`opArg.kind must be "subscriber" (the only kind bosun controls), not ${JSON.stringify(kind)}`);
   if (receivingNode !== undefined && (typeof receivingNode !== 'string' || !isValidName(receivingNode))) {
@@ -107,6 +116,15 @@ export function parseOpCommand(arg: string | undefined): OpCommand {
     throw bad('opArg.allowedNodes must be a non-empty array of node names');
   }
   return { opCmd, ...target, allowedNodes: allowedNodes as string[] };
+}
+
+/** `keysLikeGo`, with its refusal in this method's words. */
+function matchKeys(object: Record<string, unknown>, known: readonly string[], where: string): Record<string, unknown> {
+  try {
+    return keysLikeGo(object, known, where);
+  } catch (e) {
+    throw bad((e as Error).message);
+  }
 }
 
 function bad(what: string): BosunError {

@@ -6,6 +6,12 @@ import { BosunError } from '../errors.ts';
 export interface NamedPathPart {
   name: string;
   value: string;
+  /**
+   * An absolute value names a folder under the folder reached so far instead of being
+   * refused: steward joined `"directory": "/var/steward/…"` under its data folder, and
+   * bosun joins it under the files folder. `..` out of it is refused all the same.
+   */
+  rooted?: boolean;
 }
 
 export type PathPart = string | NamedPathPart;
@@ -13,8 +19,8 @@ export type PathPart = string | NamedPathPart;
 /**
  * Resolves `parts` one after another under `root` and returns the absolute result.
  *
- * Each part must stay inside the folder the parts before it reached: an absolute part,
- * a `..` that climbs out, or a symlink whose target lies outside is refused with
+ * Each part must stay inside the folder the parts before it reached: an absolute part
+ * (unless it is `rooted`), a `..` that climbs out, or a symlink whose target lies outside is refused with
  * `BOSUN_PATH_OUTSIDE_ROOT`. Confining each part (not only the whole) keeps a
  * `fileName` of `../other-node/x` from writing into another node's folder.
  *
@@ -32,14 +38,14 @@ export async function resolveInside(root: string, ...parts: PathPart[]): Promise
   let current = absoluteRoot;
   let realCurrent = realRoot;
   for (const part of parts) {
-    const { name, value } = typeof part === 'string' ? { name: 'path', value: part } : part;
+    const { name, value, rooted } = typeof part === 'string' ? { name: 'path', value: part, rooted: false } : part;
     const refuse = (how: string): BosunError => {
       const folder = path.relative(absoluteRoot, current);
       const where = folder === '' ? 'the files folder' : `its folder "${folder}" in the files folder`;
       return new BosunError('BOSUN_PATH_OUTSIDE_ROOT', `${name} "${value}" would leave ${where}${how}`);
     };
-    if (path.isAbsolute(value)) throw refuse('');
-    const next = path.resolve(current, value);
+    if (path.isAbsolute(value) && !rooted) throw refuse('');
+    const next = path.join(current, value);
     if (!isInside(current, next)) throw refuse('');
     const realNext = await realPathOf(next);
     if (realNext === undefined) throw refuse(' through a symbolic link that leads nowhere');
@@ -48,6 +54,19 @@ export async function resolveInside(root: string, ...parts: PathPart[]): Promise
     realCurrent = realNext;
   }
   return current;
+}
+
+/**
+ * True when `value` would leave the folder it is resolved in, whatever that folder holds:
+ * an absolute path (unless `rooted`), or a `..` that climbs above it. Symbolic links can
+ * only be judged where the folder is (`resolveInside`).
+ */
+export function climbsOut(value: string, options: { rooted?: boolean } = {}): boolean {
+  if (path.isAbsolute(value) && !options.rooted) return true;
+  // Only a `..` part can climb: most paths need no resolving (this runs on every accept).
+  if (!value.includes('..')) return false;
+  const inside = path.normalize(path.join(path.sep, 'root', value));
+  return !isInside(path.join(path.sep, 'root'), inside);
 }
 
 function isInside(folder: string, candidate: string): boolean {

@@ -10,17 +10,17 @@ import type { MethodContext, MethodResult, MethodSpec } from './types.ts';
  * the node stops). It survives rotation and truncation, and waits for a file that does
  * not exist yet (see `followFile`).
  *
- * The path may be any absolute path on the node, as in steward: tailing logs outside the
- * files folder is the point of the method. Whoever may send `REQTailFile` to a node can
- * read every file the daemon can; limit who may send it. A relative path is refused,
- * since there is no folder it could sensibly be relative to.
+ * The path may be any path on the node, as in steward: tailing logs outside the files
+ * folder is the point of the method. A relative path (steward's `"data": ["./test.log"]`)
+ * is taken from the daemon's working directory, as steward took it. Whoever may send
+ * `REQTailFile` to a node can read every file the daemon can; limit who may send it.
  *
  * Reaching `methodTimeout` is the normal end: no further reply is sent. A node that stops
  * ends the tail with a `BOSUN_INTERRUPTED` error reply.
  */
 export const REQTailFile: MethodSpec = {
   name: 'REQTailFile',
-  summary: 'Follow the file at methodArgs[0] (absolute path) like tail -F; reply with each new line until methodTimeout.',
+  summary: 'Follow the file at methodArgs[0] (relative: to the daemon\'s working directory) like tail -F; reply with each new line until methodTimeout.',
   // A re-run after a crash would start again from the end and skip what was written meanwhile.
   idempotent: false,
   handler: tailFile,
@@ -49,8 +49,5 @@ function fileArgument(value: string | undefined): string {
     throw new BosunError('BOSUN_BAD_MESSAGE', 'REQTailFile needs the file to follow in methodArgs[0]');
   }
   if (value.includes('\0')) throw new BosunError('BOSUN_BAD_MESSAGE', 'methodArgs[0] (the file to follow) must not contain NUL bytes');
-  if (!path.isAbsolute(value)) {
-    throw new BosunError('BOSUN_BAD_MESSAGE', `methodArgs[0] (the file to follow) must be an absolute path, not "${value}"`);
-  }
-  return path.normalize(value);
+  return path.resolve(value);
 }

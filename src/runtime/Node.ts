@@ -12,6 +12,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import { BosunError, describeError } from '../errors.ts';
 import { DEFAULT_MESSAGE_DEFAULTS, normaliseMessages, type Message, type MessageDefaults } from '../message.ts';
 import { builtinMethods, MethodRegistry } from '../methods/index.ts';
+import { CopyProgress, type CopyInProgress } from '../methods/copyProgress.ts';
 import type { MethodContext, MethodRegistryData, MethodSpec } from '../methods/types.ts';
 import { deadKey, regKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
@@ -554,6 +555,11 @@ export class BosunNode {
   }
 
   // ---- operator commands ---------------------------------------------------------
+
+  /** The copies this node sends that have not ended, with what the destination confirmed. */
+  copies(): Promise<CopyInProgress[]> {
+    return CopyProgress.list(this.#registryData);
+  }
 
   /** Messages in the outbox: queued for, or in flight to, their nodes. */
   queue(filter: QueueFilter = {}): Promise<QueuedMessage[]> {
