@@ -213,6 +213,8 @@ describe('a secure fleet on an open broker', { timeout: 240_000 }, () => {
     });
 
     it('4: a flood from made-up sender names leaves no streams, rows or replies, and few reports', async () => {
+      // Independent of how the attacks before it went.
+      if (!ship1.running) ship1 = await start('ship1', path.join(dir, 'ship1'), ship1Args);
       const before = (await ship1.debug('stats')) as { live: { senders: number; receivers: number } };
       const evil = attackerKey();
       for (let i = 0; i < 1500; i++) {
