@@ -188,13 +188,12 @@ export class SecurityGuard implements MessageGuard {
 
   /**
    * A skip, ACK or resume frame from `from`, checked against from's key. The signature
-   * covers the stream, so a frame cannot be moved to another; it does not make a frame
-   * unique, and need not: ACKs are cumulative (`upTo`) or name sequence numbers a stream
-   * never hands out twice, so a replayed genuine ACK says only what is still true; a
-   * replayed skip names a place its sender already gave up; a replayed resume costs a
-   * resend. Until from's key is known (a node central has not allowed yet, central
-   * before its first key set) its frames are taken unchecked, as its messages wait for
-   * `check`.
+   * covers the stream, the incarnation and the numbers (and an ACK's message ids), so a
+   * frame cannot be moved to another stream, incarnation or number. A replayed genuine
+   * ACK says only what is still true; a replayed skip names a place its sender already
+   * gave up; a replayed resume costs a resend. A skip from a node without a known key is
+   * refused (it would open a receiver); its ACKs and resumes are taken unchecked, as they
+   * only touch streams this node opened itself to that node.
    */
   checkFrame(frame: SignedFrame, from: string): BosunError | undefined {
     const key = this.o.trust.keyFor(from);
