@@ -100,7 +100,11 @@ function forge(key: AttackerKey, fields: Record<string, unknown>, fromNode: stri
   return m;
 }
 
-/** Data frames of both versions for `message` at `seq`, the newer one with the attacker's delivery signature. */
+/**
+ * Data frames of both versions for `message` at `seq`, the newer one with the attacker's
+ * delivery signature, made as an attacker would from the format (not with bosun's own
+ * functions, so the same attacks run against a version that has none).
+ */
 function dataFrames(key: AttackerKey, stream: string, seq: number, message: Message): string[] {
   const inc = `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`;
   const digest = createHash('sha256').update(JSON.stringify(message)).digest('hex');
