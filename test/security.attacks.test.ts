@@ -6,11 +6,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
 import type { MethodSpec } from '../src/methods/types.ts';
 import type { MessageGuard } from '../src/runtime/Node.ts';
-import { ackSubject, dataSubject, encodeFrame, streamIdOf, newIncarnation, type Frame } from '../src/delivery/frames.ts';
+import { ackSubject, dataSubject, encodeDataFrame, encodeFrame, streamIdOf, newIncarnation, type Frame } from '../src/delivery/frames.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { envelopeBytes, frameBytes } from '../src/security/canonical.ts';
 import { KEYS_KIND, signDocument } from '../src/security/documents.ts';
 import { errorLogOf, eventually, startSecureFleet, type SecureTestNode } from '../src/security/testing.ts';
+import { createSecurity, type Security } from '../src/security/createSecurity.ts';
+import { MemoryStore } from '../src/store/MemoryStore.ts';
+import { testMessage } from '../src/methods/testing.ts';
 
 const INC = newIncarnation();
 
@@ -395,5 +398,54 @@ describe('forged frames from someone on the broker', () => {
     await eventually(() => sender.drained, 5000, 'the genuine ACKs');
     await logged(central, new RegExp(`central BOSUN_BAD_SIGNATURE central/outbound/${stream}: dropped ack frame of stream ${stream}, said to be from ship1, ignored: `));
     void ship1;
+  });
+});
+
+/**
+ * Names nobody allowed cost nothing lasting: their frames are dropped before a receiver
+ * exists for them. The only streams such a name opens are how keys are learnt: its hello
+ * and key request to central.
+ */
+describe('frames from names with no allowed key', () => {
+  async function madeUp(node: string, centralKey: string) {
+    const keyDir = await mkdtemp(path.join(os.tmpdir(), 'bosun-ghost-'));
+    cleanups.push(() => rm(keyDir, { recursive: true, force: true }));
+    return createSecurity({ node, central: 'central', keyDir, store: new MemoryStore(), centralKey });
+  }
+
+  /** `message` sealed by `ghost`, as a data frame with its delivery signature, published on its subject. */
+  function publishAs(transport: { publish(s: string, p: Uint8Array): void }, ghost: Security, fields: Partial<Message>): void {
+    const m = ghost.guard.seal(testMessage({ id: `g-${Math.random()}`, acceptedAt: Date.now(), ...fields }));
+    const ids = { fromNode: m.fromNode, toNode: m.toNode, method: m.method };
+    const stream = streamIdOf(ids.fromNode, ids.toNode, ids.method);
+    const json = JSON.stringify(m);
+    const inc = newIncarnation();
+    transport.publish(dataSubject(ids), encodeDataFrame(stream, inc, 1, json, ghost.guard.signDelivery(stream, inc, 1, json)));
+  }
+
+  it('open no stream and leave no row on a node; on central only the hello of a name presenting its key', async () => {
+    const { bus, central, ship1 } = await fleet();
+    const transport = bus.transport();
+    await transport.start('mallory', () => {});
+    cleanups.push(() => transport.close());
+    const centralKey = central.security.keys.publicKey;
+    const ghosts = await Promise.all(['ghost1', 'ghost2', 'ghost3'].map((g) => madeUp(g, centralKey)));
+    const rows = async (node: SecureTestNode, from: string) => (await node.store.range({ gte: `meta!recv!${from}~`, lt: `meta!recv!${from}~\uffff` })).map(([k]) => k);
+    const refusedBefore = { ship1: ship1.node.counters.refusedFrames!, central: central.node.counters.refusedFrames! };
+
+    publishAs(transport, ghosts[0]!, { fromNode: 'ghost1', toNode: 'ship1', method: 'REQTestRecord', replyRetries: -1 });
+    publishAs(transport, ghosts[0]!, { fromNode: 'ghost1', toNode: 'central', method: 'REQTestRecord', replyRetries: -1 });
+    publishAs(transport, ghosts[1]!, { fromNode: 'ghost2', toNode: 'central', method: 'REQHello', data: '{}', replyMethod: 'none' });
+    await eventually(() => ship1.node.counters.refusedFrames! > refusedBefore.ship1 && central.node.counters.refusedFrames! > refusedBefore.central, 5000, 'the frames judged');
+    await eventually(() => central.security.authority!.list().pending.some((p) => p.node === 'ghost2'), 5000, 'ghost2 pending');
+
+    expect(await rows(ship1, 'ghost1')).toEqual([]);
+    expect(await rows(central, 'ghost1')).toEqual([]);
+    expect(await rows(central, 'ghost2')).toEqual(['meta!recv!ghost2~central~REQHello']);
+    expect([...ship1.node.receivers().keys()].filter((s) => s.startsWith('ghost'))).toEqual([]);
+    // Nothing queued to answer them.
+    expect((await ship1.node.queue()).filter((q) => q.toNode.startsWith('ghost'))).toEqual([]);
+    expect((await central.node.queue()).filter((q) => q.toNode.startsWith('ghost'))).toEqual([]);
+    expect(runs).toEqual([]);
   });
 });
