@@ -27,11 +27,11 @@ function message(id: string): Message {
   return testMessage({ id, fromNode: 'central', toNode: 'ship1', method: 'REQTestRecord', data: id });
 }
 
-async function receiver(store = new MemoryStore(), windowSize = 4) {
+async function receiver(store = new MemoryStore(), windowSize = 4, on = stream) {
   if (store.status !== 'open') await store.open();
   const acks: AckBody[] = [];
   const received: InboxEntry[] = [];
-  const r = await SubjectReceiver.open(stream, { store, windowSize, ack: (_s, a) => acks.push(a), received: (e) => received.push(...e), onError: (e) => { throw e; } });
+  const r = await SubjectReceiver.open(on, { store, windowSize, ack: (_s, a) => acks.push(a), received: (e) => received.push(...e), onError: (e) => { throw e; } });
   const settled = () => until(() => r.idle, 2000, 'the receiver to settle');
   return { r, acks, received, settled, store };
 }
@@ -61,6 +61,23 @@ describe('a receiver and its sender\'s incarnations', () => {
     expect(again.r.onFrame(1, message('c'), newer)).toBe('duplicate');
     expect(again.acks).toEqual([{ inc: newer, upTo: 1, id: 'c' }]);
     expect(again.r.onFrame(3, message('old'), current)).toBe('olderIncarnation');
+  });
+
+  it('forgets an unordered stream\'s numbers when its sender starts over, in the store too', async () => {
+    const unordered = streamIdOf('central', 'ship1', 'REQnTestRecord');
+    const first = newIncarnation(Date.now() - 1000);
+    const { r, received, settled, store } = await receiver(new MemoryStore(), 4, unordered);
+    r.onFrame(1, message('a'), first);
+    r.onFrame(3, message('c'), first);
+    await settled();
+    const newer = newIncarnation();
+    expect(r.onFrame(3, message('c2'), newer)).toBe('taken');
+    await settled();
+    expect(received.map((e) => e.message.id)).toEqual(['a', 'c', 'c2']);
+    const again = await receiver(store, 4, unordered);
+    expect(again.r.onFrame(1, message('a2'), newer)).toBe('taken');
+    expect(again.r.onFrame(3, message('c2'), newer)).toBe('duplicate');
+    expect(again.r.onFrame(2, message('b'), first)).toBe('olderIncarnation');
   });
 
   it('takes nothing more than its window ahead, and the number stays free', async () => {

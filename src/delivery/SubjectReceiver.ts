@@ -67,8 +67,6 @@ export class SubjectReceiver {
   #inc: string | undefined;
   /** Ordered: the id of the message at `#committedHwm`, for its ACKs. */
   #committedId = '';
-  /** Unordered: dedup records of an earlier incarnation, deleted with the next write. */
-  #stale: number[] = [];
   /** Whether the store holds `#inc` (an unordered stream writes its meta row only now and then). */
   #incRecorded = false;
   #dropped = 0;
@@ -128,11 +126,10 @@ export class SubjectReceiver {
     this.#hwm = this.#committedHwm = 0;
     this.#committedId = '';
     this.#early.clear();
-    this.#stale.push(...this.#seen);
+    // The old numbering's dedup records go, and the new one is recorded, before any of its
+    // frames is taken.
+    const ops: StoreOp[] = [...this.#seen].map((seq) => ({ type: 'del', key: dedupKey(this.stream, seq) }));
     this.#seen.clear();
-    // The new numbering is recorded before any of its frames is taken.
-    const ops: StoreOp[] = this.#stale.map((seq) => ({ type: 'del', key: dedupKey(this.stream, seq) }));
-    this.#stale = [];
     ops.push({ type: 'put', key: metaKey('recv', this.stream), value: { hwm: 0, inc } satisfies RecvMeta });
     this.#incRecorded = true;
     this.#writing = true;
