@@ -197,6 +197,24 @@ describe('a secure fleet on an open broker', { timeout: 240_000 }, () => {
       await waitFor(() => exists(b), 20_000, 'touch b on ship1 (the message that got the next number)');
     });
 
+    it('2b: a genuine key set replayed under the next numbers does not swallow a revocation', async () => {
+      const ship2 = await start('ship2', path.join(dir, 'ship2'), ship1Args);
+      const keySets = (n: number) => (l: { msg: string }) => new RegExp(`^key set \\d+ with ${n} keys`).test(l.msg);
+      await waitFor(async () => (await bosun(path.join(dir, 'central'), 'keys', 'ls')).stdout.includes('pending  ship2'), 20_000, 'ship2 pending');
+      expect(await bosun(path.join(dir, 'central'), 'keys', 'allow', 'ship2')).toMatchObject({ code: 0 });
+      await ship1.waitForLog(keySets(3), 20_000);
+      const pushes = captured.filter((c) => c.subject === 'ship1.central.REQKeysUpdate.EventACK');
+      const last = JSON.parse(pushes.at(-1)!.text) as { seq: number };
+      for (let ahead = 1; ahead <= 50; ahead++) publish(pushes.at(-1)!.subject, JSON.stringify({ ...last, seq: last.seq + ahead }));
+      await sleep(2000);
+      const since = ship1.logs.length;
+      const revoked = await bosun(path.join(dir, 'central'), 'keys', 'revoke', 'ship2');
+      expect(revoked, revoked.stderr).toMatchObject({ code: 0 });
+      // The key set without ship2 reaches ship1.
+      await waitFor(() => ship1.logs.slice(since).some(keySets(2)), 20_000, 'the key set without ship2 on ship1');
+      await stop(ship2);
+    });
+
     it('3: ACKs replayed while the ship is away do not drop a message it never got', async () => {
       await stop(ship1);
       const c = path.join(dir, 'c');
