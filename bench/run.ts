@@ -46,7 +46,8 @@ async function main(): Promise<number> {
   const cpuProfDir = args.cpuProf ? PROFILE_DIR : undefined;
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
 
-  const nats = await startNatsServer();
+  // JetStream on, for the jetstream-append baseline; bosun itself never uses it here.
+  const nats = await startNatsServer({ jetStream: { storeDir: path.join(tmpRoot, 'jetstream') } });
   trackPid(nats.pid, 'nats-server');
   const machine = describeMachine(findNatsServerBinary());
   const idle = await WorkerProcess.spawn({ label: 'idle', tmpDir: tmpRoot });

@@ -7,7 +7,9 @@ import type { Command, Reply, Request, WorkerEvent } from './harness/protocol.ts
 import { wallNow } from './harness/time.ts';
 import { NodeHost } from './worker/nodeHost.ts';
 import * as raw from './worker/rawNats.ts';
-import { levelBatches } from './worker/rawLevel.ts';
+import * as js from './worker/rawJetStream.ts';
+import { levelBatches, levelPutLatency } from './worker/rawLevel.ts';
+import { spawnMany, writeLines } from './worker/rawSpawn.ts';
 import { UsageTracker } from './worker/usage.ts';
 
 if (!process.send) {
@@ -41,6 +43,18 @@ async function handle(c: Command): Promise<unknown> {
       return raw.latency(c.servers, c.subject, c.count, c.warmup, c.payloadBytes);
     case 'raw.level':
       return levelBatches(c.dir, c.count, c.batch, c.lanes, c.valueBytes);
+    case 'raw.levelPutLatency':
+      return levelPutLatency(c.dir, c.count, c.valueBytes);
+    case 'raw.jsSetUp':
+      return js.setUpStream(c.servers, c.stream, c.subject);
+    case 'raw.jsPublish':
+      return js.publishLines(c.servers, c.subject, c.count, c.window);
+    case 'raw.jsConsume':
+      return js.consumeToFile(c.servers, c.stream, c.file, c.count);
+    case 'raw.spawn':
+      return spawnMany(c.command, c.args, c.count, c.concurrency);
+    case 'raw.writeLines':
+      return writeLines(c.file, c.count, c.chunk);
     case 'node.start':
       return host.start(c.spec);
     case 'node.accept':
@@ -74,7 +88,7 @@ async function shutdown(code: number): Promise<void> {
   // Bounded: a node that will not stop must not keep the bench waiting.
   const force = setTimeout(() => process.exit(code), 5000);
   force.unref();
-  await Promise.allSettled([host.stopAll(), raw.closeRawNats()]);
+  await Promise.allSettled([host.stopAll(), raw.closeRawNats(), js.closeJetStream()]);
   process.exit(code);
 }
 

@@ -93,17 +93,40 @@ describe('subject machine', () => {
 });
 
 describe('subscriber machine', () => {
-  it('goes busy on work, idle when done, and stops after a drain', () => {
-    const runs: number[] = [];
-    const a = createActor(subscriberMachine.provide({ actions: { runNext: () => runs.push(1) } })).start();
+  const start = (concurrency: number, starts: number[]) =>
+    createActor(subscriberMachine.provide({ actions: { startLanes: () => starts.push(1) } }), { input: { concurrency } }).start();
+
+  it('goes busy on work, idle when its last lane ends with nothing queued, and stops after a drain', () => {
+    const starts: number[] = [];
+    const a = start(2, starts);
     a.send({ type: 'WORK' });
     expect(a.getSnapshot().value).toBe('busy');
+    a.send({ type: 'LANE_STARTED' });
+    a.send({ type: 'LANE_ENDED', queued: 0 });
+    expect(a.getSnapshot().value).toBe('idle');
+    a.send({ type: 'WORK' });
+    a.send({ type: 'LANE_STARTED' });
     a.send({ type: 'DRAIN' });
     expect(a.getSnapshot().value).toBe('draining');
     a.send({ type: 'WORK' });
-    expect(runs).toHaveLength(1);
-    a.send({ type: 'IDLE' });
+    expect(starts).toHaveLength(2);
+    a.send({ type: 'LANE_ENDED', queued: 5 });
     expect(a.getSnapshot().status).toBe('done');
+  });
+
+  it('starts no lane beyond its concurrency, nor while paused', () => {
+    const a = start(1, []);
+    a.send({ type: 'WORK' });
+    expect(a.getSnapshot().can({ type: 'LANE_STARTED' })).toBe(true);
+    a.send({ type: 'LANE_STARTED' });
+    expect(a.getSnapshot().can({ type: 'LANE_STARTED' })).toBe(false);
+    a.send({ type: 'LANE_ENDED', queued: 3 });
+    expect(a.getSnapshot().value).toBe('busy');
+    a.send({ type: 'PAUSE' });
+    expect(a.getSnapshot().can({ type: 'LANE_STARTED' })).toBe(false);
+    a.send({ type: 'RESUME' });
+    expect(a.getSnapshot().context.paused).toBe(false);
+    expect(a.getSnapshot().can({ type: 'LANE_STARTED' })).toBe(true);
   });
 });
 

@@ -47,6 +47,8 @@ export interface AcceptPlan {
   lanes: number;
   /** `data` of the first message is this index as a string; the next ones count up. */
   dataFrom?: number;
+  /** Further fields of every message (`directory`, `fileName`, `methodArgs`, `replyMethod` …). */
+  fields?: Record<string, unknown>;
 }
 
 export type Command =
@@ -59,6 +61,12 @@ export type Command =
   | { cmd: 'raw.publishEcho'; servers: string; subject: string; count: number; window: number; payloadBytes: number }
   | { cmd: 'raw.latency'; servers: string; subject: string; count: number; warmup: number; payloadBytes: number }
   | { cmd: 'raw.level'; dir: string; count: number; batch: number; lanes: number; valueBytes: number }
+  | { cmd: 'raw.levelPutLatency'; dir: string; count: number; valueBytes: number }
+  | { cmd: 'raw.jsSetUp'; servers: string; stream: string; subject: string }
+  | { cmd: 'raw.jsPublish'; servers: string; subject: string; count: number; window: number }
+  | { cmd: 'raw.jsConsume'; servers: string; stream: string; file: string; count: number }
+  | { cmd: 'raw.spawn'; command: string; args: string[]; count: number; concurrency: number }
+  | { cmd: 'raw.writeLines'; file: string; count: number; chunk: number }
   // one bosun node
   // bosun nodes hosted by the worker, by name (several share the in-process bus)
   | { cmd: 'node.start'; spec: NodeSpec }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { combineReps, type FigureSpec, type RepOutcome, type ScenarioResult } from '../harness/results.ts';
 import { percentiles } from '../harness/stats.ts';
 import { UsageWindow } from '../harness/usageWindow.ts';
@@ -20,7 +21,7 @@ interface Baseline {
   parameters(ctx: ScenarioContext): Record<string, number | string>;
   setUp?(server: WorkerProcess, ctx: ScenarioContext, subject: string): Promise<unknown>;
   /** One repetition: the figures, and how many messages the CPU time is divided by. */
-  measure(client: WorkerProcess, ctx: ScenarioContext, subject: string): Promise<{ figures: Record<string, number>; messages: number }>;
+  measure(client: WorkerProcess, ctx: ScenarioContext, subject: string, server?: WorkerProcess): Promise<{ figures: Record<string, number>; messages: number }>;
 }
 
 const RATE: Record<string, FigureSpec> = { rate: { label: 'rate', unit: 'msg/s', higherIsBetter: true } };
@@ -75,13 +76,53 @@ const BASELINES: Record<BaselineName, Baseline> = {
     figures: {
       rate: { label: 'one batch at a time', unit: 'puts/s', higherIsBetter: true },
       rate4: { label: 'four batches in flight', unit: 'puts/s', higherIsBetter: true },
+      putP50: { label: 'one synced put alone, p50', unit: 'ms', higherIsBetter: false },
     },
-    parameters: (ctx) => ({ puts: ctx.quick ? 50_000 : 200_000, batch: 1000, valueBytes: ctx.frameBytes }),
+    parameters: (ctx) => ({ puts: ctx.quick ? 50_000 : 200_000, batch: 1000, valueBytes: ctx.frameBytes, singlePuts: 300 }),
     async measure(client, ctx) {
       const count = ctx.quick ? 50_000 : 200_000;
       const one = await client.call<RawRun>({ cmd: 'raw.level', dir: await ctx.tempDir('leveldb'), count, batch: 1000, lanes: 1, valueBytes: ctx.frameBytes });
       const four = await client.call<RawRun>({ cmd: 'raw.level', dir: await ctx.tempDir('leveldb'), count, batch: 1000, lanes: 4, valueBytes: ctx.frameBytes });
-      return { figures: { rate: rateOf(one), rate4: rateOf(four) }, messages: 2 * count };
+      const puts = await client.call<number[]>({ cmd: 'raw.levelPutLatency', dir: await ctx.tempDir('leveldb'), count: 300, valueBytes: ctx.frameBytes });
+      return { figures: { rate: rateOf(one), rate4: rateOf(four), putP50: percentiles(puts).p50 }, messages: 2 * count + 300 };
+    },
+  },
+  'jetstream-append': {
+    summary: 'JetStream stream (file storage) and a durable consumer (explicit ACK) in another process that appends each line to a file',
+    roles: ['js-consumer', 'js-publisher'],
+    figures: RATE,
+    parameters: (ctx) => ({ lines: ctx.quick ? 20_000 : 100_000, publishWindow: WINDOW, maxAckPending: 10_000 }),
+    async measure(consumer, ctx, subject, publisher) {
+      const count = ctx.quick ? 20_000 : 100_000;
+      const stream = 'BENCH_APPEND';
+      await consumer.call({ cmd: 'raw.jsSetUp', servers: ctx.servers, stream, subject });
+      const file = path.join(await ctx.tempDir('jetstream-append'), 'lines.log');
+      const consumed = consumer.call<{ count: number; firstAt: number; lastAt: number }>({ cmd: 'raw.jsConsume', servers: ctx.servers, stream, file, count });
+      const published = await publisher!.call<RawRun>({ cmd: 'raw.jsPublish', servers: ctx.servers, subject, count, window: WINDOW });
+      const c = await consumed;
+      return { figures: { rate: (1000 * c.count) / (c.lastAt - published.startedAt) }, messages: count };
+    },
+  },
+  spawn: {
+    summary: 'the same 2,000 processes (`true`) spawned straight from one Node process, 32 at a time (bosun\'s unordered concurrency)',
+    roles: ['spawner'],
+    figures: { rate: { label: 'processes', unit: '/s', higherIsBetter: true } },
+    parameters: (ctx) => ({ processes: ctx.quick ? 500 : 2000, concurrency: 32 }),
+    async measure(client, ctx) {
+      const count = ctx.quick ? 500 : 2000;
+      const run = await client.call<RawRun>({ cmd: 'raw.spawn', command: 'true', args: [], count, concurrency: 32 });
+      return { figures: { rate: rateOf(run) }, messages: count };
+    },
+  },
+  'spawn-sequential': {
+    summary: 'the same 500 processes (`true`) spawned straight from one Node process, one after another',
+    roles: ['spawner'],
+    figures: { rate: { label: 'processes', unit: '/s', higherIsBetter: true } },
+    parameters: (ctx) => ({ processes: ctx.quick ? 150 : 500, concurrency: 1 }),
+    async measure(client, ctx) {
+      const count = ctx.quick ? 150 : 500;
+      const run = await client.call<RawRun>({ cmd: 'raw.spawn', command: 'true', args: [], count, concurrency: 1 });
+      return { figures: { rate: rateOf(run) }, messages: count };
     },
   },
 };
@@ -100,7 +141,7 @@ export async function measureBaseline(name: BaselineName, ctx: ScenarioContext):
     for (let rep = 1; rep <= reps; rep++) {
       ctx.progress(`baseline ${name}: repetition ${rep}/${reps}`);
       const window = await UsageWindow.open({ [clientRole]: client, ...(server ? { [serverRole!]: server } : {}) }, server ? ctx.natsPid : undefined);
-      const { figures, messages } = await b.measure(client, ctx, subject);
+      const { figures, messages } = await b.measure(client, ctx, subject, server);
       outcomes.push({ figures, processes: await window.close(messages), checks: [] });
     }
   } finally {

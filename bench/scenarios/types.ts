@@ -1,7 +1,14 @@
 import type { ScenarioResult } from '../harness/results.ts';
 import type { WorkerProcess } from '../harness/workers.ts';
 
-export type BaselineName = 'raw-request-reply' | 'raw-publish-echo' | 'raw-latency' | 'raw-leveldb-sync';
+export type BaselineName =
+  | 'raw-request-reply'
+  | 'raw-publish-echo'
+  | 'raw-latency'
+  | 'raw-leveldb-sync'
+  | 'jetstream-append'
+  | 'spawn'
+  | 'spawn-sequential';
 
 /** What a scenario gets from the harness. */
 export interface ScenarioContext {

@@ -116,7 +116,7 @@ export class NodeHost {
         next = to;
         const batch = new Array(to - from);
         for (let i = from; i < to; i++) {
-          batch[i - from] = { toNode: plan.toNode, method: plan.method, data: String(dataFrom + i), replyMethod: 'none' };
+          batch[i - from] = { toNode: plan.toNode, method: plan.method, data: String(dataFrom + i), replyMethod: 'none', ...plan.fields };
         }
         const results = await node.accept(batch);
         for (const r of results) {

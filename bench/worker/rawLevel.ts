@@ -28,3 +28,22 @@ export async function levelBatches(dir: string, count: number, batch: number, la
   await rm(dir, { recursive: true, force: true });
   return { count, startedAt, endedAt };
 }
+
+/**
+ * One synced put at a time, `count` of them: each one's latency in ms. What one synced
+ * write on a message's path costs at least.
+ */
+export async function levelPutLatency(dir: string, count: number, valueBytes: number): Promise<number[]> {
+  const db = new Level<string, string>(dir, { valueEncoding: 'utf8' });
+  await db.open();
+  const value = 'x'.repeat(valueBytes);
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await db.put(`in!central~ship1~REQPing!${String(i).padStart(16, '0')}`, value, { sync: true });
+    samples.push(performance.now() - t);
+  }
+  await db.close();
+  await rm(dir, { recursive: true, force: true });
+  return samples;
+}

@@ -1,29 +1,22 @@
-import { createActor, fromPromise, type Actor } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import type { Logger } from 'pino';
-import { executionMachine, type ExecutionInput } from '../../actors/executionMachine.ts';
+import type { executionMachine } from '../../actors/executionMachine.ts';
 import { subscriberMachine } from '../../actors/subscriberMachine.ts';
 import type { Clock } from '../clock.ts';
-import { BosunError, describeError } from '../errors.ts';
-import { isOrderedMethod, type Message } from '../message.ts';
-import type { MethodContext, MethodResult, MethodSpec } from '../methods/types.ts';
+import { isOrderedMethod } from '../message.ts';
+import type { MethodContext, MethodSpec } from '../methods/types.ts';
 import { execKey, inKey } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
+import { failure, HandlerRun, success, type Outcome } from './HandlerRun.ts';
+import { follows, refusalOf, type RunBatch } from './runBatch.ts';
+import { startedOp } from './runRecords.ts';
 import type { InboxEntry } from './SubjectReceiver.ts';
 import { WorkQueue } from './WorkQueue.ts';
 
-const NEVER_ABORTED = new AbortController().signal;
-const STILL_RUNNING = Symbol('still running');
+export type { Outcome } from './HandlerRun.ts';
 
-/** What an execution actor takes over: a handler already running, and how to abort it. */
-interface RunningHandler {
-  result: Promise<MethodResult>;
-  abort: AbortController;
-}
-
-/** How a run ended, for the reply and the error kernel. */
-export type Outcome =
-  | { ok: true; output?: string; forward?: Message[] }
-  | { ok: false; code: string; message: string; output?: string };
+/** Entries of a method that does not batch still share a finish when they are refusals. */
+const MAX_REFUSALS_AT_ONCE = 256;
 
 export interface SubscriberDeps {
   store: Store;
@@ -49,26 +42,25 @@ export interface SubscriberDeps {
 
 /**
  * The subscriber of one method on the receiving node: it runs inbox entries through the
- * method's handler — ordered methods one at a time per stream, in stream order — and
- * records each run durably: a
- * `started` record before a non-idempotent handler runs, so that a crash mid-run is
- * reported as interrupted and never silently re-run.
+ * method's handler — ordered methods one batch at a time per stream, in stream order — and
+ * records each batch durably: a `started` record before a non-idempotent effect, so that
+ * a crash mid-run is reconciled (an effect the method can check) or reported as
+ * interrupted, never silently re-run.
+ *
+ * Runs are pipelined: the write that records batch k's outcomes also carries batch k+1's
+ * `started` record, so a busy stream costs one synced write per batch, and the batches
+ * of different streams meet in the store's group commit.
  */
 export class Subscriber {
   readonly method: string;
   readonly ordered: boolean;
   readonly actor: Actor<typeof subscriberMachine>;
   #queue: WorkQueue<InboxEntry>;
-  #running = 0;
-  #runs = new Set<Actor<typeof executionMachine>>();
-  /** The execution machine with this method's handler, built once. */
-  #execution: typeof executionMachine;
+  #handlers: HandlerRun;
   #done = 0;
   #failed = 0;
   #idleWaiters: Array<() => void> = [];
   #drained: Promise<void> | undefined;
-  /** Stopped by an operator (REQOpCommand): entries wait in the queue until resumed. */
-  #paused = false;
   /** Set by an operator: only these nodes may send this method here. */
   allowedNodes: string[] | undefined;
   #spec: MethodSpec | undefined;
@@ -82,21 +74,16 @@ export class Subscriber {
     this.#spec = spec;
     this.ordered = isOrderedMethod(method);
     this.#queue = new WorkQueue<InboxEntry>((e) => e.stream, this.ordered);
-    // Runs start outside the machine's action: an action must not create actors itself.
-    this.actor = createActor(subscriberMachine.provide({ actions: { runNext: () => queueMicrotask(() => this.#runNext()) } }));
+    this.#handlers = new HandlerRun(deps.clock, (entry, signal) => deps.context(entry, signal));
+    // Lanes start outside the machine's action: an action must not start work itself.
+    this.actor = createActor(
+      subscriberMachine.provide({
+        actions: { startLanes: () => queueMicrotask(() => this.#startLanes()), notifyIdle: () => this.#notifyIdle() },
+      }),
+      { input: { concurrency: deps.concurrency } },
+    );
     this.actor.subscribe({ error: () => {} });
     this.actor.start();
-    // The actor takes over a handler that is already running (see `#execute`): stopping
-    // the invoked actor aborts its signal, which aborts the handler's.
-    this.#execution = executionMachine.provide({
-      actors: {
-        handler: fromPromise<{ output?: string; forward?: unknown[] }, ExecutionInput>(async ({ input, signal }) => {
-          const running = input.payload as RunningHandler;
-          signal.addEventListener('abort', () => running.abort.abort(), { once: true });
-          return running.result;
-        }),
-      },
-    });
   }
 
   /** The method this subscriber runs; undefined while it answers every message as unknown. */
@@ -119,28 +106,41 @@ export class Subscriber {
 
   /** Reports an entry whose run a crash cut short, without running it again. */
   interrupted(entry: InboxEntry): Promise<void> {
-    return this.#finish(entry, {
+    return this.interruptedBatch([entry], execKey(entry.stream, entry.seq));
+  }
+
+  /**
+   * Reports a batch a crash cut short, without running it again: every entry's outcome
+   * and the removal of its started record go in one write, so a crash in between can
+   * neither lose the report of some nor let the rest run.
+   */
+  async interruptedBatch(entries: InboxEntry[], recordKey: string): Promise<void> {
+    const outcome = (e: InboxEntry): Outcome => ({
       ok: false,
       code: 'BOSUN_INTERRUPTED',
-      message: `${entry.message.method} ${entry.message.id} was running when the node stopped; it was not run again`,
+      message: `${e.message.method} ${e.message.id} was running when the node stopped; it was not run again`,
     });
+    const batch: RunBatch = { entries, spec: undefined, refusals: entries.map(outcome), recordKey };
+    if (!(await this.#prepareAll(entries))) return;
+    const { ops, done } = this.#finishOps(batch, batch.refusals as Outcome[]);
+    await this.#write(ops, done, true);
   }
 
   get info(): Record<string, unknown> {
-    return { queued: this.#queue.size, running: this.#running, done: this.#done, failed: this.#failed };
+    const { running } = this.actor.getSnapshot().context;
+    return { queued: this.#queue.size, running, done: this.#done, failed: this.#failed };
   }
 
   /** Runs handed to an execution actor: those still going after the turn they started in. */
   get runs(): ReadonlySet<Actor<typeof executionMachine>> {
-    return this.#runs;
+    return this.#handlers.runs;
   }
 
-  /** Stops taking work and waits for the runs in progress (up to `graceMs`). */
   /**
    * Stops taking work and waits for the runs in progress, up to `graceMs`; then it stops
    * them (their handlers see their signal abort). A run cut short this way stays
-   * recorded as started, so the next start reports it as interrupted. Draining twice
-   * waits for the same drain.
+   * recorded as started, so the next start reconciles it or reports it as interrupted.
+   * Draining twice waits for the same drain.
    */
   drain(graceMs: number): Promise<void> {
     this.#drained ??= this.#drain(graceMs);
@@ -149,191 +149,198 @@ export class Subscriber {
 
   async #drain(graceMs: number): Promise<void> {
     if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'DRAIN' });
-    if (this.#running === 0) return;
+    if (this.actor.getSnapshot().context.running === 0) return;
     let timer: { cancel(): void } | undefined;
     const idle = new Promise<boolean>((resolve) => this.#idleWaiters.push(() => resolve(true)));
     const late = new Promise<boolean>((resolve) => (timer = this.deps.clock.setTimer(graceMs, () => resolve(false))));
     const finished = await Promise.race([idle, late]);
     timer?.cancel();
-    if (!finished) for (const run of [...this.#runs]) run.stop();
+    if (!finished) this.#handlers.stopAll();
   }
 
   /** Stops taking work (runs in progress finish); entries keep arriving and wait. */
   pause(): void {
-    this.#paused = true;
+    this.actor.send({ type: 'PAUSE' });
   }
 
   resume(): void {
-    this.#paused = false;
-    this.actor.send({ type: 'WORK' });
+    this.actor.send({ type: 'RESUME' });
   }
 
   get paused(): boolean {
-    return this.#paused;
+    return this.actor.getSnapshot().context.paused;
   }
 
-  #runNext(): void {
-    while (!this.#paused && this.#running < this.deps.concurrency) {
+  /** May a lane go on to its stream's next batch? Not while paused, draining or stopped. */
+  get #taking(): boolean {
+    const s = this.actor.getSnapshot();
+    return s.status === 'active' && s.value === 'busy' && !s.context.paused;
+  }
+
+  #notifyIdle(): void {
+    for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  /** Starts a lane per entry that may start now, up to the concurrency the machine allows. */
+  #startLanes(): void {
+    while (this.actor.getSnapshot().can({ type: 'LANE_STARTED' })) {
       const entry = this.#queue.take();
       if (!entry) break;
-      this.#running++;
-      void this.#run(entry).then(() => {
-        this.#running--;
+      this.actor.send({ type: 'LANE_STARTED' });
+      void this.#lane(entry).then(() => {
         this.#queue.done(entry);
-        if (this.actor.getSnapshot().value === 'busy' && this.#queue.size > 0 && !this.#paused) this.#runNext();
-        else if (this.#running === 0) {
-          this.actor.send({ type: 'IDLE' });
-          for (const w of this.#idleWaiters.splice(0)) w();
-        }
+        this.actor.send({ type: 'LANE_ENDED', queued: this.#queue.size });
       });
     }
   }
 
-  async #run(entry: InboxEntry): Promise<void> {
+  /**
+   * One stream's turn: its batches one after another, each batch's finish written
+   * together with the next one's start. A failure to write is retried (the stream must
+   * not move on past a batch whose outcome is not durable) until the subscriber drains.
+   */
+  async #lane(first: InboxEntry): Promise<void> {
+    const holder = {};
+    let batch = await this.#open(this.#gather(first), holder, true);
+    if (!batch) return;
+    if (batch.start && !(await this.#retrying(() => this.deps.store.write([batch!.start!])))) return batch.planned?.release();
+    while (batch) {
+      const outcomes = await this.#apply(batch);
+      const following: InboxEntry[] = this.#taking ? this.#queue.takeFollowing(batch.entries.at(-1)!, this.#batchSize(), follows) : [];
+      let next: RunBatch | undefined = following.length > 0 ? await this.#open(following, holder, false) : undefined;
+      if (!(await this.#prepareAll(batch.entries))) {
+        batch.planned?.release();
+        return next?.planned?.release();
+      }
+      const { ops, done } = this.#finishOps(batch, outcomes);
+      if (next?.start) ops.push(next.start);
+      const hold = next?.start !== undefined || !batch.spec?.idempotent || outcomes.some((o) => o.ok && o.forward?.length);
+      // Another stream's batch has a file this one needs: finish alone, then wait for it.
+      const waiting = following.length > 0 && next === undefined;
+      const ok = await this.#write(ops, done, hold || waiting);
+      batch.planned?.release();
+      if (!ok) return next?.planned?.release();
+      if (waiting) {
+        next = await this.#open(following, holder, true);
+        if (next?.start && !(await this.#retrying(() => this.deps.store.write([next!.start!])))) return next.planned?.release();
+      }
+      batch = next;
+    }
+  }
+
+  #batchSize(): number {
     const spec = this.spec;
-    if (!spec) {
-      return this.#finish(entry, {
-        ok: false,
-        code: 'BOSUN_UNKNOWN_METHOD',
-        message: `node ${entry.message.toNode} does not serve method ${entry.message.method}`,
-      });
-    }
-    // The handler is chosen by the stream the frame came on, so the message must be for
-    // that method: a frame that says otherwise is refused, never run as something else.
-    if (entry.message.method !== this.method) {
-      return this.#finish(entry, {
-        ok: false,
-        code: 'BOSUN_MISDIRECTED',
-        message: `a ${entry.message.method} message came on the ${this.method} stream; it was not run`,
-      });
-    }
-    if (this.allowedNodes && !this.allowedNodes.includes(entry.message.fromNode)) {
-      return this.#finish(entry, {
-        ok: false,
-        code: 'BOSUN_NOT_ALLOWED',
-        message: `${this.method} here takes messages from ${this.allowedNodes.join(', ')} only, not from ${entry.message.fromNode}`,
-      });
-    }
-    if (this.deps.authorize) {
+    return spec ? (spec.batch?.max ?? 1) : MAX_REFUSALS_AT_ONCE;
+  }
+
+  #gather(first: InboxEntry): InboxEntry[] {
+    return [first, ...this.#queue.takeFollowing(first, this.#batchSize() - 1, follows)];
+  }
+
+  /**
+   * Makes a batch ready to run: refusals decided, reply streams opened, the effect planned
+   * and its started record made (not written). Undefined when planning would have to wait
+   * and `wait` is false, or when the subscriber drained while the store failed.
+   */
+  async #open(entries: InboxEntry[], holder: object, wait: boolean): Promise<RunBatch | undefined> {
+    const spec = this.spec;
+    const rules = { method: this.method, allowedNodes: this.allowedNodes, authorize: this.deps.authorize };
+    const refusals = await Promise.all(entries.map((e) => refusalOf(e, spec, rules)));
+    const batch: RunBatch = { entries, spec, refusals };
+    const runnable = entries.filter((_, i) => refusals[i] === undefined);
+    if (!spec || runnable.length === 0) return batch;
+    if (!(await this.#prepareAll(entries))) return undefined;
+    if (spec.batch) {
       try {
-        await this.deps.authorize(entry.message, { stream: entry.stream, seq: entry.seq });
+        const planned = await spec.batch.plan(
+          runnable.map((e) => this.#handlers.contextOf(e)),
+          { holder, wait },
+        );
+        if (!planned) return undefined;
+        batch.planned = planned;
       } catch (e) {
-        const d = describeError(e);
-        return this.#finish(entry, { ok: false, code: d.code, message: d.message });
+        const refused = failure(e);
+        batch.refusals = refusals.map((r) => r ?? refused);
+        return batch;
       }
     }
-    // Without a durable `started` record a run would not be safe, and the stream must not
-    // move on past this message: wait for the store.
-    const ready = await this.#retrying(async () => {
-      await this.deps.prepare?.(entry);
-      if (!spec.idempotent) {
-        await this.deps.store.write([{ type: 'put', key: execKey(entry.stream, entry.seq), value: { startedAt: this.deps.clock.now() } }]);
+    if (!spec.idempotent) {
+      const firstSeq = entries[0]!.seq;
+      batch.recordKey = execKey(entries[0]!.stream, firstSeq);
+      batch.start = startedOp(entries[0]!.stream, firstSeq, entries.at(-1)!.seq, this.deps.clock.now(), batch.planned?.checkpoint);
+    }
+    return batch;
+  }
+
+  /** Runs the batch's effect: every entry's outcome, in order. */
+  async #apply(batch: RunBatch): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    const runnable = batch.entries.filter((_, i) => batch.refusals[i] === undefined);
+    let results: Outcome[] = [];
+    if (batch.planned) {
+      try {
+        results = (await batch.planned.apply()).map((r) => (r instanceof Error ? failure(r) : success(r.output, r.forward)));
+      } catch (e) {
+        results = runnable.map(() => failure(e));
       }
+    } else if (runnable.length > 0) {
+      for (const entry of runnable) results.push(await this.#handlers.execute(entry, batch.spec!));
+    }
+    let next = 0;
+    for (const refusal of batch.refusals) outcomes.push(refusal ?? results[next++] ?? failure(new Error('the batch gave no result')));
+    return outcomes;
+  }
+
+  /** The write that records a batch: every entry's outcome, its inbox row and started record gone. */
+  #finishOps(batch: RunBatch, outcomes: Outcome[]): { ops: StoreOp[]; done(ok: boolean): void } {
+    const ops: StoreOp[] = [];
+    const dones: Array<(ok: boolean) => void> = [];
+    batch.entries.forEach((entry, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) this.#done++;
+      else this.#failed++;
+      const finished = this.deps.finish(entry, outcome, batch.spec);
+      for (const op of finished.ops) ops.push(op);
+      ops.push({ type: 'del', key: inKey(entry.stream, entry.seq) });
+      dones.push(finished.done);
     });
-    if (!ready) return;
-    const outcome = await this.#execute(entry, spec);
-    await this.#finish(entry, outcome, spec);
+    if (batch.recordKey) ops.push({ type: 'del', key: batch.recordKey });
+    return { ops, done: (ok) => dones.forEach((d) => d(ok)) };
   }
 
   /**
-   * Most handlers finish within the turn of the event loop they start in, and such a run
-   * needs no execution actor: creating one cost about 110 µs, more than the rest of the
-   * delivery path of a message. So the handler starts as a plain async call; one still
-   * running after that turn is handed to an execution actor, which owns its
-   * `methodTimeout` and lets a drain stop it. Either way a failure becomes the outcome.
+   * Writes a batch's records. Held (`hold`): tried again until durable, so the stream
+   * does not move on; false only when the subscriber drained first. Otherwise (an
+   * idempotent batch, which a crash may repeat) the lane goes on at once.
    */
-  async #execute(entry: InboxEntry, spec: MethodSpec): Promise<Outcome> {
-    if (spec.inline) return this.#executeInline(entry, spec);
-    const startedAt = this.deps.clock.now();
-    const abort = new AbortController();
-    let result: Promise<MethodResult>;
-    try {
-      result = spec.handler(this.deps.context(entry, abort.signal));
-    } catch (e) {
-      result = Promise.reject(e);
+  async #write(ops: StoreOp[], done: (ok: boolean) => void, hold: boolean): Promise<boolean> {
+    if (hold) {
+      const ok = await this.#retrying(() => this.deps.store.write(ops));
+      done(ok);
+      return ok;
     }
-    const settled = result.then((r) => success(r.output, r.forward), failure);
-    const early = await Promise.race([settled, new Promise<typeof STILL_RUNNING>((resolve) => setImmediate(resolve, STILL_RUNNING))]);
-    if (early !== STILL_RUNNING) return early;
-    return this.#supervise(entry, { result, abort }, startedAt);
-  }
-
-  #supervise(entry: InboxEntry, running: RunningHandler, startedAt: number): Promise<Outcome> {
-    const m = entry.message;
-    const timeoutMs = m.methodTimeout > 0 ? Math.max(0, m.methodTimeout * 1000 - (this.deps.clock.now() - startedAt)) : undefined;
-    const input = { method: m.method, payload: running, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
-    const run = createActor(this.#execution, { input });
-    this.#runs.add(run);
-    return new Promise<Outcome>((resolve) => {
-      const timer = timeoutMs !== undefined ? this.deps.clock.setTimer(timeoutMs, () => run.send({ type: 'TIMEOUT' })) : undefined;
-      run.subscribe({
-        next: (s) => {
-          if (s.status !== 'done') return;
-          timer?.cancel();
-          this.#runs.delete(run);
-          if (s.value === 'succeeded') resolve(success(s.context.output, s.context.forward as Message[] | undefined));
-          else if (s.value === 'timedOut') {
-            resolve({ ok: false, code: 'BOSUN_METHOD_TIMEOUT', message: `${m.method} did not finish within methodTimeout ${m.methodTimeout}s; it was stopped` });
-          } else {
-            resolve(failure(s.context.error));
-          }
-        },
-        error: (e) => {
-          timer?.cancel();
-          this.#runs.delete(run);
-          resolve({ ok: false, code: 'BOSUN_METHOD_FAILED', message: describeError(e).message });
-        },
-      });
-      run.start();
-    });
-  }
-
-  /**
-   * The happy path of a trivial handler: no execution actor is activated (its lifecycle
-   * would be running → succeeded within one turn), which keeps per-message cost low.
-   */
-  async #executeInline(entry: InboxEntry, spec: MethodSpec): Promise<Outcome> {
-    try {
-      const result = await spec.handler(this.deps.context(entry, NEVER_ABORTED));
-      return success(result.output, result.forward);
-    } catch (e) {
-      const d = describeError(e);
-      return { ok: false, code: d.code, message: d.message };
-    }
-  }
-
-  async #finish(entry: InboxEntry, outcome: Outcome, spec?: MethodSpec): Promise<void> {
-    // The streams the run's reply or hand-on goes to must be open when its records are
-    // made, so that they go in the one batch that records the run: one written after it
-    // is lost to a crash in between. They may not be: a refusal or an interrupted run
-    // comes here without preparing, and a stream may have closed while the run ran (its
-    // subtree restarting). Until they open the run stays unrecorded, as on a crash.
-    if (this.deps.prepare && !(await this.#retrying(() => this.deps.prepare!(entry)))) return;
-    if (outcome.ok) this.#done++;
-    else this.#failed++;
-    const { ops, done } = this.deps.finish(entry, outcome, spec);
-    ops.push({ type: 'del', key: inKey(entry.stream, entry.seq) });
-    if (!spec?.idempotent) ops.push({ type: 'del', key: execKey(entry.stream, entry.seq) });
-    if (outcome.ok && outcome.forward?.length) return this.#finishHandingOn(ops, done);
-    const write = this.deps.store.write(ops).then(
+    void this.deps.store.write(ops).then(
       () => done(true),
       (e) => {
         done(false);
         this.deps.onError(e);
       },
     );
-    // An idempotent run may be repeated after a crash, so the next run need not wait for
-    // this record to be durable.
-    if (!spec?.idempotent) await write;
+    return true;
   }
 
   /**
-   * A run that hands messages on (a relay) holds its stream until they are durable: were
-   * a failed write given up, the next run's messages would leave first and this one's
-   * after a restart, out of order. The same write is tried again with a growing pause.
+   * The streams the batch's replies go to must be open when its records are made, so
+   * that they go in the one batch that records the run: one written after it is lost to
+   * a crash in between. A stream may have closed (its subtree restarting): until it
+   * opens again the batch waits, unrecorded, as on a crash.
    */
-  async #finishHandingOn(ops: StoreOp[], done: (ok: boolean) => void): Promise<void> {
-    done(await this.#retrying(() => this.deps.store.write(ops)));
+  async #prepareAll(entries: InboxEntry[]): Promise<boolean> {
+    const prepare = this.deps.prepare;
+    if (!prepare) return true;
+    return this.#retrying(async () => {
+      for (const e of entries) await prepare(e);
+    });
   }
 
   /**
@@ -354,12 +361,3 @@ export class Subscriber {
   }
 }
 
-/** The outcome of a handler that threw or rejected. */
-function failure(error: unknown): Outcome {
-  const d = describeError(error instanceof BosunError || error instanceof Error ? error : new Error(String(error)));
-  return { ok: false, code: d.code, message: d.message };
-}
-
-function success(output: string | undefined, forward: Message[] | undefined): Outcome {
-  return { ok: true, ...(output !== undefined ? { output } : {}), ...(forward?.length ? { forward } : {}) };
-}

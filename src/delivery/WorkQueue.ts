@@ -67,6 +67,33 @@ export class WorkQueue<T> {
     return item;
   }
 
+  /**
+   * Items of `after`'s key that may run together with it, taken now: at most `max`, each
+   * one `follows` the one before it, nothing of another key in between. For one key at a
+   * time the key stays busy (its holder carries on with them); `after` need not be
+   * queued any more.
+   */
+  takeFollowing(after: T, max: number, follows: (previous: T, next: T) => boolean): T[] {
+    const taken: T[] = [];
+    const key = this.#keyOf(after);
+    let previous = after;
+    if (this.#onePerKey) {
+      const waiting = this.#byKey.get(key);
+      if (!waiting) return taken;
+      while (taken.length < max && waiting.length > 0 && follows(previous, waiting[0]!)) taken.push((previous = waiting.shift()!));
+      if (waiting.length === 0) this.#byKey.delete(key);
+    } else {
+      while (taken.length < max && this.#fifoHead < this.#fifo.length) {
+        const next = this.#fifo[this.#fifoHead]!;
+        if (this.#keyOf(next) !== key || !follows(previous, next)) break;
+        this.#fifoHead++;
+        taken.push((previous = next));
+      }
+    }
+    this.#size -= taken.length;
+    return taken;
+  }
+
   /** The item's run ended: its key may start its next one. */
   done(item: T): void {
     if (!this.#onePerKey) return;

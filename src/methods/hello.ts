@@ -1,8 +1,10 @@
-import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { BosunError } from '../errors.ts';
-import { resolveInside } from './paths.ts';
-import type { MethodSpec } from './types.ts';
+import type { Message } from '../message.ts';
+import { planAppends, reconcileAppends, type AppendPart } from './appendBatch.ts';
+import { resolveInsideOnce } from './confinedPaths.ts';
+import { PROCESS_LOCAL_FILES } from './LocalFiles.ts';
+import { runAlone } from './runAlone.ts';
+import type { BatchSpec, MethodSpec } from './types.ts';
 
 /**
  * Records a node's last contact on central. Recording the same hello twice only
@@ -15,6 +17,21 @@ export const REQHello: MethodSpec = {
   // Central runs one per node per interval: a fleet's hellos must not each cost an actor.
   inline: true,
   replies: false,
+  batch: {
+    max: 1024,
+    async plan(contexts) {
+      // A node's last hello of the batch is the one its "last seen" keeps.
+      const latest = new Map<string, (typeof contexts)[number]>();
+      for (const ctx of contexts) latest.set(ctx.message.fromNode, ctx);
+      return {
+        apply: async () => {
+          for (const ctx of latest.values()) await REQHello.handler(ctx);
+          return contexts.map(() => ({}));
+        },
+        release: () => {},
+      };
+    },
+  },
   async handler(ctx) {
     const { message } = ctx;
     if (ctx.recordHello === undefined) {
@@ -36,23 +53,34 @@ export const ERROR_LOG_PATH = path.join('errorLog', 'error.log');
  * `<ISO time the error was accepted> <fromNode> <data>`. Line breaks in the data are
  * written as `\n` so that each error stays one line, as the format promises.
  */
+const errorLogBatch: BatchSpec = {
+  max: 1024,
+  async plan(contexts, options) {
+    const filesDir = contexts[0]!.filesDir;
+    let file: string | Error;
+    try {
+      file = await resolveInsideOnce(filesDir, { name: 'path', value: ERROR_LOG_PATH });
+    } catch (e) {
+      file = e instanceof Error ? e : new Error(String(e));
+    }
+    const parts = contexts.map((ctx): AppendPart => (file instanceof Error ? file : { file, text: errorLogLine(ctx.message) }));
+    return planAppends(contexts[0]!.localFiles ?? PROCESS_LOCAL_FILES, filesDir, parts, options);
+  },
+  reconcile: reconcileAppends,
+};
+
+function errorLogLine(message: Message): string {
+  const text = (message.data ?? '').replace(/(\r\n|\r|\n)+$/, '').replace(/\r\n|\r|\n/g, '\\n');
+  return `${new Date(message.acceptedAt).toISOString()} ${message.fromNode} ${text}\n`;
+}
+
 export const REQErrorLog: MethodSpec = {
   name: 'REQErrorLog',
   summary: 'Central: append an error report to <files>/errorLog/error.log, one line each.',
-  // A re-run after a crash could log the same error twice.
+  // A re-run after a crash could log the same error twice: a cut-short batch is cut back
+  // to the log's recorded length and run again.
   idempotent: false,
   replies: false,
-  async handler(ctx) {
-    const { message } = ctx;
-    const file = await resolveInside(ctx.filesDir, ERROR_LOG_PATH);
-    const text = (message.data ?? '').replace(/(\r\n|\r|\n)+$/, '').replace(/\r\n|\r|\n/g, '\\n');
-    const line = `${new Date(message.acceptedAt).toISOString()} ${message.fromNode} ${text}\n`;
-    try {
-      await mkdir(path.dirname(file), { recursive: true });
-      await appendFile(file, line);
-    } catch (err) {
-      throw new BosunError('BOSUN_METHOD_FAILED', `could not write the error log: ${(err as Error).message}`, { cause: err });
-    }
-    return {};
-  },
+  batch: errorLogBatch,
+  handler: (ctx) => runAlone(errorLogBatch, ctx),
 };

@@ -11,6 +11,12 @@ function noneMethod(name: 'REQNone' | 'REQnNone'): MethodSpec {
     idempotent: true,
     inline: true,
     replies: false,
+    batch: {
+      max: 1024,
+      async plan(contexts) {
+        return { apply: async () => contexts.map(() => ({})), release: () => {} };
+      },
+    },
     async handler() {
       return {};
     },

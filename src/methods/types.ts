@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Message } from '../message.ts';
+import type { LocalFiles } from './LocalFiles.ts';
 
 /**
  * A request method: the code a node runs when a message for that method reaches it.
@@ -24,6 +25,45 @@ export interface MethodSpec {
   /** Whether the method's result is sent back as a reply (default true). */
   replies?: boolean;
   handler(ctx: MethodContext): Promise<MethodResult>;
+  /**
+   * Consecutive messages of one stream may run together: one `started` record, one
+   * effect and one finish for the lot. Without it every message runs on its own.
+   */
+  batch?: BatchSpec;
+}
+
+/**
+ * How a method runs several messages at once. The runtime plans a batch, records the
+ * plan's checkpoint durably (in the batch's `started` record, for a non-idempotent
+ * method), then applies it, then records every outcome in one write.
+ */
+export interface BatchSpec {
+  /** Most messages in one batch. */
+  max: number;
+  /**
+   * Prepares a batch without any effect yet: resolves targets, takes what the effect
+   * needs to itself (a file's lock) and measures what a crash would leave to reconcile.
+   * `holder` names who takes it, so that the next batch of the same stream can plan
+   * while this one's finish is being written. With `wait: false` it answers undefined
+   * rather than wait for something another holder has.
+   */
+  plan(contexts: MethodContext[], options: { holder: object; wait: boolean }): Promise<PlannedBatch | undefined>;
+  /**
+   * After a crash cut a batch short: undoes what its effect may have done, from the
+   * checkpoint, so the batch can run again exactly once. Throws when it cannot; the
+   * batch is then reported interrupted. Without it, a cut-short batch of a
+   * non-idempotent method is always reported interrupted.
+   */
+  reconcile?(checkpoint: unknown, where: { filesDir: string; localFiles: LocalFiles }): Promise<void>;
+}
+
+export interface PlannedBatch {
+  /** JSON kept in the `started` record: what `reconcile` needs after a crash. */
+  checkpoint?: unknown;
+  /** Runs the effect: one result per context, in order (an Error for one that failed). */
+  apply(): Promise<Array<MethodResult | Error>>;
+  /** Lets go of what `plan` took; called once the batch's finish is durable (or given up). */
+  release(): void;
 }
 
 export interface MethodResult {
@@ -44,6 +84,8 @@ export interface MethodContext {
   message: Message;
   /** `<data-dir>/files`: the root every file method is confined to. */
   filesDir: string;
+  /** The files this node holds (locks, files open for appending); a process-wide set when absent. */
+  localFiles?: LocalFiles;
   /** Aborted at `methodTimeout` and at shutdown; a handler stops its work when it fires. */
   signal: AbortSignal;
   log: Logger;

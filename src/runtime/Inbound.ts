@@ -3,11 +3,13 @@ import { Supervisor } from '../../supervisors/Supervisor.ts';
 import type { ChildSpec, ErrorSink } from '../../supervisors/types.ts';
 import type { Clock } from '../clock.ts';
 import type { Message } from '../message.ts';
+import type { LocalFiles } from '../methods/LocalFiles.ts';
 import type { MethodRegistry } from '../methods/registry.ts';
 import type { MethodContext, MethodSpec } from '../methods/types.ts';
 import { parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import { ackSubject, encodeFrame, FRAME_VERSION, parseStreamId, type AckBody, type SignedFrame } from '../delivery/frames.ts';
+import { batchCovering, readStartedBatches, type StartedBatch } from '../delivery/runRecords.ts';
 import { SubjectReceiver, type FrameVerdict, type InboxEntry } from '../delivery/SubjectReceiver.ts';
 import { Subscriber, type Outcome } from '../delivery/Subscriber.ts';
 import { ProcessControl } from './ProcessControl.ts';
@@ -15,6 +17,10 @@ import { workerHandle } from './workerHandle.ts';
 
 export interface InboundDeps {
   node: string;
+  /** Where file methods write: a reconciled batch's checkpoint names files in it. */
+  filesDir: string;
+  /** The files the node's methods hold. */
+  localFiles: LocalFiles;
   store: Store;
   clock: Clock;
   log: Logger;
@@ -152,21 +158,61 @@ export class Inbound {
     await Promise.all([...this.subscribers.values()].map((s) => s.drain(graceMs)));
   }
 
-  /** Reads the inbox: interrupted runs are reported, the rest queued, in stream order. */
+  /**
+   * Reads the inbox: a batch a crash cut short is reconciled and run again when its
+   * method can check its effect (a file append), otherwise reported as interrupted; the
+   * rest is queued, in stream order.
+   */
   async #recover(onlyMethod?: string): Promise<void> {
-    const started = new Set<string>();
-    for (const [key] of await this.deps.store.range(prefixRange('exec'))) started.add(key.slice('exec!'.length));
+    const started = await readStartedBatches(this.deps.store);
+    // Inbox keys sort by stream, then sequence: entries of a cut-short batch come
+    // together, and it is settled before anything after it in its stream is queued.
+    let cutShort: { batch: StartedBatch; entries: InboxEntry[] } | undefined;
     for (const [key, message] of await this.deps.store.range<Message>(prefixRange('in'))) {
       if (onlyMethod !== undefined && message.method !== onlyMethod) continue;
       const rest = key.slice('in!'.length);
       const entry: InboxEntry = { stream: rest.slice(0, rest.lastIndexOf('!')), seq: parseSeq(key), message };
-      await this.resume(entry, started.has(rest));
+      const batch = batchCovering(started.get(entry.stream), entry.seq);
+      if (cutShort && cutShort.batch !== batch) {
+        await this.#settleCutShort(cutShort.batch, cutShort.entries);
+        cutShort = undefined;
+      }
+      if (batch) (cutShort ??= { batch, entries: [] }).entries.push(entry);
+      else this.subscriber(message.method).enqueue([entry]);
     }
+    if (cutShort) await this.#settleCutShort(cutShort.batch, cutShort.entries);
   }
 
   /**
-   * An entry read back at start-up: a run that a crash cut short (`started`) of a
-   * non-idempotent method is reported as interrupted, never run again; the rest are queued.
+   * A batch whose started record outlived a crash. An idempotent method's runs again;
+   * one the method can reconcile is undone from its checkpoint, its record dropped, and
+   * run again; any other is reported as interrupted, never run again.
+   */
+  async #settleCutShort(batch: StartedBatch, entries: InboxEntry[]): Promise<void> {
+    const sub = this.subscriber(entries[0]!.message.method);
+    const spec = sub.spec;
+    const reconcile = spec?.batch?.reconcile;
+    try {
+      // The record goes before the batch runs again: its runs record no start of their own.
+      if (spec?.idempotent) {
+        await this.deps.store.write([{ type: 'del', key: batch.key }]);
+        return sub.enqueue(entries);
+      }
+      if (reconcile && batch.record.checkpoint !== undefined) {
+        await reconcile(batch.record.checkpoint, { filesDir: this.deps.filesDir, localFiles: this.deps.localFiles });
+        await this.deps.store.write([{ type: 'del', key: batch.key }]);
+        return sub.enqueue(entries);
+      }
+    } catch (e) {
+      this.deps.onError(`inbound/${sub.method}`, e);
+    }
+    await sub.interruptedBatch(entries, batch.key);
+  }
+
+  /**
+   * An entry read back at start-up (a scheduled run): a run that a crash cut short
+   * (`started`) of a non-idempotent method is reported as interrupted, never run again;
+   * the rest are queued.
    */
   async resume(entry: InboxEntry, started: boolean): Promise<void> {
     const sub = this.subscriber(entry.message.method);

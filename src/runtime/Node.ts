@@ -26,6 +26,8 @@ import { FrameAuth } from './FrameAuth.ts';
 import { Inbound } from './Inbound.ts';
 import { Outbound } from './Outbound.ts';
 import { RunContext, type RunServices } from './RunContext.ts';
+import { LocalFiles } from '../methods/LocalFiles.ts';
+import { CoalescedEnqueue } from './CoalescedEnqueue.ts';
 import { needsRelay, outboundStreamOf, RELAY_METHODS, relayedMessage, relayEnvelope } from './relay.ts';
 import { Scheduler } from './Scheduler.ts';
 import { workerHandle } from './workerHandle.ts';
@@ -193,6 +195,10 @@ export class BosunNode {
   readonly log: Logger;
   readonly clock: Clock;
   readonly filesDir: string;
+  /** Replies handlers send while they run, written to the outbox a turn's worth at a time. */
+  readonly #streamedReplies = new CoalescedEnqueue((replies) => this.#outbound.enqueue(replies));
+  /** The files this node's methods hold open and locked; closed when it stops. */
+  readonly #localFiles = new LocalFiles();
   readonly errorKernel: ErrorKernel;
   #defaults: MessageDefaults;
   #timers: DurableTimers;
@@ -279,6 +285,8 @@ export class BosunNode {
     });
     this.#inbound = new Inbound({
       node: this.name,
+      filesDir: this.filesDir,
+      localFiles: this.#localFiles,
       store: this.store,
       clock: this.clock,
       log: this.log,
@@ -629,6 +637,7 @@ export class BosunNode {
     this.#unsubscribeStatus?.();
     await this.transport.close();
     await this.store.close();
+    await this.#localFiles.close();
     if (this.options.removeFilesDirOnStop) await rm(this.filesDir, { recursive: true, force: true });
     this.#status = 'stopped';
     this.log.info('node stopped');
@@ -647,6 +656,7 @@ export class BosunNode {
     for (const sender of this.#outbound.senders.values()) sender.stop();
     this.#timers.stopAll();
     this.#unsubscribeStatus?.();
+    void this.#localFiles.close();
     await this.transport.close();
   }
 
@@ -749,13 +759,14 @@ export class BosunNode {
       node: this.name,
       central: this.central,
       filesDir: this.filesDir,
+      localFiles: this.#localFiles,
       registry: this.#registryData,
       operator: this.#inbound.operator,
       log: this.log,
       send: (message) => this.accept(message) as never,
       emit: async (request, data) => {
         const reply = this.#replyFor(request, { ok: true, output: data }, undefined, `${request.id}.reply.${++this.#emitted}`);
-        if (reply) await this.#outbound.enqueue([reply]);
+        if (reply) await this.#streamedReplies.send(reply);
       },
       ...(this.name === this.central
         ? {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Message } from '../message.ts';
+import type { LocalFiles } from '../methods/LocalFiles.ts';
 import type { MethodContext, MethodOperator, MethodRegistryData } from '../methods/types.ts';
 
 /** What every run on a node shares; built once per node. */
@@ -7,6 +8,7 @@ export interface RunServices {
   node: string;
   central: string;
   filesDir: string;
+  localFiles: LocalFiles;
   registry: MethodRegistryData;
   operator: MethodOperator;
   log: Logger;
@@ -42,6 +44,10 @@ export class RunContext implements MethodContext {
 
   get filesDir(): string {
     return this.#services.filesDir;
+  }
+
+  get localFiles(): LocalFiles {
+    return this.#services.localFiles;
   }
 
   get registry(): MethodRegistryData {

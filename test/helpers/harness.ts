@@ -16,6 +16,7 @@ import { EmbeddedBus, type BusFaults } from '../../src/transport/EmbeddedBus.ts'
 import type { FrameHandler, Transport, TransportStatus } from '../../src/transport/types.ts';
 import { signedFrameGuard, type FrameAttacker } from './frameAttacker.ts';
 import { recorder } from './recorder.ts';
+import { BatchedRecordLogs, type BatchCrashPoint } from './batchedRecord.ts';
 
 /**
  * A fleet of real bosun nodes in one process, driven by a virtual clock, for model-based
@@ -40,7 +41,14 @@ export type CrashPoint =
   /** Receiver: the next handler ran (its effect is recorded), its outcome not yet recorded. */
   | 'afterApply'
   /** Receiver: the next run's outcome (and its reply, if any) committed, nothing after that. */
-  | 'afterFinish';
+  | 'afterFinish'
+  /**
+   * Receiver: inside a batch of the ordered method, after its first message's effect.
+   * Armed as `afterApply` (two in three `afterApply` crashes that reach a batch of several strike here),
+   * so that the command arbitraries, and the counterexamples found with them, stay as
+   * they were.
+   */
+  | 'midBatch';
 
 export const SENDER_CRASH_POINTS = ['beforePersist', 'afterPersist'] as const satisfies readonly CrashPoint[];
 export const RECEIVER_CRASH_POINTS = ['afterReceiveBeforeAck', 'afterStartRecord', 'afterApply', 'afterFinish'] as const satisfies readonly CrashPoint[];
@@ -141,6 +149,10 @@ export class Harness {
   readonly bus: EmbeddedBus;
   readonly names: readonly string[];
   readonly recorder = recorder();
+  /** The ordered method's effect: batches of it, with an effect a crash is reconciled in. */
+  readonly batched = new BatchedRecordLogs(this.recorder.runs);
+  /** `afterApply` crashes that reached a batch of several: two in three strike mid-batch. */
+  #batchCrashes = 0;
   /** Request id → the data of every reply that reached its sender, in arrival order. */
   readonly replies = new Map<string, string[]>();
   /** Every error report, by node, across incarnations. */
@@ -155,10 +167,16 @@ export class Harness {
    * they may be missing, but never run twice.
    */
   readonly unknown = new Set<string>();
+  /**
+   * Messages in a batch with a checkpoint when their node crashed: the batch is cut back
+   * and run again, so unless a later crash makes them unknown they must run exactly once
+   * and never be reported interrupted.
+   */
+  readonly reconciled = new Set<string>();
   readonly stats: HarnessStats = {
     crashes: 0,
     powerLosses: 0,
-    crashPointsHit: { beforePersist: 0, afterPersist: 0, afterReceiveBeforeAck: 0, afterStartRecord: 0, afterApply: 0, afterFinish: 0 },
+    crashPointsHit: { beforePersist: 0, afterPersist: 0, afterReceiveBeforeAck: 0, afterStartRecord: 0, afterApply: 0, afterFinish: 0, midBatch: 0 },
     busFaults: 0,
     partitions: 0,
     isolations: 0,
@@ -538,11 +556,21 @@ export class Harness {
    */
   async #noteStartedRuns(node: string, started: Promise<Array<[string, unknown]>>, inbox: Promise<Array<[string, Message]>>): Promise<void> {
     const inboxByKey = new Map(await inbox);
-    for (const [key] of await started) {
-      const message = inboxByKey.get(`in!${key.slice('exec!'.length)}`);
-      if (message && !this.unknown.has(message.id)) {
-        this.unknown.add(message.id);
-        this.trace.push(`unknown ${message.id} (run started on ${node})`);
+    for (const [key, value] of await started) {
+      const record = (value ?? {}) as { last?: number; checkpoint?: unknown };
+      const rest = key.slice('exec!'.length);
+      const stream = rest.slice(0, rest.lastIndexOf('!'));
+      const first = Number(rest.slice(rest.lastIndexOf('!') + 1));
+      for (let seq = first; seq <= (record.last ?? first); seq++) {
+        const message = inboxByKey.get(`in!${stream}!${String(seq).padStart(16, '0')}`);
+        // A batch with a checkpoint is reconciled and run again, not reported: not unknown.
+        if (message && record.checkpoint !== undefined) {
+          this.reconciled.add(message.id);
+          this.trace.push(`reconciled ${message.id} (batch cut short on ${node})`);
+        } else if (message && !this.unknown.has(message.id)) {
+          this.unknown.add(message.id);
+          this.trace.push(`unknown ${message.id} (run started on ${node})`);
+        }
       }
     }
   }
@@ -646,9 +674,21 @@ export class Harness {
         return {};
       },
     };
+    const batchCrashPoint = (point: BatchCrashPoint): boolean => {
+      if (slot.incarnation !== incarnation || !slot.armed.has('afterApply')) return false;
+      // A batch of several gets the crash after its first effect two times in three.
+      if (point === 'midBatch' && this.#batchCrashes++ % 3 === 2) return false;
+      if (point === 'midBatch') {
+        slot.armed.delete('afterApply');
+        slot.armed.add('midBatch');
+      }
+      this.#crashFromHook(slot, point);
+      return true;
+    };
     return [
       ...this.recorder.methods.map((method) => ({
         ...method,
+        ...(method.name === METHOD_OF.ordered ? { batch: this.batched.spec({ crashed, crashPoint: batchCrashPoint }) } : {}),
         handler: async (ctx: Parameters<MethodSpec['handler']>[0]) => {
           if (crashed(ctx.message.id)) return {};
           const result = await method.handler(ctx);

@@ -1,0 +1,128 @@
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+
+/** One file kept open for appending. */
+interface OpenFile {
+  handle: FileHandle;
+  /** The inode it was opened at: a file replaced or removed since is opened again. */
+  ino: number;
+}
+
+/**
+ * Files appended to, kept open between batches: opening, writing and closing a file per
+ * message cost more than the write itself. Bounded: the least recently used one is
+ * closed when a new one would exceed `max`, unless a batch is using it.
+ *
+ * Each use checks (one `stat`) that the path still names the file held open, so a file
+ * an operator moved away or deleted is created again, as a plain append would.
+ */
+export class AppendFiles {
+  readonly #open = new Map<string, OpenFile>();
+  readonly #opening = new Map<string, Promise<OpenFile>>();
+
+  constructor(
+    readonly max: number,
+    private readonly inUse: (file: string) => boolean,
+  ) {}
+
+  /** The file's length now, opening (and creating, with its folders) it if needed. */
+  async lengthOf(file: string): Promise<number> {
+    const known = this.#open.get(file);
+    const now = await stat(file).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (known && now && now.ino === known.ino) {
+      this.#touch(file, known);
+      return now.size;
+    }
+    if (known) await this.forget(file);
+    const opened = await this.#openFile(file);
+    return (await opened.handle.stat()).size;
+  }
+
+  /** Appends `data` and makes it durable. The file must have been measured (`lengthOf`) first. */
+  async append(file: string, data: Buffer): Promise<void> {
+    const f = this.#open.get(file) ?? (await this.#openFile(file));
+    for (let written = 0; written < data.length; ) {
+      written += (await f.handle.write(data, written, data.length - written)).bytesWritten;
+    }
+    await f.handle.datasync();
+  }
+
+  /** Cuts the file back to `length` (when it is longer), durably. A missing file is left missing. */
+  async cutBack(file: string, length: number): Promise<void> {
+    await this.forget(file);
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r+');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    try {
+      if ((await handle.stat()).size > length) {
+        await handle.truncate(length);
+        await handle.sync();
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Closes every file held open. */
+  async closeAll(): Promise<void> {
+    for (const file of [...this.#open.keys()]) await this.forget(file);
+  }
+
+  /** Closes the file if it is held open (it is about to be replaced, say). */
+  async forget(file: string): Promise<void> {
+    const known = this.#open.get(file);
+    this.#open.delete(file);
+    await known?.handle.close().catch(() => {});
+  }
+
+  #openFile(file: string): Promise<OpenFile> {
+    let opening = this.#opening.get(file);
+    if (!opening) {
+      opening = this.#create(file).finally(() => this.#opening.delete(file));
+      this.#opening.set(file, opening);
+    }
+    return opening;
+  }
+
+  async #create(file: string): Promise<OpenFile> {
+    const folder = path.dirname(file);
+    await mkdir(folder, { recursive: true });
+    const handle = await open(file, 'a');
+    const { ino } = await handle.stat();
+    // A new file's name must outlive a power loss as its content does.
+    await syncFolder(folder);
+    const opened = { handle, ino };
+    this.#touch(file, opened);
+    await this.#evict();
+    return opened;
+  }
+
+  #touch(file: string, f: OpenFile): void {
+    this.#open.delete(file);
+    this.#open.set(file, f);
+  }
+
+  async #evict(): Promise<void> {
+    for (const [file] of this.#open) {
+      if (this.#open.size <= this.max) return;
+      if (!this.inUse(file)) await this.forget(file);
+    }
+  }
+}
+
+async function syncFolder(folder: string): Promise<void> {
+  const handle = await open(folder, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
