@@ -165,7 +165,7 @@ export async function runAudit(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-interface Seen { node: string; lastSeen: string; capabilities?: { bosun: string; cpus: number; load: number[]; methods: string[] } }
+interface Seen { node: string; lastSeen: string; capabilities?: { bosun: string; cpus: number; load: number[]; methods: string[]; server?: string } }
 
 /** `bosun nodes`: on central, every node that said hello, when, and what it offers. */
 export async function runNodes(args: string[], io: CliIo): Promise<number> {
@@ -176,8 +176,16 @@ export async function runNodes(args: string[], io: CliIo): Promise<number> {
   else if (nodes.length === 0) io.stdout.write('no node has said hello yet\n');
   else {
     table(io, [
-      ['NODE', 'LAST SEEN', 'BOSUN', 'CPUS', 'LOAD', 'METHODS'],
-      ...nodes.map((n) => [n.node, n.lastSeen, n.capabilities?.bosun ?? '?', String(n.capabilities?.cpus ?? '?'), n.capabilities?.load.map((l) => l.toFixed(2)).join(' ') ?? '?', String(n.capabilities?.methods.length ?? '?')]),
+      ['NODE', 'LAST SEEN', 'SERVER', 'BOSUN', 'CPUS', 'LOAD', 'METHODS'],
+      ...nodes.map((n) => [
+        n.node,
+        n.lastSeen,
+        n.capabilities?.server ?? '-',
+        n.capabilities?.bosun ?? '?',
+        String(n.capabilities?.cpus ?? '?'),
+        n.capabilities?.load.map((l) => l.toFixed(2)).join(' ') ?? '?',
+        String(n.capabilities?.methods.length ?? '?'),
+      ]),
     ]);
   }
   return 0;
@@ -250,7 +258,9 @@ Options:
 `,
   nodes: `Usage: bosun nodes [--json]
 
-On central: every node that said hello, when it was last seen, and its capabilities.
+On central: every node that said hello, when it was last seen, the NATS server (or
+gateway) it was connected to then, and its capabilities. In a NATS cluster or with leaf
+nodes every node is listed, whichever server it is on.
 
 Options:
   --node NAME | --data-dir DIR   which daemon

@@ -112,7 +112,7 @@ export const STATIC_KEYS: readonly ConfigKey[] = [
     kind: 'natsServers',
     arg: 'URL',
     defaultText: '(none)',
-    meaning: 'NATS server(s), comma-separated; without it nodes talk over the in-process bus of this daemon',
+    meaning: 'NATS server(s), comma-separated (a cluster announces its others); without it nodes talk over the in-process bus of this daemon',
   }),
   define({ key: 'nats-nkey-seed-file', kind: 'path', arg: 'FILE', defaultText: '(none)', meaning: "file holding this node's NATS nkey seed (SU…)" }),
   define({ key: 'nats-creds-file', kind: 'path', arg: 'FILE', defaultText: '(none)', meaning: 'NATS .creds file (user JWT and seed); not with a seed file' }),

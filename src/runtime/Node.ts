@@ -128,6 +128,8 @@ export interface NodeCapabilities {
   freeMemoryBytes: number;
   load: number[];
   platform: string;
+  /** The broker (`host:port`) or gateway the node was connected to when it said hello. */
+  server?: string;
 }
 
 /**
@@ -354,7 +356,12 @@ export class BosunNode {
     await mkdir(this.filesDir, { recursive: true });
     this.#unsubscribeStatus = this.transport.onStatus((s) => {
       this.#connection.send({ type: s === 'connected' ? 'CONNECTED' : s === 'closed' ? 'CLOSE' : 'DISCONNECTED' });
-      if (s === 'connected') this.#outbound.nudgeAll();
+      if (s !== 'connected') return;
+      // Both directions resend at once: our senders their windows, and the senders of the
+      // streams we receive theirs (frames to us while we were away are lost), instead of
+      // each waiting out its ACK timeout.
+      this.#outbound.nudgeAll();
+      if (this.#status === 'running') void this.#announceResume();
     });
     await this.transport.start(this.name, (subject, payload) => this.#onFrame(subject, payload));
     this.#root = await Supervisor.start({
@@ -374,13 +381,24 @@ export class BosunNode {
     await this.#scheduler.restore();
     this.#status = 'running';
     for (const report of this.#reportsWhileStarting.splice(0)) this.#sendToCentral(report);
-    // Tell every sender we know that we are back, so it resends without waiting out its
-    // ACK timeout.
-    for (const stream of await this.#inbound.knownStreams()) {
-      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#frames.seal({ v: FRAME_VERSION, type: 'resume', stream })));
-    }
+    await this.#announceResume();
     this.#scheduleHello();
     this.log.info({ transport: this.transport.kind, streams: this.#outbound.senders.size }, 'runtime started');
+  }
+
+  /** Tells every sender we know that we are back, so it resends without waiting out its ACK timeout. */
+  async #announceResume(): Promise<void> {
+    let streams: string[];
+    try {
+      streams = await this.#inbound.knownStreams();
+    } catch (error) {
+      // the store is closing: a stopping node has no one to tell
+      this.log.debug({ error: describeError(error) }, 'could not list the streams to resume');
+      return;
+    }
+    for (const stream of streams) {
+      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#frames.seal({ v: FRAME_VERSION, type: 'resume', stream })));
+    }
   }
 
   #storeChild(): ChildSpec {
@@ -417,7 +435,7 @@ export class BosunNode {
         const actor = this.#connection;
         const handle = workerHandle(actor, {
           stop: () => {},
-          describe: () => ({ state: String(actor.getSnapshot().value), children: [], info: { ...actor.getSnapshot().context, status: this.transport.status } }),
+          describe: () => ({ state: String(actor.getSnapshot().value), children: [], info: { ...actor.getSnapshot().context, status: this.transport.status, ...serverInfo(this.transport) } }),
         });
         actor.start();
         if (this.transport.status === 'connected') actor.send({ type: 'CONNECTED' });
@@ -508,6 +526,7 @@ export class BosunNode {
       freeMemoryBytes: os.freemem(),
       load: os.loadavg(),
       platform: `${os.platform()}-${os.arch()}`,
+      ...serverInfo(this.transport),
     };
   }
 
@@ -956,4 +975,10 @@ function tryRelayed(envelope: Message, node: string): Message | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Where the transport is connected, for the tree: `server=host:port`, or nothing. */
+function serverInfo(transport: Transport): { server?: string } {
+  const server = transport.server;
+  return server === undefined ? {} : { server };
 }
