@@ -9,6 +9,7 @@ import path from 'node:path';
 import { DEFAULT_MESSAGE_DEFAULTS, normaliseMessages } from '../src/message.ts';
 import { encodeFrame } from '../src/delivery/frames.ts';
 import { findNatsServerBinary, startNatsServer } from '../test/helpers/natsServer.ts';
+import { freePort } from '../test/helpers/ports.ts';
 import { parseArgs, USAGE } from './harness/args.ts';
 import { installCleanup, removeDir, trackDir, trackPid } from './harness/cleanup.ts';
 import { describeMachine } from './harness/machine.ts';
@@ -46,8 +47,10 @@ async function main(): Promise<number> {
   const cpuProfDir = args.cpuProf ? PROFILE_DIR : undefined;
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
 
-  // JetStream on, for the jetstream-append baseline; bosun itself never uses it here.
-  const nats = await startNatsServer({ jetStream: { storeDir: path.join(tmpRoot, 'jetstream') } });
+  // JetStream on, for the jetstream-append baseline; bosun itself never uses it here. A
+  // monitoring port, for what the server carried (/varz).
+  const natsMonitorPort = await freePort();
+  const nats = await startNatsServer({ jetStream: { storeDir: path.join(tmpRoot, 'jetstream') }, args: ['-m', String(natsMonitorPort)] });
   trackPid(nats.pid, 'nats-server');
   const machine = describeMachine(findNatsServerBinary());
   const idle = await WorkerProcess.spawn({ label: 'idle', tmpDir: tmpRoot });
@@ -65,6 +68,7 @@ async function main(): Promise<number> {
     repetitions: args.repetitions,
     servers: nats.url,
     natsPid: nats.pid,
+    natsMonitorPort,
     frameBytes: dataFrameBytes(),
     tmpRoot,
     cpuProfDir,

@@ -227,8 +227,8 @@ describe('bosun nodes', { timeout: 180_000 }, () => {
     expect(seen.capabilities?.cpus).toBeGreaterThan(0);
 
     const table = await bosun('central', 'nodes');
-    expect(table.stdout).toMatch(/^NODE\s+LAST SEEN\s+BOSUN\s+CPUS\s+LOAD\s+METHODS\n/);
-    expect(table.stdout).toMatch(new RegExp(`^ship4\\s+\\S+\\s+\\d+\\.\\d+\\.\\d+\\s+${seen.capabilities!.cpus}\\s`, 'm'));
+    expect(table.stdout).toMatch(/^NODE\s+LAST SEEN\s+SERVER\s+BOSUN\s+CPUS\s+LOAD\s+METHODS\n/);
+    expect(table.stdout).toMatch(new RegExp(`^ship4\\s+\\S+\\s+\\S+\\s+\\d+\\.\\d+\\.\\d+\\s+${seen.capabilities!.cpus}\\s`, 'm'));
     expect(await bosun(ship.node, 'nodes')).toMatchObject({ code: 0, stdout: 'no node has said hello yet\n' });
   });
 

@@ -59,6 +59,12 @@ describe('precedence', () => {
       secure: false,
       signingDir: '/work/.bosun/n1/keys',
       messageTtlSeconds: 604800,
+      httpAllowedOrigins: [],
+      httpAllowedHosts: [],
+      inputMemoryBudgetBytes: 256 * 1024 * 1024,
+      inputMaxConnections: 256,
+      inputIdleSeconds: 30,
+      acceptDedupWindowSeconds: 86400,
     });
   });
 
@@ -227,7 +233,7 @@ describe('bad settings', () => {
 });
 
 describe('saving flags to the config file', () => {
-  it('saves flags, keeps the rest of the file, never saves secrets or where the file is', async () => {
+  it('saves flags, keeps the rest of the file, never saves secrets, listeners or where the file is', async () => {
     const dir = await tempDir();
     const configFile = path.join(dir, 'config.json');
     await writeFile(configFile, JSON.stringify({ central: 'hq', 'nats-creds-file': '/kept/as/written.creds' }));
@@ -239,35 +245,37 @@ describe('saving flags to the config file', () => {
       file: { ...loadedFile, text: JSON.stringify({ central: 'hq' }) },
     });
     const saved = await saveFlagsToConfigFile(loadedFile, resolved.settings);
-    expect(saved).toEqual(['node', 'data-dir', 'nats', 'tcp-listen', 'start-sub-req-ping']);
+    expect(saved).toEqual(['node', 'data-dir', 'nats', 'start-sub-req-ping']);
     expect(JSON.parse(await readFile(configFile, 'utf8'))).toEqual({
       central: 'hq',
       'nats-creds-file': '/kept/as/written.creds',
       node: 'n1',
       'data-dir': path.join(dir, 'rel'),
       nats: 'nats://h:1',
-      'tcp-listen': '127.0.0.1:9000',
       'start-sub-req-ping': false,
     });
     // The same flags again change nothing, so nothing is written.
     expect(await saveFlagsToConfigFile({ ...loadedFile, text: await readFile(configFile, 'utf8') }, resolved.settings)).toEqual([]);
   });
 
-  it('makes flags the next start’s defaults; deleting the file brings the defaults back', async () => {
-    const first = await Daemon.start({ node: 'wb1', args: ['--tcp-listen', '127.0.0.1:0', '--retries', '3'] });
+  it('makes flags the next start’s defaults, listeners excepted; deleting the file brings the defaults back', async () => {
+    const first = await Daemon.start({ node: 'wb1', args: ['--tcp-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--retries', '3'] });
     daemons.push(first);
     expect(first.logs.find((l) => l.msg === 'saved the settings given as flags to the config file')).toMatchObject({
-      keys: ['node', 'data-dir', 'hello-interval', 'tcp-listen', 'retries'],
+      keys: ['node', 'data-dir', 'hello-interval', 'retries'],
     });
+    const shownFlags = await runBosun(['config', 'show', '--node', 'wb1', '--data-dir', first.dataDir, '--tcp-listen', '7000']);
+    expect(shownFlags.stdout).toMatch(/^tcp-listen\s+127\.0\.0\.1:7000\s+flag \(--tcp-listen\), this start only: not saved$/m);
     await first.stop();
     const configFile = path.join(first.dataDir, 'config', 'config.json');
-    expect(JSON.parse(await readFile(configFile, 'utf8'))).toEqual({ node: 'wb1', 'data-dir': first.dataDir, 'hello-interval': 0, 'tcp-listen': '127.0.0.1:0', retries: 3 });
+    expect(JSON.parse(await readFile(configFile, 'utf8'))).toEqual({ node: 'wb1', 'data-dir': first.dataDir, 'hello-interval': 0, retries: 3 });
 
-    // Only where the data dir is: the rest comes from the file.
+    // Only where the data dir is: the rest comes from the file, and no listener opens again.
     const second = await Daemon.start({ rawArgs: ['--data-dir', first.dataDir] });
     daemons.push(second);
     expect(second.node).toBe('wb1');
-    expect(second.started.tcp).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(second.started.tcp).toBeUndefined();
+    expect(second.started.http).toBeUndefined();
     expect(second.logs.some((l) => l.msg === 'saved the settings given as flags to the config file')).toBe(false);
     await second.stop();
 

@@ -22,8 +22,8 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-async function post(body: string | Uint8Array, url = `${base}/api/v1/messages`): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+async function post(body: string | Uint8Array, url = `${base}/api/v1/messages`, daemon = shared): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { method: 'POST', body, headers: daemon.httpHeaders });
   expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -72,20 +72,41 @@ describe('POST /api/v1/messages', () => {
     ['not JSON', 'hello', 'BOSUN_BAD_JSON'],
     ['JSON cut short', '[{"toNode":"web1","method":"REQNone"}, {"toNode":', 'BOSUN_BAD_JSON'],
     ['not UTF-8', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), 'BOSUN_BAD_ENCODING'],
-    ['empty', '', 'BOSUN_BAD_JSON'],
     ['a bare number', '42', 'BOSUN_BAD_JSON'],
-    ['two values', '{"toNode":"web1","method":"REQNone"} {"toNode":"web1","method":"REQNone"}', 'BOSUN_BAD_JSON'],
-  ])('refuses a body that is %s: 400 with the error, nothing accepted', async (_what, body, code) => {
+  ])('answers a body that is %s with an error result in its place, nothing accepted', async (_what, body, code) => {
     const before = await acceptedCount(shared);
     const { status, body: answer } = await post(body);
-    expect(status).toBe(400);
-    expect(answer).toEqual({ error: { code, message: expect.any(String) } });
+    expect(status).toBe(200);
+    expect(answer).toEqual({ results: [{ error: { code, message: expect.any(String) } }] });
     expect(await acceptedCount(shared)).toBe(before);
+  });
+
+  it('refuses an empty body: 400', async () => {
+    expect(await post('')).toEqual({ status: 400, body: { error: { code: 'BOSUN_BAD_JSON', message: expect.stringMatching(/the body is empty/) } } });
+  });
+
+  it('reads a body as the socket reads a stream: two values, two answers', async () => {
+    const { status, body } = await post('{"toNode":"web1","method":"REQNone","id":"v1"} {"toNode":"web1","method":"REQNone","id":"v2"}');
+    expect(status).toBe(200);
+    expect(body.results).toEqual([
+      { id: 'v1', toNode: 'web1', status: 'accepted' },
+      { id: 'v2', toNode: 'web1', status: 'accepted' },
+    ]);
+  });
+
+  it('a 10 MB junk line costs itself only: the message after it is accepted', async () => {
+    const junk = 'j'.repeat(10 * 1024 * 1024);
+    const { status, body } = await post(`${junk}\n{"toNode":"web1","method":"REQNone","id":"after-junk"}\n`);
+    expect(status).toBe(200);
+    expect(body.results).toEqual([
+      { error: { code: 'BOSUN_BAD_JSON', message: expect.stringMatching(/^malformed JSON at line 1, column 1/) } },
+      { id: 'after-junk', toNode: 'web1', status: 'accepted' },
+    ]);
   });
 
   it('refuses a body over 64 MiB with 413, whether its length is declared or not', async () => {
     const declared = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${base}/api/v1/messages`, { method: 'POST', headers: { 'Content-Length': String(65 * 1024 * 1024) } }, (res) => {
+      const req = request(`${base}/api/v1/messages`, { method: 'POST', headers: { ...shared.httpHeaders, 'Content-Length': String(65 * 1024 * 1024) } }, (res) => {
         let text = '';
         res.setEncoding('utf8').on('data', (t: string) => (text += t));
         res.on('end', () => {
@@ -105,7 +126,7 @@ describe('POST /api/v1/messages', () => {
       yield Buffer.from('[');
       for (let i = 0; i < 65; i++) yield chunk;
     }
-    const res = await fetch(`${base}/api/v1/messages`, { method: 'POST', body: ReadableStream.from(body()), duplex: 'half' } as RequestInit);
+    const res = await fetch(`${base}/api/v1/messages`, { method: 'POST', headers: shared.httpHeaders, body: ReadableStream.from(body()), duplex: 'half' } as RequestInit);
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('BOSUN_MESSAGE_TOO_LARGE');
   });
@@ -138,7 +159,7 @@ describe('health and other paths', () => {
     const url = `http://${String(daemon.started.http)}`;
     const marker = path.join(daemon.dataDir, 'running');
     const sleeper = { toNode: 'web2', method: 'REQCliCommand', methodArgs: ['sh', '-c', `touch ${marker}; sleep 3`], methodTimeout: -1 };
-    expect((await post(JSON.stringify(sleeper), `${url}/api/v1/messages`)).status).toBe(200);
+    expect((await post(JSON.stringify(sleeper), `${url}/api/v1/messages`, daemon)).status).toBe(200);
     await waitFor(() => stat(marker).then(() => true, () => false), 10_000, 'the command to run');
 
     process.kill(daemon.pid, 'SIGTERM');
@@ -149,7 +170,7 @@ describe('health and other paths', () => {
     const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'draining' });
-    const refused = await post(JSON.stringify({ toNode: 'web2', method: 'REQNone' }), `${url}/api/v1/messages`);
+    const refused = await post(JSON.stringify({ toNode: 'web2', method: 'REQNone' }), `${url}/api/v1/messages`, daemon);
     expect(refused).toEqual({ status: 503, body: { error: { code: 'BOSUN_NODE_STOPPING', message: expect.any(String) } } });
 
     expect(await daemon.exited).toEqual({ code: 0, signal: null });

@@ -264,3 +264,33 @@ describe('JsonStreamParser', () => {
     });
   });
 });
+
+describe('JsonStreamParser holding a large unfinished value', () => {
+  it('reads a value of several MiB cut into chunks exactly, counting what it holds until the value ends', () => {
+    const value = { toNode: 'n1', method: 'REQNone', data: 'é'.repeat(1_500_000) + 'x'.repeat(1_000_000) };
+    const bytes = Buffer.from(JSON.stringify(value) + '\n' + JSON.stringify({ after: true }));
+    const parser = new JsonStreamParser();
+    const items: StreamItem[] = [];
+    let most = 0;
+    for (let at = 0; at < bytes.length; at += 65_536) {
+      items.push(...parser.push(bytes.subarray(at, at + 65_536)));
+      most = Math.max(most, parser.heldBytes);
+    }
+    items.push(...parser.end());
+    expect(items).toEqual([
+      { kind: 'value', value },
+      { kind: 'value', value: { after: true } },
+    ]);
+    expect(most).toBeGreaterThan(3 * 1024 * 1024);
+    expect(parser.heldBytes).toBe(0);
+  });
+
+  it('drops what it held once the value goes over its cap', () => {
+    const parser = new JsonStreamParser({ maxValueBytes: 2 * 1024 * 1024 });
+    parser.push(Buffer.from('{"data":"' + 'x'.repeat(1_900_000)));
+    expect(parser.heldBytes).toBeGreaterThan(1_900_000);
+    const items = parser.push(Buffer.from('x'.repeat(200_000)));
+    expect(items).toEqual([{ kind: 'error', error: expect.objectContaining({ code: 'BOSUN_MESSAGE_TOO_LARGE' }) }]);
+    expect(parser.heldBytes).toBe(0);
+  });
+});

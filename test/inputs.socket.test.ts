@@ -123,13 +123,13 @@ describe('the debug socket', () => {
     const [tree, stats, help] = await talk(debug.socketPath, 'tree\nstats\nhelp\n');
     expect(tree).toEqual(JSON.parse(JSON.stringify(node.tree())));
     expect(stats).toMatchObject({ node: 'ship1', status: 'running', counters: expect.objectContaining({ accepted: expect.any(Number) }) });
-    expect(Object.keys((help as { commands: object }).commands)).toEqual(['tree', 'stats', 'nodes', 'queue', 'queue-rm', 'dead', 'dead-resend', 'dead-purge', 'copies', 'audit', 'help']);
+    expect(Object.keys((help as { commands: object }).commands)).toEqual(['tree', 'stats', 'nodes', 'queue', 'queue-rm', 'dead', 'dead-resend', 'dead-purge', 'copies', 'audit', 'status', 'help']);
   });
 
   it('answers an unknown command with a clear error line, and goes on', async () => {
     const debug = await debugSocket();
     const answers = await talk(debug.socketPath, 'frobnicate\nstats');
-    expect(answers[0]).toEqual({ error: { code: 'BOSUN_UNKNOWN_COMMAND', message: 'unknown debug command "frobnicate"; the commands are: tree, stats, nodes, queue, queue-rm, dead, dead-resend, dead-purge, copies, audit, help' } });
+    expect(answers[0]).toEqual({ error: { code: 'BOSUN_UNKNOWN_COMMAND', message: 'unknown debug command "frobnicate"; the commands are: tree, stats, nodes, queue, queue-rm, dead, dead-resend, dead-purge, copies, audit, status, help' } });
     expect(answers[1]).toMatchObject({ node: 'ship1' });
   });
 

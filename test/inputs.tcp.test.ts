@@ -1,4 +1,5 @@
 import { connect, createServer, type Server } from 'node:net';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Daemon, removeTempDirs, runBosun, tempDir, waitFor, waitForFile } from './helpers/daemon.ts';
@@ -23,6 +24,15 @@ function tcpPort(daemon: Daemon): number {
 
 /** Connects, writes `chunks` (each its own write), half-closes, and resolves with the answer lines. */
 function tcpTalk(port: number, chunks: Array<string | Buffer>): Promise<Array<Record<string, unknown>>> {
+  return rawTalk(port, chunks);
+}
+
+/** `tcpTalk` after the token line a client must send first. */
+function tcpTalkWithToken(daemon: Daemon, chunks: Array<string | Buffer>): Promise<Array<Record<string, unknown>>> {
+  return rawTalk(tcpPort(daemon), [`${daemon.inputToken}\n`, ...chunks]);
+}
+
+function rawTalk(port: number, chunks: Array<string | Buffer>): Promise<Array<Record<string, unknown>>> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
     let text = '';
@@ -44,7 +54,7 @@ describe('TCP input', () => {
     const daemon = await startDaemon('tcp1');
     expect(daemon.started.tcp).toMatch(/^127\.0\.0\.1:\d+$/);
     const echo = (word: string) => ({ toNode: 'tcp1', method: 'REQCliCommand', methodArgs: ['echo', word], fileName: `${word}.out` });
-    const answers = await tcpTalk(tcpPort(daemon), [
+    const answers = await tcpTalkWithToken(daemon, [
       JSON.stringify([echo('one'), { toNode: 'tcp1' }]),
       // a value cut across two writes
       JSON.stringify(echo('two')).slice(0, 20),
@@ -75,6 +85,7 @@ describe('TCP input', () => {
       lines.push(...parts);
     });
     await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`${daemon.inputToken}\n`);
     socket.write(JSON.stringify({ toNode: 'tcp2', method: 'REQNone', id: 'first' }));
     await waitFor(() => lines.length === 1, 10_000, 'the first answer');
     socket.write(JSON.stringify({ toNode: 'tcp2', method: 'REQNone', id: 'second' }));
@@ -83,12 +94,27 @@ describe('TCP input', () => {
     socket.destroy();
   });
 
+  it('refuses a client whose first line is not the token, or that sends none, and runs nothing', async () => {
+    const daemon = await startDaemon('tcp7');
+    const marker = path.join(daemon.dataDir, 'pwned.txt');
+    const attack = JSON.stringify({ toNode: 'tcp7', method: 'REQCliCommand', methodArgs: ['sh', '-c', `echo x > ${marker}`] });
+    const refusal = [{ error: { code: 'BOSUN_UNAUTHENTICATED', message: expect.stringMatching(/input token: send it as the first line/) } }];
+    expect(await tcpTalk(tcpPort(daemon), [attack + '\n'])).toEqual(refusal);
+    expect(await tcpTalk(tcpPort(daemon), ['not-the-token-but-long-enough\n', attack + '\n'])).toEqual(refusal);
+    expect(await tcpTalk(tcpPort(daemon), [])).toEqual(refusal);
+    // The right token on another connection still works, and is the only thing that ran.
+    expect(await tcpTalkWithToken(daemon, [JSON.stringify({ toNode: 'tcp7', method: 'REQNone', id: 'ok' })])).toEqual([{ id: 'ok', toNode: 'tcp7', status: 'accepted' }]);
+    const stats = (await daemon.debug('stats')) as { counters: { accepted: number } };
+    expect(stats.counters.accepted).toBe(1);
+    await expect(stat(marker)).rejects.toThrow(/ENOENT/);
+  });
+
   it('is off unless configured, and a bare port listens on loopback only', async () => {
     const off = await startDaemon('tcp3', []);
     expect(off.started.tcp).toBeUndefined();
     const bare = await startDaemon('tcp4', ['--tcp-listen', '0']);
     expect(bare.started.tcp).toMatch(/^127\.0\.0\.1:\d+$/);
-    expect(bare.logs.some((l) => /without authentication/.test(l.msg))).toBe(false);
+    expect(bare.logs.some((l) => /unencrypted/.test(l.msg))).toBe(false);
   });
 
   it('refuses a port in use: one line naming tcp-listen, exit 2', async () => {

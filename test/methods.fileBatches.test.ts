@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
 import type { AppendCheckpoint } from '../src/methods/appendBatch.ts';
+import { AppendFiles } from '../src/methods/appendFiles.ts';
 import { FileLocks } from '../src/methods/fileLocks.ts';
 import { REQToFile, REQToFileAppend } from '../src/methods/files.ts';
 import { LocalFiles } from '../src/methods/LocalFiles.ts';
@@ -137,3 +138,21 @@ async function mkdirs(...parts: string[]): Promise<string> {
   await mkdir(dir, { recursive: true });
   return dir;
 }
+
+describe('files kept open for appending', () => {
+  it('measure a missing file as empty without creating it, so a reader never finds a result file before its lines', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bosun-append-files-'));
+    try {
+      const files = new AppendFiles(4, () => false);
+      const file = path.join(dir, 'REQCliCommand', 'ship1', 'out.result');
+      expect(await files.lengthOf(file)).toBe(0);
+      await expect(readFile(file)).rejects.toMatchObject({ code: 'ENOENT' });
+      await files.append(file, Buffer.from('line one\n'));
+      expect(await readFile(file, 'utf8')).toBe('line one\n');
+      expect(await files.lengthOf(file)).toBe(9);
+      await files.closeAll();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -10,7 +10,7 @@ import { Daemon, talk, waitFor } from './helpers/daemon.ts';
  * (steward's `nc -U` interface), the TCP input (the same stream contract) and the HTTP
  * input (`POST /api/v1/messages`). Random bytes, random JSON and mutated valid messages go
  * in, in batches over a few connections at a time; the daemon must stay up and answer
- * every message (a line, or an HTTP result, accepted or a clear `{error:{code,message}}`,
+ * every message (a line, or an HTTP result, accepted, a duplicate of an id accepted before, or a clear `{error:{code,message}}`,
  * never a stack trace), keep reading a connection after bad input, and deliver every
  * message it answered "accepted" (each is addressed to the daemon itself).
  *
@@ -32,7 +32,8 @@ const DELIVERED_FILE = 'delivered.log';
 
 let daemon: Daemon;
 /** The stream inputs (unix socket, TCP) and the HTTP base URL, from the "node started" line. */
-let streams: Array<{ name: string; connect: net.NetConnectOpts }> = [];
+/** `prelude`: what a client sends before its messages (the TCP input's token line). */
+let streams: Array<{ name: string; connect: net.NetConnectOpts; prelude?: string }> = [];
 let httpBase = '';
 /** What the data dir held before any input: fuzzing must add nothing beside `files/`. */
 let dataDirEntries: string[] = [];
@@ -60,7 +61,7 @@ beforeAll(async () => {
   daemon = await Daemon.start({ node: SELF, args: ['--central', SELF, '--tcp-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0'] });
   const started = daemon.logs.find((l) => l.msg === 'node started')!;
   streams = [{ name: 'unix', connect: { path: daemon.socketPath } }];
-  if (typeof started.tcp === 'string') streams.push({ name: 'tcp', connect: { host: '127.0.0.1', port: Number(started.tcp.split(':').pop()) } });
+  if (typeof started.tcp === 'string') streams.push({ name: 'tcp', connect: { host: '127.0.0.1', port: Number(started.tcp.split(':').pop()) }, prelude: `${daemon.inputToken}\n` });
   if (typeof started.http === 'string') httpBase = `http://${started.http}`;
   dataDirEntries = (await readdir(daemon.dataDir)).sort();
   console.log(`fuzz seed ${SEED}, ${RUNS} inputs over ${[...streams.map((s) => s.name), ...(httpBase ? ['http'] : [])].join(', ')} (BOSUN_FUZZ_SEED=${SEED} replays)`);
@@ -199,6 +200,11 @@ function checkAnswer(line: string, context: () => string): Answer {
     ledger.accepted++;
     return answer;
   }
+  // An id accepted before (the fuzz repeats ids) is answered with its first acceptance and queues nothing.
+  if (answer.status === 'duplicate') {
+    expect(typeof answer.id === 'string' && typeof answer.toNode === 'string', `duplicate answer ${line}`).toBe(true);
+    return answer;
+  }
   const code = answer.error?.code;
   const message = answer.error?.message;
   if (typeof code !== 'string' || typeof message !== 'string' || message === '') {
@@ -223,7 +229,10 @@ function exchange(target: (typeof streams)[number], payload: string | Uint8Array
     }, timeoutMs);
     socket.setEncoding('utf8');
     socket.on('data', (t: string) => (text += t));
-    socket.once('connect', () => socket.end(payload));
+    socket.once('connect', () => {
+      if (target.prelude) socket.write(target.prelude);
+      socket.end(payload);
+    });
     // Once the daemon has said all it will, the client is done too.
     socket.once('end', () => socket.end());
     socket.once('error', (e) => {
@@ -380,7 +389,7 @@ async function sendHttpBatch(bodies: HttpBody[]): Promise<void> {
         const payload = input ? input.line : body.kind === 'bytes' ? body.bytes : '';
         const describe = () => `HTTP body ${input ? input.line.slice(0, 2000) : `(base64) ${show(payload)}`}`;
         ledger.byInput.set('http', (ledger.byInput.get('http') ?? 0) + 1);
-        const res = await fetch(`${httpBase}/api/v1/messages`, { method: 'POST', body: payload, headers: { 'Content-Type': 'application/json' }, signal: AbortSignal.timeout(30_000) });
+        const res = await fetch(`${httpBase}/api/v1/messages`, { method: 'POST', body: payload, headers: daemon.httpHeaders, signal: AbortSignal.timeout(30_000) });
         const text = await res.text();
         ledger.httpStatus.set(res.status, (ledger.httpStatus.get(res.status) ?? 0) + 1);
         expect([200, 400, 413], `the status for ${describe()}: ${text.slice(0, 300)}`).toContain(res.status);

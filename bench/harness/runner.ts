@@ -13,6 +13,7 @@ export interface RunnerOptions {
   repetitions: number | undefined;
   servers: string;
   natsPid: number;
+  natsMonitorPort: number;
   frameBytes: number;
   tmpRoot: string;
   cpuProfDir: string | undefined;
@@ -38,6 +39,7 @@ export class Runner implements ScenarioContext {
   readonly repetitionsOverride: number | undefined;
   readonly servers: string;
   readonly natsPid: number;
+  readonly natsMonitorPort: number;
   readonly frameBytes: number;
   readonly #options: RunnerOptions;
   readonly #baselines = new Map<BaselineName, Promise<ScenarioResult>>();
@@ -50,6 +52,7 @@ export class Runner implements ScenarioContext {
     this.repetitionsOverride = options.repetitions;
     this.servers = options.servers;
     this.natsPid = options.natsPid;
+    this.natsMonitorPort = options.natsMonitorPort;
     this.frameBytes = options.frameBytes;
   }
 

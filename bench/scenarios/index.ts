@@ -3,6 +3,7 @@ import { latency } from './latency.ts';
 import { offlineQueue } from './offlineQueue.ts';
 import { fanout } from './fanout.ts';
 import { fleet } from './fleet.ts';
+import { fleetCluster } from './fleetCluster.ts';
 import { recovery } from './recovery.ts';
 import { commands, commandsOrdered, fileAppend, tailStream } from './realMethods.ts';
 import type { Scenario } from './types.ts';
@@ -20,6 +21,7 @@ export const SCENARIOS: Scenario[] = [
   offlineQueue,
   recovery,
   fleet,
+  fleetCluster,
   fanout,
 ];
 

@@ -18,6 +18,8 @@ export interface ScenarioContext {
   /** The one nats-server of this run. */
   readonly servers: string;
   readonly natsPid: number;
+  /** Its monitoring port (`/varz`). */
+  readonly natsMonitorPort: number;
   /** Bytes of a bosun data frame carrying one REQNone message: the raw baselines send as much. */
   readonly frameBytes: number;
   /** A baseline's result, measured on first use against the same nats-server. */

@@ -7,7 +7,7 @@ import { processIo, usageOf, type CliIo } from './io.ts';
 import { runSend } from './send.ts';
 import { runStart } from './start.ts';
 import { runTree } from './tree.ts';
-import { runAudit, runCopy, runDead, runNodes, runQueue } from './operate.ts';
+import { runAudit, runCopy, runDead, runNodes, runQueue, runStatus } from './operate.ts';
 import { run as runKeys } from './keys.ts';
 import { runAcl } from './acl.ts';
 import { run as runNatsConfig } from './natsConfig.ts';
@@ -23,6 +23,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   queue: runQueue,
   dead: runDead,
   audit: runAudit,
+  status: runStatus,
   nodes: runNodes,
   copy: runCopy,
   keys: (args, io) => runKeys(args, io),

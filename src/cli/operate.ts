@@ -143,10 +143,18 @@ export async function runDead(args: string[], io: CliIo): Promise<number> {
 
 interface Audited { at: number; message: { id: string; fromNode: string; method: string; methodArgs: string[] }; outcome: { ok: boolean; code?: string } }
 
-/** `bosun audit [--since D] [--method M] [--from NODE] [--limit N]`. */
+/** `bosun audit [--since D] [--method M] [--from NODE] [--limit N]`; with `--id ID`, as `bosun status ID`. */
 export async function runAudit(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('audit', args, { ...WHICH, since: { type: 'string' }, method: { type: 'string' }, from: { type: 'string' }, limit: { type: 'string' } });
+  const { values } = parseCommandArgs('audit', args, {
+    ...WHICH,
+    id: { type: 'string' },
+    since: { type: 'string' },
+    method: { type: 'string' },
+    from: { type: 'string' },
+    limit: { type: 'string' },
+  });
   if (values.help) return io.help('audit');
+  if (values.id !== undefined) return showStatus(values.id, values, io);
   const filter = {
     ...(values.since !== undefined ? { sinceMs: Date.now() - parseDuration(values.since, 'audit') * 1000 } : {}),
     ...(values.method !== undefined ? { method: values.method } : {}),
@@ -165,7 +173,39 @@ export async function runAudit(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-interface Seen { node: string; lastSeen: string; capabilities?: { bosun: string; cpus: number; load: number[]; methods: string[] } }
+interface Fate { id: string; toNode?: string; state: string; outcome?: { ok: boolean; code?: string; message?: string }; at?: number; attempts?: number }
+
+/** `bosun status ID`: what became of one message. */
+export async function runStatus(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs('status', args, WHICH, true);
+  if (values.help) return io.help('status');
+  const [id, ...rest] = positionals;
+  if (id === undefined) throw new UsageError('say which message: bosun status ID', 'status');
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`, 'status');
+  return showStatus(id, values, io);
+}
+
+async function showStatus(id: string, values: { 'data-dir'?: string; node?: string; json?: boolean }, io: CliIo): Promise<number> {
+  const status = (await ask('status', values, io, 'status', { id })) as { id: string; accepted?: { at: number }; messages: Fate[] };
+  if (values.json) io.stdout.write(JSON.stringify(status) + '\n');
+  else {
+    if (status.accepted) io.stdout.write(`accepted ${when(status.accepted.at)} with the id ${status.id}\n`);
+    table(io, [
+      ['ID', 'TO', 'STATE', 'DETAIL'],
+      ...status.messages.map((m) => [m.id, m.toNode ?? '?', m.state, detail(m)]),
+    ]);
+  }
+  return status.messages.every((m) => m.state === 'unknown') ? 1 : 0;
+}
+
+function detail(m: Fate): string {
+  if (m.state === 'run') return `${m.outcome?.ok ? 'ok' : (m.outcome?.code ?? 'failed')} at ${when(m.at!)}`;
+  if (m.state === 'dead') return `since ${when(m.at!)}`;
+  if (m.attempts !== undefined) return `${m.attempts} send${m.attempts === 1 ? '' : 's'} so far`;
+  return '';
+}
+
+interface Seen { node: string; lastSeen: string; capabilities?: { bosun: string; cpus: number; load: number[]; methods: string[]; server?: string } }
 
 /** `bosun nodes`: on central, every node that said hello, when, and what it offers. */
 export async function runNodes(args: string[], io: CliIo): Promise<number> {
@@ -176,8 +216,16 @@ export async function runNodes(args: string[], io: CliIo): Promise<number> {
   else if (nodes.length === 0) io.stdout.write('no node has said hello yet\n');
   else {
     table(io, [
-      ['NODE', 'LAST SEEN', 'BOSUN', 'CPUS', 'LOAD', 'METHODS'],
-      ...nodes.map((n) => [n.node, n.lastSeen, n.capabilities?.bosun ?? '?', String(n.capabilities?.cpus ?? '?'), n.capabilities?.load.map((l) => l.toFixed(2)).join(' ') ?? '?', String(n.capabilities?.methods.length ?? '?')]),
+      ['NODE', 'LAST SEEN', 'SERVER', 'BOSUN', 'CPUS', 'LOAD', 'METHODS'],
+      ...nodes.map((n) => [
+        n.node,
+        n.lastSeen,
+        n.capabilities?.server ?? '-',
+        n.capabilities?.bosun ?? '?',
+        String(n.capabilities?.cpus ?? '?'),
+        n.capabilities?.load.map((l) => l.toFixed(2)).join(' ') ?? '?',
+        String(n.capabilities?.methods.length ?? '?'),
+      ]),
     ]);
   }
   return 0;
@@ -241,8 +289,22 @@ Options:
   --json                         JSON instead of text
 `,
   audit: `Usage: bosun audit [--since D] [--method M] [--from NODE] [--limit N] [--json]
+       bosun audit --id ID [--json]
 
 What the daemon ran: each message with its sender, arguments and outcome, oldest first.
+With --id, what became of that one message, as "bosun status ID" says.
+
+Options:
+  --node NAME | --data-dir DIR   which daemon
+  --json                         JSON instead of a table
+`,
+  status: `Usage: bosun status ID [--json]
+
+What became of the message with this id, as far as this daemon can tell: queued, in
+flight (sent, its ACK not come), delivered (the target holds it; its run is recorded
+there), waiting to run, run (ok, or the error it ended with), dead (out of retries), or
+unknown. An id a client gave that fanned out to several nodes (toNodes) shows each.
+Exit 1 when nothing is known of it.
 
 Options:
   --node NAME | --data-dir DIR   which daemon
@@ -250,7 +312,9 @@ Options:
 `,
   nodes: `Usage: bosun nodes [--json]
 
-On central: every node that said hello, when it was last seen, and its capabilities.
+On central: every node that said hello, when it was last seen, the NATS server (or
+gateway) it was connected to then, and its capabilities. In a NATS cluster or with leaf
+nodes every node is listed, whichever server it is on.
 
 Options:
   --node NAME | --data-dir DIR   which daemon

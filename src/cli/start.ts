@@ -13,6 +13,9 @@ import { startSocketInput } from '../inputs/socketInput.ts';
 import { acceptStartupFolder, STARTUP_FOLDER } from '../inputs/startupFolder.ts';
 import { formatAddress } from '../inputs/tcpListen.ts';
 import { startTcpInput } from '../inputs/tcpInput.ts';
+import { InputBudget, type InputLimits } from '../inputs/inputBudget.ts';
+import { InputToken } from '../inputs/inputToken.ts';
+import { secureDataDir, tightenPrivateFiles } from '../runtime/dataDir.ts';
 import type { BosunNode } from '../runtime/Node.ts';
 import { defaultBus, startNode } from '../runtime/startNode.ts';
 import { createSecurity, type Security } from '../security/createSecurity.ts';
@@ -22,6 +25,7 @@ import { NatsTransport } from '../transport/NatsTransport.ts';
 import { RoutedTransport } from '../transport/RoutedTransport.ts';
 import type { Transport } from '../transport/types.ts';
 import { WsGateway } from '../transport/WsGateway.ts';
+import { warnWhileUnreachable } from '../transport/unreachableWarning.ts';
 import { WsTransport } from '../transport/WsTransport.ts';
 import { parseCommandArgs } from './args.ts';
 import { settingFlags, settingOptions } from './config.ts';
@@ -64,6 +68,8 @@ class Daemon {
   /** Closed before the node stops: the key sync and the gateway's listeners. */
   #closers: Closable[] = [];
   #gatewayAddress: string | undefined;
+  /** The NATS link, when there is one: watched so an unreachable broker is said. */
+  #nats: NatsTransport | undefined;
   #stopRequested: ((signal: string) => void) | undefined;
   #signals = 0;
 
@@ -90,7 +96,7 @@ class Daemon {
       // Said on stderr as well: whoever typed the command should not need to read JSON.
       this.io.stderr.write(`bosun: node ${this.#config.node} could not start: ${describeError(err).message}\n`);
       await this.#shutdown().catch(() => {});
-      return err instanceof BosunError && err.code === 'BOSUN_BAD_CONFIG' ? 2 : 1;
+      return err instanceof BosunError && (err.code === 'BOSUN_BAD_CONFIG' || err.code === 'BOSUN_UNSAFE_DATA_DIR') ? 2 : 1;
     }
     const signal = await stopSignal;
     this.log.info({ signal }, 'stopping');
@@ -129,11 +135,22 @@ class Daemon {
     starting.catch(() => {}); // a failed start is reported by run(), not as a rejection here
     const waitingNode: AcceptingNode = { accept: async (value) => (await starting).accept(value) };
 
-    const socket = await startSocketInput(waitingNode, { dataDir: config.dataDir, log });
+    await secureDataDir(config.dataDir);
+    // One budget for every input together: many clients each under a value's cap add up.
+    const limits: InputLimits = {
+      budget: new InputBudget(config.inputMemoryBudgetBytes),
+      maxConnections: config.inputMaxConnections,
+      idleMs: config.inputIdleSeconds * 1000,
+    };
+    const token = config.tcpListen || config.httpListen ? await InputToken.load(config.dataDir, config.httpTokenFile) : undefined;
+    const socket = await startSocketInput(waitingNode, { dataDir: config.dataDir, log, limits });
     this.#inputs.push(socket);
-    const tcp = config.tcpListen ? await startTcpInput(waitingNode, { listen: config.tcpListen, log }) : undefined;
+    const tcp = config.tcpListen && token ? await startTcpInput(waitingNode, { listen: config.tcpListen, token, limits, log }) : undefined;
     if (tcp) this.#inputs.push(tcp);
-    if (config.httpListen) this.#http = await startHttpInput(waitingNode, { listen: config.httpListen, log, status: () => this.#status() });
+    if (config.httpListen && token) {
+      const access = { token, allowedOrigins: config.httpAllowedOrigins, allowedHosts: config.httpAllowedHosts };
+      this.#http = await startHttpInput(waitingNode, { listen: config.httpListen, access, limits, log, status: () => this.#status() });
+    }
 
     let node: BosunNode;
     try {
@@ -150,6 +167,8 @@ class Daemon {
             ...(config.trustCentral ? { centralKeyFile: config.trustCentral } : {}),
           })
         : undefined;
+      // LevelDB and the key pair made their first files just now, with the umask's mode.
+      await tightenPrivateFiles(config.dataDir);
       // the error kernel is the node's, which starts after the gateway is made
       let reportRefusal: ((code: string, message: string) => void) | undefined;
       const gateway = config.gatewayListen
@@ -163,6 +182,7 @@ class Daemon {
         central: config.central,
         ...(config.routes ? { routes: config.routes } : {}),
         helloIntervalSeconds: config.helloIntervalSeconds,
+        acceptDedupWindowMs: config.acceptDedupWindowSeconds * 1000,
         defaults: config.defaults,
         ...(config.enabledMethods.length < METHOD_SWITCH_KEYS.length ? { enabledMethods: config.enabledMethods } : {}),
         ...(security ? { guard: security.guard, methods: security.methods } : {}),
@@ -172,6 +192,10 @@ class Daemon {
           this.#stopRequested?.('the supervision tree gave up');
         },
       });
+      if (this.#nats && config.nats) {
+        const stopWarning = warnWhileUnreachable(this.#nats, config.nats, node.log);
+        this.#closers.push({ close: async () => stopWarning() });
+      }
       reportRefusal = (code, message) =>
         node.errorKernel.report({ source: `${config.node}/wsGateway`, severity: 'error', code, message, action: 'reported' });
       if (security) {
@@ -216,6 +240,7 @@ class Daemon {
         debugSocket: debug.socketPath,
         ...(tcp ? { tcp: formatAddress(tcp.address) } : {}),
         ...(this.#http ? { http: formatAddress(this.#http.address) } : {}),
+        ...(token ? { tokenFile: token.file } : {}),
         ...(inputFile ? { inputFile: inputFile.file } : {}),
         configFile: config.configFile,
         startup,
@@ -233,7 +258,8 @@ class Daemon {
   /** The node's link to the fleet: a gateway it dials, NATS, or this process's bus; routed when it is a gateway. */
   #transport(config: StartConfig, gateway: WsGateway | undefined, security: Security | undefined): Transport {
     if (config.peer) return new WsTransport({ url: config.peer, ...(security ? { signHello: security.signHello } : {}) });
-    const base = config.nats ? new NatsTransport({ name: config.node, servers: config.nats, ...config.natsAuth }) : defaultBus.transport();
+    if (config.nats) this.#nats = new NatsTransport({ name: config.node, servers: config.nats, ...config.natsAuth });
+    const base = this.#nats ?? defaultBus.transport();
     return gateway ? new RoutedTransport(base, gateway) : base;
   }
 

@@ -16,7 +16,8 @@ Usage:
   bosun config show [settings]                        the settings bosun start would use
   bosun queue ls|rm …                                 messages still to deliver; withdraw some
   bosun dead ls|resend|purge …                        messages that ran out of retries
-  bosun audit [--since D] …                           what a node ran, and how it ended
+  bosun audit [--since D] [--id ID] …                 what a node ran, and how it ended
+  bosun status ID                                     what became of one message
   bosun nodes                                         on central: the nodes and their capabilities
   bosun copy ls                                       copies in progress, with their percentage
   bosun keys ls|allow|revoke|show …                   signing keys (with --secure)
@@ -45,7 +46,9 @@ Settings: each is a flag (--KEY VALUE), an environment variable, or "KEY" in the
 file (a JSON object). From lowest to highest: default, config file, environment, flag.
 Flags are saved to the config file, so they become the next start's defaults (delete
 the file to go back to the defaults); secrets (names with seed, creds, psk, key,
-password or token) are never saved. Booleans are true/false, 1/0, yes/no or on/off.
+password or token) are never saved, nor are listeners and allow-lists (tcp-listen,
+http-listen, gateway-listen, http-allowed-origins, http-allowed-hosts): those apply to
+the start they are given to only. Booleans are true/false, 1/0, yes/no or on/off.
 An empty environment variable counts as unset. "bosun config show" prints the settings
 in effect and where each came from.
 

@@ -19,7 +19,10 @@ export function formatKeysHelp(): string {
 
 /** `bosun config show`: each key, its value in effect (secrets masked) and where it came from. */
 export function formatSettings(loaded: LoadedConfig): string {
-  const rows = loaded.settings.map((s) => [s.key, s.shown, s.source === 'default' ? 'default' : s.source === 'file' ? 'file' : `${s.source} (${s.origin})`]);
+  const rows = loaded.settings.map((s) => {
+    const source = s.source === 'default' ? 'default' : s.source === 'file' ? 'file' : `${s.source} (${s.origin})`;
+    return [s.key, s.shown, s.thisStartOnly ? `${source}, this start only: not saved` : source];
+  });
   const widths = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length), i === 0 ? 3 : 5) + 2);
   const file = loaded.file
     ? `config file: ${loaded.file.path}${loaded.file.text === undefined ? ' (not there yet)' : ''}`

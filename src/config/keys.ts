@@ -15,7 +15,10 @@ export type ValueKind =
   | 'listen'
   | 'wsUrl'
   | 'routes'
-  | 'logLevel';
+  | 'logLevel'
+  | 'list'
+  | 'mebibytes'
+  | 'count';
 
 /** One setting of `bosun start`: its names in every source, its default and meaning. */
 export interface ConfigKey {
@@ -36,6 +39,11 @@ export interface ConfigKey {
   readonly inFile: boolean;
   /** Never written back to the config file, and masked by `bosun config show`. */
   readonly secret: boolean;
+  /**
+   * Opens a way in (a listener, an allow-list): applies to the start it is given to only.
+   * Saving it would let a later plain `bosun start` open it again without anyone asking.
+   */
+  readonly opensAccess: boolean;
   /** For a method switch, the built-in method it starts or not. */
   readonly method?: string;
 }
@@ -64,11 +72,15 @@ export function isSecretKey(key: string): boolean {
   return SECRET_NAME.test(key);
 }
 
-type KeyDraft = Omit<ConfigKey, 'env' | 'secret' | 'inFile'> & { inFile?: boolean };
+/** The keys that open a way in; see `ConfigKey.opensAccess`. */
+const ACCESS_KEYS = new Set(['tcp-listen', 'http-listen', 'gateway-listen', 'http-allowed-origins', 'http-allowed-hosts']);
+
+type KeyDraft = Omit<ConfigKey, 'env' | 'secret' | 'inFile' | 'opensAccess'> & { inFile?: boolean };
 
 function define(draft: KeyDraft): ConfigKey {
   return {
     inFile: true,
+    opensAccess: ACCESS_KEYS.has(draft.key),
     ...draft,
     env: ENV_PREFIX + draft.key.toUpperCase().replaceAll('-', '_'),
     secret: isSecretKey(draft.key),
@@ -111,7 +123,7 @@ export const STATIC_KEYS: readonly ConfigKey[] = [
     kind: 'natsServers',
     arg: 'URL',
     defaultText: '(none)',
-    meaning: 'NATS server(s), comma-separated; without it nodes talk over the in-process bus of this daemon',
+    meaning: 'NATS server(s), comma-separated (a cluster announces its others); without it nodes talk over the in-process bus of this daemon',
   }),
   define({ key: 'nats-nkey-seed-file', kind: 'path', arg: 'FILE', defaultText: '(none)', meaning: "file holding this node's NATS nkey seed (SU…)" }),
   define({ key: 'nats-creds-file', kind: 'path', arg: 'FILE', defaultText: '(none)', meaning: 'NATS .creds file (user JWT and seed); not with a seed file' }),
@@ -123,14 +135,57 @@ export const STATIC_KEYS: readonly ConfigKey[] = [
     kind: 'listen',
     arg: 'HOST:PORT',
     defaultText: 'off',
-    meaning: 'take JSON messages over TCP, as on bosun.sock; a bare PORT is 127.0.0.1; unauthenticated',
+    meaning: 'take JSON messages over TCP, as on bosun.sock, after a first line holding the input token; a bare PORT is 127.0.0.1; never saved from a flag',
   }),
   define({
     key: 'http-listen',
     kind: 'listen',
     arg: 'HOST:PORT',
     defaultText: 'off',
-    meaning: 'serve POST /api/v1/messages, /healthz and /readyz; a bare PORT is 127.0.0.1; unauthenticated',
+    meaning: 'serve POST /api/v1/messages (with the input token), /healthz and /readyz; a bare PORT is 127.0.0.1; never saved from a flag',
+  }),
+  define({
+    key: 'http-token-file',
+    kind: 'path',
+    arg: 'FILE',
+    defaultText: '<data-dir>/input.token',
+    meaning: 'the bearer token the HTTP and TCP inputs require (made at first start, mode 0600, when not given)',
+  }),
+  define({
+    key: 'http-allowed-origins',
+    kind: 'list',
+    arg: 'ORIGIN,…',
+    defaultText: '(none)',
+    meaning: 'web origins (https://ui.example) whose pages may call the HTTP input; never saved from a flag',
+  }),
+  define({
+    key: 'http-allowed-hosts',
+    kind: 'list',
+    arg: 'NAME,…',
+    defaultText: '(none)',
+    meaning: 'host names, besides IP addresses and localhost, the HTTP input answers to (DNS rebinding); never saved from a flag',
+  }),
+  define({
+    key: 'input-memory-budget',
+    kind: 'mebibytes',
+    arg: 'MIB',
+    defaultText: '256',
+    meaning: 'MiB all inputs together may hold in unfinished messages; a client past it is refused and closed',
+  }),
+  define({ key: 'input-max-connections', kind: 'count', arg: 'N', defaultText: '256', meaning: 'connections each of the socket, TCP and HTTP inputs serves at once' }),
+  define({
+    key: 'input-idle-timeout',
+    kind: 'positiveSeconds',
+    arg: 'S',
+    defaultText: '30',
+    meaning: 'seconds an unfinished message may wait for its next byte before its connection is closed',
+  }),
+  define({
+    key: 'accept-dedup-window',
+    kind: 'seconds',
+    arg: 'S',
+    defaultText: '86400',
+    meaning: 'seconds a client-given message id is remembered: the same id again answers "duplicate" and queues nothing; 0 turns it off',
   }),
   define({
     key: 'input-file',
@@ -158,7 +213,7 @@ export const STATIC_KEYS: readonly ConfigKey[] = [
     kind: 'listen',
     arg: 'HOST:PORT',
     defaultText: 'off',
-    meaning: 'be a gateway: bosun nodes connect at /bosun, receptor nodes at /wss/receptor-controller/gateway, with the job HTTP API',
+    meaning: 'be a gateway: bosun nodes connect at /bosun, receptor nodes at /wss/receptor-controller/gateway, with the job HTTP API; never saved from a flag',
   }),
   define({
     key: 'routes',

@@ -73,6 +73,15 @@ export interface StartConfig {
   defaults: Pick<MessageDefaults, 'ACKTimeout' | 'retries' | 'retryWait' | 'methodTimeout'>;
   /** The built-in methods whose switch is on (all by default). */
   enabledMethods: string[];
+  /** The HTTP and TCP inputs' token file, when not the data dir's own. */
+  httpTokenFile?: string;
+  httpAllowedOrigins: string[];
+  httpAllowedHosts: string[];
+  inputMemoryBudgetBytes: number;
+  inputMaxConnections: number;
+  inputIdleSeconds: number;
+  /** Seconds a client-given id is remembered; 0 turns the check off. */
+  acceptDedupWindowSeconds: number;
 }
 
 /** One key as `bosun config show` reports it. */
@@ -85,6 +94,8 @@ export interface ResolvedSetting {
   shown: string;
   /** Set from a flag: the value as it is saved to the config file. */
   fileValue?: unknown;
+  /** Set from a flag and never saved (it opens a way in): a later plain start goes without it. */
+  thisStartOnly?: true;
 }
 
 export interface ResolvedConfig {
@@ -212,7 +223,15 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
     secure: value('secure', false),
     signingDir: value('signing-dir', path.join(dataDir, 'keys')),
     messageTtlSeconds: value('message-ttl', 604_800),
+    httpAllowedOrigins: value<string[]>('http-allowed-origins', []),
+    httpAllowedHosts: value<string[]>('http-allowed-hosts', []).map((h) => h.toLowerCase()),
+    inputMemoryBudgetBytes: value('input-memory-budget', 256) * 1024 * 1024,
+    inputMaxConnections: value('input-max-connections', 256),
+    inputIdleSeconds: value('input-idle-timeout', 30),
+    acceptDedupWindowSeconds: value('accept-dedup-window', 86_400),
   };
+  const tokenFile = value<string | undefined>('http-token-file', undefined);
+  if (tokenFile) config.httpTokenFile = tokenFile;
   const peer = value<string | undefined>('peer', undefined);
   if (peer) config.peer = peer;
   const routes = value<Record<string, string> | undefined>('routes', undefined);
@@ -237,6 +256,7 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
     config: config.configFile,
     'input-file': config.inputFile ?? 'off',
     'signing-dir': config.signingDir,
+    'http-token-file': path.join(config.dataDir, 'input.token'),
   };
   const settings: ResolvedSetting[] = CONFIG_KEYS.map((spec) => {
     const p = parsed.get(spec.key);
@@ -247,6 +267,7 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
       origin: p.given.source === 'file' ? sources.file!.path : p.given.raw.origin,
       shown: spec.secret ? MASK : showValue(p.fileValue),
       ...(p.given.source === 'flag' ? { fileValue: p.fileValue } : {}),
+      ...(p.given.source === 'flag' && spec.opensAccess ? { thisStartOnly: true as const } : {}),
     };
   });
   return { config, settings };

@@ -150,6 +150,13 @@ function listen(s: RawSetting, key: string): ListenAddress | undefined {
   return parsed === 'off' ? undefined : parsed;
 }
 
+/** `a,b` (flag, environment) or `["a","b"]` (file); empty entries dropped. */
+function list(s: RawSetting, key: string): string[] {
+  const items = Array.isArray(s.value) ? s.value : typeof s.value === 'string' ? s.value.split(',') : undefined;
+  if (!items || !items.every((x) => typeof x === 'string')) throw badConfig(`${key} (${s.origin}) must be a comma-separated list`);
+  return (items as string[]).map((x) => x.trim()).filter((x) => x !== '');
+}
+
 function logLevel(s: RawSetting, key: string): LogLevel {
   if (typeof s.value !== 'string' || !(LOG_LEVELS as readonly string[]).includes(s.value)) {
     throw badConfig(`${key} (${s.origin}) must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(s.value)}`);
@@ -211,5 +218,13 @@ export function parseSetting(spec: ConfigKey, s: RawSetting): ParsedValue {
       return same(routes(s, key));
     case 'logLevel':
       return same(logLevel(s, key));
+    case 'list': {
+      const items = list(s, key);
+      return { value: items, fileValue: items };
+    }
+    case 'mebibytes':
+      return same(number(s, key, (n) => Number.isInteger(n) && n > 0, 'a whole number of MiB, more than 0'));
+    case 'count':
+      return same(number(s, key, (n) => Number.isInteger(n) && n > 0, 'a whole number, more than 0'));
   }
 }

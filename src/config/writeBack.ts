@@ -7,7 +7,9 @@ import type { ConfigFileText, ResolvedSetting } from './resolve.ts';
  * Saves the settings given as flags to the config file, as steward did with its
  * config.toml: what an operator typed once becomes the next start's default, and
  * deleting the file brings the defaults back. Secrets are never saved (they stay where
- * the operator keeps them), nor are the keys that locate the file itself.
+ * the operator keeps them), nor are the keys that locate the file itself, nor the keys
+ * that open a way in (listeners, allow-lists): a listener opened once from the command
+ * line must not come back at a later plain `bosun start` without anyone asking for it.
  *
  * The file is replaced atomically; its other keys are kept as they were. Resolves with
  * the keys saved (none when the file already said the same).
@@ -18,7 +20,7 @@ export async function saveFlagsToConfigFile(file: ConfigFileText, settings: read
   for (const setting of settings) {
     if (setting.source !== 'flag') continue;
     const spec = configKey(setting.key)!;
-    if (!spec.inFile || spec.secret) continue;
+    if (!spec.inFile || spec.secret || spec.opensAccess) continue;
     if (JSON.stringify(content[setting.key]) === JSON.stringify(setting.fileValue)) continue;
     content[setting.key] = setting.fileValue;
     saved.push(setting.key);

@@ -2,6 +2,14 @@
  * Who is calling: a 3scale identity (`x-rh-identity`, base64 JSON) or an internal
  * service's pre-shared key (three `x-rh-receptor-controller-*` headers). The account a
  * caller may act for comes from here, never from the request body.
+ *
+ * TRUST: `x-rh-identity` is NOT checked here. It carries no signature: anyone who can
+ * reach the gateway port can write any account into it. As in receptor-controller, it is
+ * only as good as the proxy in front (3scale, an API gateway) that authenticates the
+ * caller, removes whatever `x-rh-identity` the caller sent and sets its own. Without
+ * such a proxy, keep the gateway port unreachable from untrusted networks, require a node
+ * key (`RECEPTOR_CONTROLLER_NODE_PSK`, `x-bosun-node-psk`) for node connections, and let
+ * node ids be bound to their accounts (`nodeOwners.ts`).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -19,6 +27,8 @@ export const IDENTITY_HEADER = 'x-rh-identity';
 export const PSK_CLIENT_HEADER = 'x-rh-receptor-controller-client-id';
 export const PSK_ACCOUNT_HEADER = 'x-rh-receptor-controller-account';
 export const PSK_HEADER = 'x-rh-receptor-controller-psk';
+/** The key a receptor node sends when the gateway requires one (`RECEPTOR_CONTROLLER_NODE_PSK`). */
+export const NODE_PSK_HEADER = 'x-bosun-node-psk';
 
 const AUTHENTICATION_FAILED = 'Authentication failed';
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

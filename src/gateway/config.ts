@@ -11,6 +11,10 @@ export interface GatewayConfig {
   nodeId: string;
   /** `{clientId: psk}` for service-to-service callers. */
   credentials: Map<string, string>;
+  /** Node id → the account it belongs to; other ids belong to the account they first connect with. */
+  nodeAccounts: Map<string, string>;
+  /** A key every receptor node must send (`x-bosun-node-psk`) to connect; none by default. */
+  nodePsk?: string;
   writeWaitMs: number;
   pongWaitMs: number;
   pingIntervalMs: number;
@@ -114,6 +118,30 @@ function credentials(env: Env): Map<string, string> {
   return map;
 }
 
+function nodeAccounts(env: Env): Map<string, string> {
+  const raw = read(env, 'NODE_ACCOUNTS');
+  if (raw === undefined) return new Map();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw badConfig(`${PREFIX}NODE_ACCOUNTS is not JSON; expected {"node-id": "account", …}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badConfig(`${PREFIX}NODE_ACCOUNTS must be a JSON object {"node-id": "account", …}`);
+  const map = new Map<string, string>();
+  for (const [node, account] of Object.entries(parsed)) {
+    if (typeof account !== 'string' || account === '') throw badConfig(`${PREFIX}NODE_ACCOUNTS: the account of "${node}" must be a non-empty string`);
+    map.set(node, account);
+  }
+  return map;
+}
+
+function nodePsk(env: Env): string | undefined {
+  const psk = read(env, 'NODE_PSK');
+  if (psk !== undefined && psk.length < 16) throw badConfig(`${PREFIX}NODE_PSK must be at least 16 characters`);
+  return psk;
+}
+
 /** The instance id is a NATS subject token, so it is kept to `[A-Za-z0-9_-]`. */
 function instanceId(env: Env): string {
   const given = read(env, 'GATEWAY_INSTANCE_ID');
@@ -188,6 +216,8 @@ export function readGatewayConfig(env: Env): GatewayConfig {
   return {
     nodeId: read(env, 'RECEPTORCONTROLLERNODEID') ?? 'node-cloud-receptor-controller',
     credentials: credentials(env),
+    nodeAccounts: nodeAccounts(env),
+    ...(nodePsk(env) !== undefined ? { nodePsk: nodePsk(env)! } : {}),
     writeWaitMs: seconds(env, 'WEBSOCKET_WRITE_WAIT', 5),
     pongWaitMs,
     pingIntervalMs: Math.round(pongWaitMs * 0.9),

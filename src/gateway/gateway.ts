@@ -15,6 +15,7 @@ import type { GatewayMetrics } from './metrics.ts';
 import type { HiCommand, ReceptorMessage } from './receptor/reader.ts';
 import { readReply, type ResponseRecord } from './receptor/reply.ts';
 import { directiveMessage, goJsonTime, goTimestamp } from './receptor/writer.ts';
+import type { NodeOwners } from './nodeOwners.ts';
 import type { ConnectionEntry, ConnectionRegistry } from './registry.ts';
 import type { ResponseLog } from './responses.ts';
 import { ReceptorSession, type SessionHost } from './session.ts';
@@ -61,6 +62,8 @@ export interface GatewayDeps {
   logger: GatewayLogger;
   errors: ErrorSink;
   registry: ConnectionRegistry;
+  /** Which account each node id belongs to. */
+  owners: NodeOwners;
   responses: ResponseLog;
   metrics: GatewayMetrics;
   /** Message ids for directives; a test seam (tests replay captured bytes). */
@@ -94,6 +97,7 @@ export class ReceptorGateway implements SessionHost {
   /** What each of those sessions holds in the registry, kept so a move of the registry can carry it. */
   readonly #entries = new Map<string, ConnectionEntry>();
   #registry: ConnectionRegistry;
+  readonly #owners: NodeOwners;
   readonly #pings = new Map<string, PendingPing>();
   /** Registry and log writes still in flight; `stop` waits for them before the store may close. */
   readonly #writes = new Set<Promise<unknown>>();
@@ -104,6 +108,7 @@ export class ReceptorGateway implements SessionHost {
     this.clock = deps.clock;
     this.metrics = deps.metrics;
     this.#registry = deps.registry;
+    this.#owners = deps.owners;
     this.responses = deps.responses;
     this.#logger = deps.logger;
     this.#errors = deps.errors;
@@ -280,6 +285,12 @@ export class ReceptorGateway implements SessionHost {
       capabilities: hi.meta?.capabilities ?? null,
       connectedAt: this.clock.now(),
     };
+    try {
+      await this.#owners.claim(entry.account, entry.nodeId, entry.connectedAt);
+    } catch (error) {
+      this.#logger.warn({ account: entry.account, node: entry.nodeId, session: session.id }, `refused a node: ${describeError(error).message}`);
+      throw error;
+    }
     this.#sessions.set(session.id, session);
     this.#entries.set(session.id, entry);
     let replaced: ConnectionEntry | undefined;

@@ -8,7 +8,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { describeError } from '../errors.ts';
 import { canonicalAccount, sameAccount } from './account.ts';
-import { authenticate, type Caller, PskChecker } from './auth.ts';
+import { authenticate, type Caller, NODE_PSK_HEADER, PskChecker } from './auth.ts';
+
+/** The one "client" of the node key's checker. */
+const NODE_PSK_CLIENT = 'receptor-node';
 import { HttpError, parseJsonObject, readBody, stringField } from './body.ts';
 import type { ConnectionEntry } from './registry.ts';
 import type { GatewayLogger, ReceptorGateway } from './gateway.ts';
@@ -37,6 +40,8 @@ export class GatewayHttp {
   readonly #gateway: ReceptorGateway;
   readonly #logger: GatewayLogger;
   readonly #psk: PskChecker;
+  /** The key every receptor node must send to connect (`RECEPTOR_CONTROLLER_NODE_PSK`), when set. */
+  readonly #nodePsk: PskChecker | undefined;
   readonly #wss: WebSocketServer;
   readonly #upgrades = new Map<string, UpgradeHandler>();
   readonly #routes: Route[];
@@ -47,6 +52,8 @@ export class GatewayHttp {
     this.#gateway = gateway;
     this.#logger = logger;
     this.#psk = new PskChecker(gateway.config.credentials);
+    const nodePsk = gateway.config.nodePsk;
+    this.#nodePsk = nodePsk !== undefined ? new PskChecker(new Map([[NODE_PSK_CLIENT, nodePsk]])) : undefined;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: gateway.config.maxMessageBytes, perMessageDeflate: false });
     this.#routes = [
       { method: 'POST', pattern: /^\/job$/, handler: (req, res, caller) => this.#job(req, res, caller) },
@@ -248,6 +255,9 @@ export class GatewayHttp {
   }
 
   #receptorUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#nodePsk && !this.#nodePsk.check(NODE_PSK_CLIENT, String(req.headers[NODE_PSK_HEADER] ?? ''))) {
+      return refuseUpgrade(socket, 401, `Authentication failed: this gateway needs its node key in ${NODE_PSK_HEADER}`);
+    }
     const auth = authenticate(req.headers, this.#psk);
     if (!auth.ok) return refuseUpgrade(socket, auth.status, auth.detail);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {

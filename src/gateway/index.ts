@@ -16,6 +16,7 @@ import { GatewayHttp, type UpgradeHandler } from './http.ts';
 import { GatewayMetrics } from './metrics.ts';
 import type { NatsTarget } from './natsBackend.ts';
 import { NatsMembership } from './natsMembership.ts';
+import { NodeOwners } from './nodeOwners.ts';
 import { LocalRegistry } from './registry.ts';
 import { ResponseLog } from './responses.ts';
 import { ResponseRetention } from './responsesRetention.ts';
@@ -116,6 +117,7 @@ export async function startReceptorGateway(options: ReceptorGatewayOptions): Pro
     logger: options.logger,
     errors: options.errors,
     registry,
+    owners: new NodeOwners(options.store, config.nodeAccounts),
     responses,
     metrics,
     newId: options.newId,

@@ -49,7 +49,8 @@ export function gatewayNatsPermissions(names: GatewayNames): NatsPermissions {
     `${API}.CONSUMER.CREATE.${kvStream}`,
     `$JS.FC.${kvStream}.>`,
   ];
-  // Forwarded requests to this instance, and jobs on a NATS without JetStream.
-  const subscribe = [`${SUBJECT_PREFIX}.>`, jobsSubject];
+  // Answers to its own requests (forwarding, the JetStream API); forwarded requests to
+  // this instance; jobs on a NATS without JetStream.
+  const subscribe = ['_INBOX.>', `${SUBJECT_PREFIX}.>`, jobsSubject];
   return { publish, subscribe };
 }

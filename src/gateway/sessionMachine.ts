@@ -81,6 +81,7 @@ export type SessionPhase = 'awaitingHi' | 'registering' | 'ready' | 'closing' | 
 
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_PROTOCOL_ERROR = 1002;
+export const CLOSE_POLICY_VIOLATION = 1008;
 export const CLOSE_INTERNAL_ERROR = 1011;
 
 /** The parameterised action that records why the session ends. */
@@ -166,7 +167,15 @@ export const sessionMachine = setup({
                 src: 'register',
                 input: ({ context }) => ({ io: context.io, hi: context.hi as HiCommand }),
                 onDone: 'ready',
-                onError: { target: '#session.closing', actions: closeWith(CLOSE_INTERNAL_ERROR, 'registration failed') },
+                onError: [
+                  // A node id of another account: the node's own doing, said as a policy refusal.
+                  {
+                    guard: ({ event }) => (event.error as { code?: unknown } | undefined)?.code === 'BOSUN_GATEWAY_NODE_TAKEN',
+                    target: '#session.closing',
+                    actions: closeWith(CLOSE_POLICY_VIOLATION, 'node id belongs to another account'),
+                  },
+                  { target: '#session.closing', actions: closeWith(CLOSE_INTERNAL_ERROR, 'registration failed') },
+                ],
               },
               on: { ROUTE: { actions: ['route', 'countRoute'] }, ROUTED: { actions: ['deliver', 'countReply'] }, HI: { actions: 'ignoreCommand' }, UNKNOWN_COMMAND: { actions: 'ignoreCommand' } },
             },

@@ -10,7 +10,7 @@ export const DEBUG_SOCKET_FILE = 'debug.sock';
 /** The part of a node the debug socket shows and the operator commands it offers. */
 export type InspectableNode = Pick<
   BosunNode,
-  'name' | 'status' | 'counters' | 'live' | 'tree' | 'nodes' | 'queue' | 'removeQueued' | 'deadLetters' | 'resendDead' | 'purgeDead' | 'audit' | 'copies'
+  'name' | 'status' | 'counters' | 'live' | 'tree' | 'nodes' | 'queue' | 'removeQueued' | 'deadLetters' | 'resendDead' | 'purgeDead' | 'audit' | 'copies' | 'messageStatus'
 >;
 
 type Args = Record<string, unknown>;
@@ -50,7 +50,14 @@ const COMMANDS: Record<string, { summary: string; run(node: InspectableNode, arg
   'dead-resend': { summary: 'send dead letters again; args {"ids"} (all without)', run: (node, a) => node.resendDead(ids(a)) },
   'dead-purge': { summary: 'delete dead letters; args {"ids"} (all without)', run: (node, a) => node.purgeDead(ids(a)) },
   copies: { summary: 'the copies this node sends that have not ended, with the bytes the destination confirmed', run: (node) => node.copies() },
-  audit: { summary: 'what this node ran; args {"sinceMs","method","fromNode","limit"}', run: (node, a) => node.audit(a as never) },
+  audit: { summary: 'what this node ran; args {"id","sinceMs","method","fromNode","limit"}', run: (node, a) => node.audit(a as never) },
+  status: {
+    summary: 'what became of one message: queued, in flight, delivered, run (how it ended), dead; args {"id"}',
+    run: (node, a) => {
+      if (typeof a.id !== 'string' || a.id === '') throw new BosunError('BOSUN_USAGE', 'status needs {"id":"…"}');
+      return node.messageStatus(a.id);
+    },
+  },
   help: {
     summary: 'this list',
     run: () => ({ commands: Object.fromEntries(Object.entries(COMMANDS).map(([name, c]) => [name, c.summary])) }),

@@ -6,6 +6,7 @@ import { MAX_MESSAGE_BYTES } from '../message.ts';
 import { INPUT_PROGRESS_PREFIX, inputProgressKey, prefixRange } from '../store/keys.ts';
 import type { Store } from '../store/types.ts';
 import { consumeMessageFile, type FileConsumingNode } from './messageFile.ts';
+import { repeatedErrorLog } from './repeatedErrorLog.ts';
 
 export interface FileInputOptions {
   /** The watched file (steward's `inmsg.txt`); its folder is created if missing. */
@@ -117,6 +118,7 @@ export async function startFileInput(
     }
   };
 
+  const logFailure = repeatedErrorLog(log.child({ file }), 'input file');
   const trigger = (): void => {
     if (closing) return;
     if (running) {
@@ -129,7 +131,7 @@ export async function startFileInput(
         try {
           await pass();
         } catch (err) {
-          log.error({ err, file }, `input file: ${(err as Error).message}`);
+          logFailure(err as NodeJS.ErrnoException);
         }
       } while (again && !closing);
     })().finally(() => (running = undefined));

@@ -1,9 +1,13 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
+import { repeatedErrorLog } from './repeatedErrorLog.ts';
 import { BosunError, describeError } from '../errors.ts';
 import { MAX_MESSAGE_BYTES } from '../message.ts';
+import { refuseRequest, type HttpAccess } from './httpGuard.ts';
+import { defaultInputLimits, idleInput, tooManyConnections, type InputLimits } from './inputBudget.ts';
 import { DEFAULT_MAX_VALUE_BYTES, formatBytes, JsonStreamParser, type StreamItem } from './jsonStream.ts';
-import { acceptInput, type AcceptingNode } from './messageInput.ts';
+import { acceptInputs, type AcceptingNode, type InputAnswer } from './messageInput.ts';
 import { closeTcp, formatAddress, isLoopback, listenTcp, type TcpAddress } from './tcpListen.ts';
 
 /** The daemon's life as health checks see it. */
@@ -11,6 +15,10 @@ export type DaemonStatus = 'starting' | 'running' | 'draining' | 'stopped';
 
 export interface HttpInputOptions {
   listen: TcpAddress;
+  /** The token, and the origins and host names allowed. */
+  access: HttpAccess;
+  /** The memory budget, connection limit and idle timeout (default: the defaults, with a budget of their own). */
+  limits?: InputLimits;
   /** Where the daemon is in its life: `/readyz` is 200 only while `running`. */
   status(): DaemonStatus;
   log?: Logger;
@@ -35,18 +43,22 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | vo
 
 /**
  * The HTTP input (steward's `HTTP_LISTENER`, done with answers):
- * - `POST /api/v1/messages` with a JSON body, one message object or an array of them:
- *   200 `{"results":[…]}`, one result per message in order, each as the socket would
- *   answer it. A body that is not JSON or not UTF-8 is 400, one over the body cap 413,
- *   each with `{"error":{"code","message"}}`, and nothing in it is accepted.
+ * - `POST /api/v1/messages` with `Authorization: Bearer <token>` and a JSON body read as
+ *   the socket reads its stream: message objects or arrays of them, one after another.
+ *   200 `{"results":[…]}`, one result per message in order, and one error result in its
+ *   place for each stretch that is not JSON or not UTF-8: a bad line costs itself, never
+ *   the messages after it. An empty body is 400; one over the body cap 413, and then
+ *   nothing in it is accepted.
  * - `GET /healthz`: 200 while the daemon runs (starting and draining included).
  * - `GET /readyz`: 200 while the node takes messages, 503 while it starts or drains.
  * - anything else: 404 (405 for a known path with the wrong method), as JSON.
  *
- * Unauthenticated, like steward's: it listens on loopback unless told otherwise.
+ * Every request must name this host (`Host`) and come from no web page, or an allowed
+ * one (`Origin`); see `refuseRequest`. Refusals are `{"error":{"code","message"}}`.
  */
 export async function startHttpInput(node: AcceptingNode, options: HttpInputOptions): Promise<HttpInput> {
   const log = (options.log ?? pino({ level: 'silent' })).child({ input: 'http' });
+  const limits = options.limits ?? defaultInputLimits();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_VALUE_BYTES;
   const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   const health = (ready: boolean): Handler => (_req, res) => {
@@ -54,25 +66,28 @@ export async function startHttpInput(node: AcceptingNode, options: HttpInputOpti
     reply(res, ready && status !== 'running' ? 503 : 200, { status });
   };
   const routes: Record<string, Record<string, Handler>> = {
-    [MESSAGES_PATH]: { POST: (req, res) => postMessages(req, res, node, options.status, maxBodyBytes, maxMessageBytes, log) },
+    [MESSAGES_PATH]: { POST: (req, res) => postMessages(req, res, { node, status: options.status, maxBodyBytes, maxMessageBytes, limits, log }) },
     '/healthz': { GET: health(false) },
     '/readyz': { GET: health(true) },
   };
 
   const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
-    const done = route(routes, req, res).catch((err: unknown) => {
-      log.error({ err }, 'http input failed on a request');
+    const done = route(routes, req, res, options.access).catch((err: unknown) => {
+      // A client that goes away mid-request is its own business, not the daemon's failure.
+      if (req.destroyed && (err as NodeJS.ErrnoException).code === 'ECONNRESET') log.debug('a client aborted its request');
+      else log.error({ err }, 'http input failed on a request');
       if (!res.headersSent) reply(res, 500, { error: describeError(err) });
       else res.destroy();
     });
     inFlight.add(done);
     void done.finally(() => inFlight.delete(done));
   });
+  limitConnections(server, limits, log);
   const address = await listenTcp(server, options.listen, 'http-listen');
-  server.on('error', (err) => log.error({ err }, 'http input error'));
+  server.on('error', repeatedErrorLog(log, 'http input error'));
   if (!isLoopback(address.host)) {
-    log.warn({ address: formatAddress(address) }, 'the HTTP input takes messages from the network without authentication');
+    log.warn({ address: formatAddress(address) }, 'the HTTP input takes messages from the network; its token and messages cross it unencrypted');
   }
   return {
     address,
@@ -86,8 +101,33 @@ export async function startHttpInput(node: AcceptingNode, options: HttpInputOpti
   };
 }
 
-async function route(routes: Record<string, Record<string, Handler>>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Connections past the limit get a 503 and are closed. */
+function limitConnections(server: Server, limits: InputLimits, log: Logger): void {
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    if (open >= limits.maxConnections) {
+      const text = JSON.stringify({ error: tooManyConnections('http', limits.maxConnections).toJSON() }) + '\n';
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      log.debug({ max: limits.maxConnections }, 'refused a connection over the limit');
+      return;
+    }
+    open++;
+    socket.once('close', () => open--);
+  });
+  // Slow headers are cut as a slow body is (see readJsonBody).
+  server.headersTimeout = Math.min(server.headersTimeout, limits.idleMs);
+}
+
+async function route(routes: Record<string, Record<string, Handler>>, req: IncomingMessage, res: ServerResponse, access: HttpAccess): Promise<void> {
   const pathname = new URL(req.url ?? '/', 'http://bosun').pathname;
+  const refusal = refuseRequest(req, access, pathname === MESSAGES_PATH && req.method === 'POST');
+  if (refusal) {
+    req.resume();
+    res.setHeader('Connection', 'close');
+    reply(res, refusal.status, { error: refusal.error.toJSON() });
+    return;
+  }
   const methods = Object.hasOwn(routes, pathname) ? routes[pathname]! : undefined;
   if (!methods) {
     drain(req);
@@ -107,15 +147,17 @@ async function route(routes: Record<string, Record<string, Handler>>, req: Incom
   await handler(req, res);
 }
 
-async function postMessages(
-  req: IncomingMessage,
-  res: ServerResponse,
-  node: AcceptingNode,
-  status: () => DaemonStatus,
-  maxBodyBytes: number,
-  maxMessageBytes: number,
-  log: Logger,
-): Promise<void> {
+interface PostContext {
+  node: AcceptingNode;
+  status: () => DaemonStatus;
+  maxBodyBytes: number;
+  maxMessageBytes: number;
+  limits: InputLimits;
+  log: Logger;
+}
+
+async function postMessages(req: IncomingMessage, res: ServerResponse, context: PostContext): Promise<void> {
+  const { maxBodyBytes, log } = context;
   const refuse = (code: number, error: BosunError): void => {
     log.info({ code: error.code, status: code }, `http input refused a request: ${error.message}`);
     // The rest of a refused body is dropped unread, and the connection goes with it.
@@ -123,7 +165,7 @@ async function postMessages(
     res.setHeader('Connection', 'close');
     reply(res, code, { error: error.toJSON() });
   };
-  if (status() === 'draining' || status() === 'stopped') {
+  if (context.status() === 'draining' || context.status() === 'stopped') {
     refuse(503, new BosunError('BOSUN_NODE_STOPPING', 'the node is stopping; it accepts no new messages'));
     return;
   }
@@ -135,58 +177,79 @@ async function postMessages(
     return;
   }
 
-  const body = await readJsonBody(req, maxBodyBytes, tooLarge);
-  let refusal = 'refusal' in body ? body.refusal : undefined;
-  const values = 'values' in body ? body.values : [];
-  if (!refusal && values.length !== 1) {
-    const problem = values.length === 0 ? 'the body is empty' : `the body holds ${values.length} JSON values`;
-    refusal = { code: 400, error: new BosunError('BOSUN_BAD_JSON', `${problem}; send one message object or one array of messages`) };
-  }
-  if (refusal) {
-    refuse(refusal.code, refusal.error);
+  const body = await readJsonBody(req, context, tooLarge);
+  if ('refusal' in body) {
+    refuse(body.refusal.code, body.refusal.error);
     return;
   }
-  const results = await acceptInput(node, values[0], maxMessageBytes);
-  reply(res, 200, { results });
+  if (body.items.length === 0) {
+    refuse(400, new BosunError('BOSUN_BAD_JSON', 'the body is empty; send a message object or an array of messages'));
+    return;
+  }
+  reply(res, 200, { results: await answerItems(context.node, body.items, context.maxMessageBytes) });
+}
+
+/** One answer per message and one per bad stretch, in body order, as the socket answers a stream. */
+async function answerItems(node: AcceptingNode, items: StreamItem[], maxMessageBytes: number): Promise<InputAnswer[]> {
+  const results: InputAnswer[] = [];
+  let values: unknown[] = [];
+  const acceptValues = async (): Promise<void> => {
+    if (values.length > 0) results.push(...(await acceptInputs(node, values, maxMessageBytes)));
+    values = [];
+  };
+  for (const item of items) {
+    if (item.kind === 'value') values.push(item.value);
+    else {
+      await acceptValues();
+      results.push({ error: item.error.toJSON() });
+    }
+  }
+  await acceptValues();
+  return results;
 }
 
 type Refusal = { code: number; error: BosunError };
 
 /**
- * The body's JSON values, parsed as they arrive, or the first reason to refuse it. A
- * refused body is not read further: the rest is dropped as it comes, so the client gets
- * its answer instead of a reset connection.
+ * The body's values and faults, parsed as they arrive, or the reason to refuse it whole:
+ * over the body cap, or over the inputs' memory budget (the body counts against it until
+ * its request is answered). A refused body is not read further: the rest is dropped as
+ * it comes, so the client gets its answer instead of a reset connection.
  */
-function readJsonBody(req: IncomingMessage, maxBodyBytes: number, tooLarge: () => BosunError): Promise<{ values: unknown[] } | { refusal: Refusal }> {
-  const parser = new JsonStreamParser({ maxValueBytes: maxBodyBytes });
-  const values: unknown[] = [];
+function readJsonBody(req: IncomingMessage, context: PostContext, tooLarge: () => BosunError): Promise<{ items: StreamItem[] } | { refusal: Refusal }> {
+  const parser = new JsonStreamParser({ maxValueBytes: context.maxBodyBytes });
+  const items: StreamItem[] = [];
+  const lease = context.limits.budget.lease();
+  const { idleMs } = context.limits;
   let received = 0;
-  return new Promise((resolve, reject) => {
-    let refusal: Refusal | undefined;
-    const take = (items: StreamItem[]): void => {
-      for (const item of items) {
-        if (refusal) return;
-        if (item.kind === 'value') values.push(item.value);
-        else refusal = { code: item.error.code === 'BOSUN_MESSAGE_TOO_LARGE' ? 413 : 400, error: item.error };
-      }
+  let onIdle = (): void => {};
+  return new Promise<{ items: StreamItem[] } | { refusal: Refusal }>((resolve, reject) => {
+    const refuse = (refusal: Refusal): void => {
+      req.off('data', onData);
+      req.resume();
+      lease.release();
+      resolve({ refusal });
     };
     const onData = (chunk: Buffer): void => {
       received += chunk.length;
-      if (received > maxBodyBytes) refusal = { code: 413, error: tooLarge() };
-      else take(parser.push(chunk));
-      if (refusal) {
-        req.off('data', onData);
-        req.resume();
-        resolve({ refusal });
-      }
+      if (received > context.maxBodyBytes) refuse({ code: 413, error: tooLarge() });
+      else if (!lease.resize(received)) refuse({ code: 503, error: context.limits.budget.exceeded() });
+      else items.push(...parser.push(chunk));
     };
+    // Only a body that stops arriving times out: the time it takes to accept it does not count.
+    onIdle = () => refuse({ code: 408, error: idleInput(idleMs) });
+    // On the request, not its socket: node:http destroys a socket whose timeout nobody handles there.
+    req.setTimeout(idleMs, onIdle);
     req.on('data', onData);
     req.once('end', () => {
-      if (refusal) return;
-      take(parser.end());
-      resolve(refusal ? { refusal } : { values });
+      items.push(...parser.end());
+      resolve({ items });
     });
     req.once('error', reject);
+  }).finally(() => {
+    req.socket.setTimeout(0);
+    req.off('timeout', onIdle);
+    lease.release();
   });
 }
 

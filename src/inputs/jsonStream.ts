@@ -1,4 +1,5 @@
 import { BosunError } from '../errors.ts';
+import { HeldValue } from './heldValue.ts';
 
 /** One item read from a stream: a parsed value, or an error about a stretch of input. */
 export type StreamItem = { kind: 'value'; value: unknown } | { kind: 'error'; error: BosunError };
@@ -80,8 +81,8 @@ export class JsonStreamParser {
   /** Stream offset of the first byte of the current value. */
   #valueStart = 0;
   #valueLine = 1;
-  /** Bytes of the current value from earlier chunks (copies). */
-  #parts: Buffer[] = [];
+  /** Bytes of the current value from earlier chunks. */
+  readonly #held: HeldValue;
   /** Recovery state: brackets still open in the broken value, and whether a string is. */
   #skipDepth = 0;
   #skipInString = false;
@@ -97,11 +98,17 @@ export class JsonStreamParser {
   constructor(options: JsonStreamOptions = {}) {
     this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.#held = new HeldValue(this.#maxValueBytes);
   }
 
   /** True while part of a value has been read and its end has not. */
   get inValue(): boolean {
     return this.#mode !== TOP && this.#mode !== SKIP && this.#mode !== SKIP_LINE_START;
+  }
+
+  /** Bytes of the unfinished value kept in memory (copies of earlier chunks), for the inputs' budget. */
+  get heldBytes(): number {
+    return this.#held.bytes;
   }
 
   /** Reads one chunk; returns what it completed, in stream order. */
@@ -124,7 +131,7 @@ export class JsonStreamParser {
         if (b === 0x7b || b === 0x5b) {
           this.#valueStart = base + i;
           this.#valueLine = this.#line;
-          this.#parts = [];
+          this.#held.drop();
           this.#oversize = false;
           startInChunk = i;
           this.#open(b === 0x5b);
@@ -139,7 +146,7 @@ export class JsonStreamParser {
       if (!this.#oversize && base + i - this.#valueStart >= this.#maxValueBytes) {
         items.push({ kind: 'error', error: this.#tooLarge() });
         this.#oversize = true;
-        this.#parts = [];
+        this.#held.drop();
       }
       if (this.#utf8Need > 0) {
         if (b < this.#utf8Lo || b > this.#utf8Hi) {
@@ -169,7 +176,7 @@ export class JsonStreamParser {
           if (!this.#oversize && base + i - this.#valueStart >= this.#maxValueBytes) {
             items.push({ kind: 'error', error: this.#tooLarge() });
             this.#oversize = true;
-            this.#parts = [];
+            this.#held.drop();
           }
         }
         continue;
@@ -183,18 +190,12 @@ export class JsonStreamParser {
       const completed = this.#step(b, base + i, items);
       if (completed) {
         const end = i + 1;
-        if (!this.#oversize) {
-          const bytes = this.#parts.length === 0 ? buf.subarray(startInChunk, end) : Buffer.concat([...this.#parts, buf.subarray(0, end)]);
-          items.push(this.#parse(bytes));
-        }
-        this.#parts = [];
+        if (!this.#oversize) items.push(this.#parse(this.#held.completed(buf.subarray(this.#held.holding ? 0 : startInChunk, end))));
+        this.#held.drop();
         this.#oversize = false;
       }
     }
-    if (this.inValue && !this.#oversize) {
-      // Keep a copy: the caller may reuse its buffer.
-      this.#parts.push(Buffer.from(buf.subarray(this.#parts.length === 0 ? startInChunk : 0)));
-    }
+    if (this.inValue && !this.#oversize) this.#held.hold(buf.subarray(this.#held.holding ? 0 : startInChunk));
     this.#offset = base + buf.length;
     return items;
   }
@@ -475,7 +476,7 @@ export class JsonStreamParser {
   #reset(mode: number): void {
     this.#mode = mode;
     this.#stack = [];
-    this.#parts = [];
+    this.#held.drop();
     this.#oversize = false;
     this.#utf8Need = 0;
     this.#utf8Lo = 0x80;

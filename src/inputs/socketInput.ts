@@ -1,6 +1,8 @@
 import { createServer } from 'node:net';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { repeatedErrorLog } from './repeatedErrorLog.ts';
+import type { InputLimits } from './inputBudget.ts';
 import type { AcceptingNode } from './messageInput.ts';
 import { StreamConnections } from './streamConnection.ts';
 import { closeUnix, listenUnix } from './unixSocket.ts';
@@ -15,6 +17,8 @@ export interface SocketInputOptions {
   maxValueBytes?: number;
   /** How long `close` lets a connection finish the messages it already read (default 5 s). */
   closeGraceMs?: number;
+  /** The memory budget, connection limit and idle timeout (default: the defaults, with a budget of its own). */
+  limits?: InputLimits;
 }
 
 /** A running socket input. */
@@ -32,10 +36,14 @@ export interface SocketInput {
 export async function startSocketInput(node: AcceptingNode, options: SocketInputOptions): Promise<SocketInput> {
   const socketPath = path.join(options.dataDir, SOCKET_FILE);
   const log = (options.log ?? pino({ level: 'silent' })).child({ input: 'socket' });
-  const connections = new StreamConnections(node, log, options.maxValueBytes);
+  const connections = new StreamConnections(node, log, {
+    input: 'socket',
+    ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
   const server = createServer({ allowHalfOpen: true }, (socket) => connections.track(socket));
   // Errors on a connection are handled per socket; the server's own are logged.
-  server.on('error', (err) => log.error({ err }, 'socket input error'));
+  server.on('error', repeatedErrorLog(log, 'socket input error'));
   await listenUnix(server, socketPath);
   log.debug({ socket: socketPath }, 'socket input listening');
   return {

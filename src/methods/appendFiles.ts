@@ -26,7 +26,11 @@ export class AppendFiles {
     private readonly inUse: (file: string) => boolean,
   ) {}
 
-  /** The file's length now, opening (and creating, with its folders) it if needed. */
+  /**
+   * The file's length now; 0 for a file that does not exist yet. A missing file is not
+   * created here: it appears with its first lines (`append`), so a reader waiting for a
+   * result file never finds it empty between a batch's start and its write.
+   */
   async lengthOf(file: string): Promise<number> {
     const known = this.#open.get(file);
     const now = await stat(file).catch((e: NodeJS.ErrnoException) => {
@@ -38,11 +42,15 @@ export class AppendFiles {
       return now.size;
     }
     if (known) await this.forget(file);
+    if (!now) return 0;
     const opened = await this.#openFile(file);
     return (await opened.handle.stat()).size;
   }
 
-  /** Appends `data` and makes it durable. The file must have been measured (`lengthOf`) first. */
+  /**
+   * Appends `data` and makes it durable, creating the file (and its folders) if it is
+   * missing. The file must have been measured (`lengthOf`) first.
+   */
   async append(file: string, data: Buffer): Promise<void> {
     const f = this.#open.get(file) ?? (await this.#openFile(file));
     for (let written = 0; written < data.length; ) {

@@ -9,6 +9,8 @@ import { ErrorKernel } from '../../supervisors/errorKernel.ts';
 import { Supervisor } from '../../supervisors/Supervisor.ts';
 import type { ChildSpec, ErrorReport, TreeNode } from '../../supervisors/types.ts';
 import { systemClock, type Clock } from '../clock.ts';
+import { AcceptDedup, type AcceptNew } from './acceptDedup.ts';
+import { messageStatus, type MessageStatus } from './messageStatus.ts';
 import { BosunError, describeError } from '../errors.ts';
 import { DEFAULT_MESSAGE_DEFAULTS, normaliseMessages, type Message, type MessageDefaults } from '../message.ts';
 import { builtinMethods, MethodRegistry } from '../methods/index.ts';
@@ -84,6 +86,8 @@ export interface NodeOptions {
   auditStripData?: boolean;
   /** Called if the supervision tree gives up (its root exceeded its restart intensity). */
   onFatal?(reason: unknown): void;
+  /** How long a client-given message id is remembered (default 24 h; 0 turns it off). */
+  acceptDedupWindowMs?: number;
 }
 
 export type NodeErrorReport = ErrorReport;
@@ -123,6 +127,8 @@ export interface NodeCapabilities {
   freeMemoryBytes: number;
   load: number[];
   platform: string;
+  /** The broker (`host:port`) or gateway the node was connected to when it said hello. */
+  server?: string;
 }
 
 /** What an error report to central leaves for the rest of its message, around its text. */
@@ -141,6 +147,8 @@ export interface AcceptOptions {
 
 export type AcceptResult =
   | { id: string; toNode: string; status: 'accepted' }
+  /** The id was accepted before (within the dedup window): the first acceptance, nothing queued again. */
+  | { id: string; toNode: string; status: 'duplicate' }
   | { error: { code: string; message: string } };
 
 /** What `send` gives back: the message's id and promises for its ACK and its reply. */
@@ -213,6 +221,7 @@ export class BosunNode {
       ),
   };
   #counters = { accepted: 0, refused: 0, acked: 0, dead: 0, executed: 0, failedRuns: 0, badFrames: 0 };
+  readonly #acceptDedup: AcceptDedup;
 
   private constructor(private readonly options: NodeOptions) {
     this.name = options.node;
@@ -224,6 +233,7 @@ export class BosunNode {
     this.filesDir = options.filesDir;
     this.#defaults = { ...DEFAULT_MESSAGE_DEFAULTS, ...options.defaults };
     this.#timers = new DurableTimers(this.store, this.clock);
+    this.#acceptDedup = new AcceptDedup(this.store, this.name, this.clock, options.acceptDedupWindowMs);
     const switchedOn = (m: MethodSpec) => !options.enabledMethods || options.enabledMethods.includes(m.name);
     const builtins = builtinMethods();
     this.methods = new MethodRegistry([...builtins.filter(switchedOn), ...(options.methods ?? [])]);
@@ -338,7 +348,12 @@ export class BosunNode {
     await mkdir(this.filesDir, { recursive: true });
     this.#unsubscribeStatus = this.transport.onStatus((s) => {
       this.#connection.send({ type: s === 'connected' ? 'CONNECTED' : s === 'closed' ? 'CLOSE' : 'DISCONNECTED' });
-      if (s === 'connected') this.#outbound.nudgeAll();
+      if (s !== 'connected') return;
+      // Both directions resend at once: our senders their windows, and the senders of the
+      // streams we receive theirs (frames to us while we were away are lost), instead of
+      // each waiting out its ACK timeout.
+      this.#outbound.nudgeAll();
+      if (this.#status === 'running') void this.#announceResume();
     });
     await this.transport.start(this.name, (subject, payload) => this.#onFrame(subject, payload));
     this.#root = await Supervisor.start({
@@ -358,13 +373,24 @@ export class BosunNode {
     await this.#scheduler.restore();
     this.#status = 'running';
     for (const report of this.#reportsWhileStarting.splice(0)) this.#sendToCentral(report);
-    // Tell every sender we know that we are back, so it resends without waiting out its
-    // ACK timeout.
-    for (const stream of await this.#inbound.knownStreams()) {
-      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#frames.seal({ v: 1, type: 'resume', stream })));
-    }
+    await this.#announceResume();
     this.#scheduleHello();
     this.log.info({ transport: this.transport.kind, streams: this.#outbound.senders.size }, 'runtime started');
+  }
+
+  /** Tells every sender we know that we are back, so it resends without waiting out its ACK timeout. */
+  async #announceResume(): Promise<void> {
+    let streams: string[];
+    try {
+      streams = await this.#inbound.knownStreams();
+    } catch (error) {
+      // the store is closing: a stopping node has no one to tell
+      this.log.debug({ error: describeError(error) }, 'could not list the streams to resume');
+      return;
+    }
+    for (const stream of streams) {
+      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#frames.seal({ v: 1, type: 'resume', stream })));
+    }
   }
 
   #storeChild(): ChildSpec {
@@ -401,7 +427,7 @@ export class BosunNode {
         const actor = this.#connection;
         const handle = workerHandle(actor, {
           stop: () => {},
-          describe: () => ({ state: String(actor.getSnapshot().value), children: [], info: { ...actor.getSnapshot().context, status: this.transport.status } }),
+          describe: () => ({ state: String(actor.getSnapshot().value), children: [], info: { ...actor.getSnapshot().context, status: this.transport.status, ...serverInfo(this.transport) } }),
         });
         actor.start();
         if (this.transport.status === 'connected') actor.send({ type: 'CONNECTED' });
@@ -421,7 +447,11 @@ export class BosunNode {
    * per produced message (`toNodes` fans out), or one error per refused input.
    */
   async accept(input: unknown, options: AcceptOptions = {}): Promise<AcceptResult[]> {
-    const items = Array.isArray(input) ? input : [input];
+    return this.#acceptDedup.accept(input, options, (items, more) => this.#acceptNew(items, more));
+  }
+
+  /** `accept` for input whose ids were not accepted before: one result list per item. */
+  async #acceptNew(items: unknown[], options: Parameters<AcceptNew>[1]): Promise<AcceptResult[][]> {
     const results: AcceptResult[][] = [];
     /** What goes into the outbox: each message, or its envelope to its relay. */
     const staged: Message[] = [];
@@ -438,7 +468,7 @@ export class BosunNode {
         results.push([{ error: describeError(e) }]);
       }
     }
-    const alsoWrite = options.alsoWrite ?? [];
+    const alsoWrite = [...(options.alsoWrite ?? []), ...options.recordAccepted(results)];
     if (staged.length === 0 && alsoWrite.length > 0) await this.store.write(alsoWrite);
     if (staged.length > 0) {
       const p = this.#outbound.enqueue(staged, alsoWrite);
@@ -449,12 +479,12 @@ export class BosunNode {
       } catch (e) {
         const error = describeError(e);
         this.#counters.refused += staged.length;
-        return results.flatMap((r) => r.map((x) => ('error' in x ? x : { error })));
+        return results.map((r) => r.map((x) => ('error' in x ? x : { error })));
       } finally {
         this.#accepting.delete(p);
       }
     }
-    return results.flat();
+    return results;
   }
 
   /**
@@ -492,6 +522,7 @@ export class BosunNode {
       freeMemoryBytes: os.freemem(),
       load: os.loadavg(),
       platform: `${os.platform()}-${os.arch()}`,
+      ...serverInfo(this.transport),
     };
   }
 
@@ -587,7 +618,9 @@ export class BosunNode {
     }
     // Each letter leaves the dead-letter store in the same write that queues it again.
     if (own.length > 0) {
-      results.push(...(await this.accept(own.map((d) => ({ ...d.message, fromNode: undefined, acceptedAt: undefined })), { alsoWrite: removal(own) })));
+      // A resend is asked for by the operator: its id, accepted before, is no duplicate here.
+      const resent = await this.#acceptNew(own.map((d) => ({ ...d.message, fromNode: undefined, acceptedAt: undefined })), { alsoWrite: removal(own), recordAccepted: () => [] });
+      results.push(...resent.flat());
     }
     return results;
   }
@@ -599,6 +632,11 @@ export class BosunNode {
   /** What this node ran, and how each run ended. */
   audit(filter: AuditFilter = {}): Promise<AuditRecord[]> {
     return queryAudit(this.store, filter);
+  }
+
+  /** What became of message `id`: queued, in flight, delivered, run (and how it ended), dead. */
+  messageStatus(id: string): Promise<MessageStatus> {
+    return messageStatus(this.store, this.name, id, (filter) => this.queue(filter));
   }
 
   /** True when nothing this node accepted waits for an ACK and nothing waits to run. */
@@ -747,7 +785,9 @@ export class BosunNode {
       registry: this.#registryData,
       operator: this.#inbound.operator,
       log: this.log,
-      send: (message) => this.accept(message) as never,
+      // A method's own messages are not a client's: one that sends an id again means it
+      // (a copy resends a chunk under its id after a restart), so ids are not deduplicated.
+      send: async (message) => (await this.#acceptNew(Array.isArray(message) ? message : [message], { recordAccepted: () => [] })).flat() as never,
       emit: async (request, data) => {
         const reply = this.#replyFor(request, { ok: true, output: data }, undefined, `${request.id}.reply.${++this.#emitted}`);
         if (reply) await this.#streamedReplies.send(reply);
@@ -940,4 +980,10 @@ function tryRelayed(envelope: Message, node: string): Message | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Where the transport is connected, for the tree: `server=host:port`, or nothing. */
+function serverInfo(transport: Transport): { server?: string } {
+  const server = transport.server;
+  return server === undefined ? {} : { server };
 }

@@ -42,6 +42,8 @@ export interface AuditRecord {
 }
 
 export interface AuditFilter {
+  /** Only the runs of the message with this id. */
+  id?: string;
   sinceMs?: number;
   method?: string;
   fromNode?: string;
@@ -139,6 +141,7 @@ export async function queryAudit(store: Store, filter: AuditFilter = {}): Promis
   });
   const out: AuditRecord[] = [];
   for (const [, r] of rows) {
+    if (filter.id !== undefined && r.message.id !== filter.id) continue;
     if (filter.method !== undefined && r.message.method !== filter.method) continue;
     if (filter.fromNode !== undefined && r.message.fromNode !== filter.fromNode) continue;
     out.push(r);

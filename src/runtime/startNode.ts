@@ -48,6 +48,8 @@ export interface StartNodeOptions {
   /** Called if the supervision tree gives up (the daemon exits non-zero then). */
   onFatal?(reason: unknown): void;
   unorderedConcurrency?: number;
+  /** How long a client-given message id is remembered (default 24 h; 0 turns it off). */
+  acceptDedupWindowMs?: number;
 }
 
 /** The bus nodes join when they are given neither NATS nor a bus of their own. */

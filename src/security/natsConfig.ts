@@ -44,7 +44,7 @@ const SAFE_TEXT = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
  * A nats-server `authorization` block that confines every node to its own subjects
  * (see `src/delivery/frames.ts` for the subject names):
  *
- * - subscribe: `<node>.>` (frames for it, and ACK/RESUME of its own streams) and `_INBOX.>`;
+ * - subscribe: `<node>.>` (frames for it, and ACK/RESUME of its own streams), and nothing else;
  * - publish: for itself and each node it talks to, subjects that name it as publisher:
  *   `<peer>.<node>.*.CommandACK` and `<peer>.<node>.*.EventACK` (data),
  *   `<peer>.<node>.*.ACK` (ACKs of that peer's streams to it) and `<peer>.<node>.*.RESUME`.
@@ -62,6 +62,37 @@ const SAFE_TEXT = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
  * itself, or to another peer of the same gateway node go over the websockets alone.
  */
 export function natsServerConfig(o: NatsConfigOptions): string {
+  const fleet = natsLogins(o);
+  return [
+    ...fleetHeader(o, fleet, 'a bosun fleet'),
+    ...(o.listen !== undefined ? [`listen: ${quote(checkedHostPort(o.listen))}`] : []),
+    ...authorizationBlock(fleet.logins.map(loginEntry)),
+    '',
+  ].join('\n');
+}
+
+/** One node's login: how it logs in, and what it may publish and subscribe to. */
+export interface NodeLogin {
+  node: string;
+  identity: NatsIdentity;
+  /** What else the login is for (`receptor gateway`, `gateway of …`), for its comment. */
+  roles: string[];
+  publish: string[];
+  subscribe: string[];
+}
+
+/** Every node's login, by the rules above; checks the options as it goes. */
+export interface FleetLogins {
+  /** Every node, central first when it was not listed. */
+  nodes: string[];
+  /** One per node that logs in (all but those behind a gateway node). */
+  logins: NodeLogin[];
+  receptorGateways: string[];
+  /** ws peer → its gateway node. */
+  gatewayOf: Map<string, string>;
+}
+
+export function natsLogins(o: NatsConfigOptions): FleetLogins {
   const nodes = [...new Set(o.nodes)];
   if (nodes.length === 0) throw bad('no nodes given');
   for (const n of nodes) if (!isValidName(n)) throw bad(`"${n}" is not a node name`);
@@ -81,11 +112,13 @@ export function natsServerConfig(o: NatsConfigOptions): string {
   const gatewayOf = wsPeers(o.behind ?? {}, peers, o.identities, gateways);
   const peersOf = (node: string) => [...gatewayOf].filter(([, g]) => g === node).map(([peer]) => peer).sort();
 
-  const users = nodes.filter((node) => !gatewayOf.has(node)).map((node) => {
-    const id = o.identities[node];
-    if (!id) throw bad(`no nkey or user for node ${node}`);
+  const logins = nodes.filter((node) => !gatewayOf.has(node)).map((node): NodeLogin => {
+    const identity = o.identities[node];
+    if (!identity) throw bad(`no nkey or user for node ${node}`);
     const publish = [...peers.get(node)!].sort().flatMap((p) => publishedBy(node, p));
-    const subscribe = [`${node}.>`, '_INBOX.>'];
+    // Not `_INBOX.>`: a node makes no requests, and that subscription would let it read
+    // every answer the fleet's services get (see src/security/README.md)
+    const subscribe = [`${node}.>`];
     const wsPeersHere = peersOf(node);
     for (const peer of wsPeersHere) {
       const overNats = [...peers.get(peer)!].filter((p) => p !== peer && p !== node && gatewayOf.get(p) !== node);
@@ -97,38 +130,60 @@ export function natsServerConfig(o: NatsConfigOptions): string {
       subscribe.push(...gateway.subscribe);
     }
     const roles = [...(gateways.has(node) ? ['receptor gateway'] : []), ...(wsPeersHere.length > 0 ? [`gateway of ${wsPeersHere.join(', ')}`] : [])];
-    const login =
-      'nkey' in id
-        ? `      nkey: ${quote(checked(id.nkey, NKEY_USER, `the nkey of ${node} is not a user nkey (U…)`))}`
-        : `      user: ${quote(checked(id.user, SAFE_TEXT, `the user of ${node} is empty or holds quotes, backslashes or spaces`))}\n` +
-          `      password: ${quote(checked(id.password, SAFE_TEXT, `the password of ${node} is empty or holds quotes, backslashes or spaces`))}`;
-    return [
-      `    {`,
-      `      # ${node}${roles.length > 0 ? ` (${roles.join('; ')})` : ''}`,
-      login,
-      `      permissions: {`,
-      `        publish: { allow: ${list(publish)} }`,
-      `        subscribe: { allow: ${list(subscribe)} }`,
-      `      }`,
-      `    }`,
-    ].join('\n');
+    return { node, identity, roles, publish, subscribe };
   });
+  return { nodes, logins, receptorGateways: [...gateways], gatewayOf };
+}
+
+/** The comment lines that open a generated configuration. */
+export function fleetHeader(o: NatsConfigOptions, fleet: FleetLogins, what: string): string[] {
   return [
-    `# nats-server configuration for a bosun fleet, made by \`bosun nats-config\`${o.generatedAt ? ` on ${o.generatedAt.toISOString()}` : ''}.`,
-    `# central: ${o.central}; nodes: ${nodes.join(', ')}`,
+    `# nats-server configuration for ${what}, made by \`bosun nats-config\`${o.generatedAt ? ` on ${o.generatedAt.toISOString()}` : ''}.`,
+    `# central: ${o.central}; nodes: ${fleet.nodes.join(', ')}`,
     '# Each node reads only its own subjects and publishes only to the nodes it talks to.',
-    ...(gateways.size > 0 ? [`# Receptor gateways (their subjects and JetStream API too; run nats-server with JetStream): ${[...gateways].join(', ')}`] : []),
-    ...(gatewayOf.size > 0
-      ? [`# Behind gateway nodes, with no login (their gateway node publishes and receives for them): ${[...gatewayOf].map(([peer, g]) => `${peer} via ${g}`).join(', ')}`]
+    ...(fleet.receptorGateways.length > 0
+      ? [`# Receptor gateways (their subjects and JetStream API too; run nats-server with JetStream): ${fleet.receptorGateways.join(', ')}`]
       : []),
-    ...(o.listen !== undefined ? [`listen: ${quote(checked(o.listen, /^[A-Za-z0-9.:[\]-]{1,255}$/, `"${o.listen}" is not host:port`))}`] : []),
-    'authorization {',
-    '  users = [',
-    users.join('\n'),
-    '  ]',
-    '}',
-    '',
+    ...(fleet.gatewayOf.size > 0
+      ? [`# Behind gateway nodes, with no login (their gateway node publishes and receives for them): ${[...fleet.gatewayOf].map(([peer, g]) => `${peer} via ${g}`).join(', ')}`]
+      : []),
+  ];
+}
+
+/** A node's entry in `authorization.users`. */
+export function loginEntry(login: NodeLogin): string {
+  const { node, identity: id } = login;
+  const lines =
+    'nkey' in id
+      ? [`nkey: ${quote(checked(id.nkey, NKEY_USER, `the nkey of ${node} is not a user nkey (U…)`))}`]
+      : [
+          `user: ${quote(checked(id.user, SAFE_TEXT, `the user of ${node} is empty or holds quotes, backslashes or spaces`))}`,
+          `password: ${quote(checked(id.password, SAFE_TEXT, `the password of ${node} is empty or holds quotes, backslashes or spaces`))}`,
+        ];
+  return userEntry(`${node}${login.roles.length > 0 ? ` (${login.roles.join('; ')})` : ''}`, lines, login.publish, login.subscribe);
+}
+
+/** One entry of `authorization.users`: a comment, the login lines, the permissions. */
+export function userEntry(comment: string, login: string[], publish: string[], subscribe: string[]): string {
+  return [
+    `    {`,
+    `      # ${comment}`,
+    ...login.map((line) => `      ${line}`),
+    `      permissions: {`,
+    `        publish: { allow: ${list(publish)} }`,
+    `        subscribe: { allow: ${list(subscribe)} }`,
+    `      }`,
+    `    }`,
   ].join('\n');
+}
+
+export function authorizationBlock(entries: string[]): string[] {
+  return ['authorization {', '  users = [', entries.join('\n'), '  ]', '}'];
+}
+
+/** `host:port` as a config line takes it, or a `BOSUN_BAD_CONFIG` error. */
+export function checkedHostPort(hostPort: string): string {
+  return checked(hostPort, /^[A-Za-z0-9.:[\]-]{1,255}$/, `"${hostPort}" is not host:port`);
 }
 
 /** What `node` publishes to `to`: its frames, and its ACKs and resumes of `to`'s streams to it. */
@@ -170,11 +225,11 @@ function wsPeers(
   return gatewayOf;
 }
 
-function list(subjects: string[]): string {
+export function list(subjects: string[]): string {
   return `[${subjects.map(quote).join(', ')}]`;
 }
 
-function quote(s: string): string {
+export function quote(s: string): string {
   return `"${s}"`;
 }
 
@@ -183,6 +238,6 @@ function checked(value: unknown, pattern: RegExp, message: string): string {
   return value;
 }
 
-function bad(message: string): BosunError {
+export function bad(message: string): BosunError {
   return new BosunError('BOSUN_BAD_CONFIG', message);
 }

@@ -19,6 +19,8 @@ export const SUBLEVEL = {
   timers: 'timer',
   audit: 'audit',
   registry: 'reg',
+  /** Client-given message ids accepted within the dedup window (see `runtime/acceptDedup.ts`). */
+  acceptedIds: 'acc',
 } as const;
 
 const SEQ_WIDTH = 16;

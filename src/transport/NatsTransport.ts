@@ -78,6 +78,16 @@ export class NatsTransport implements Transport {
     return this.#connection?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES;
   }
 
+  /**
+   * The server this node is connected to now (`host:port`), which may be one the cluster
+   * announced rather than one of `servers`; undefined while disconnected.
+   */
+  get server(): string | undefined {
+    const connection = this.#connection;
+    if (connection === undefined || this.#status.value !== 'connected') return undefined;
+    return connection.getServer();
+  }
+
   /** The last connection or server error seen, for diagnostics; connecting goes on regardless. */
   get lastError(): unknown {
     return this.#lastError;
@@ -180,6 +190,9 @@ export class NatsTransport implements Transport {
       // keep retrying through auth errors too: credentials may be fixed server-side
       ignoreAuthErrorAbort: true,
       reconnectDelayHandler: this.#reconnectDelay,
+      // the servers a cluster announces join the list, so a node whose every configured
+      // server is gone still finds the rest of the cluster
+      ignoreClusterUpdates: false,
     };
     // nats.js copies undefined values over its defaults, so only set what was given
     if (o.pingIntervalMs !== undefined) options.pingInterval = o.pingIntervalMs;

@@ -43,6 +43,10 @@ export class RoutedTransport implements Transport {
     return Math.min(this.#base.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MAX_MESSAGE_BYTES - WS_FRAME_OVERHEAD_BYTES);
   }
 
+  get server(): string | undefined {
+    return this.#base.server;
+  }
+
   async start(node: string, onFrame: FrameHandler): Promise<void> {
     if (this.#closed) throw new BosunError('BOSUN_TRANSPORT', 'cannot start a closed transport');
     if (this.#node !== undefined) throw new BosunError('BOSUN_TRANSPORT', `transport already started for node ${this.#node}`);

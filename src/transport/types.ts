@@ -30,6 +30,12 @@ export interface Transport {
    */
   readonly maxPayloadBytes?: number;
   /**
+   * Where the transport is connected now, for operators (`bosun tree`): a broker's
+   * `host:port`, or a gateway's URL. Absent while disconnected, or for a transport with
+   * no remote end (embedded).
+   */
+  readonly server?: string;
+  /**
    * Starts receiving every subject under `<node>.>` and connecting. Resolves without
    * waiting for a broker that is down: connection goes on in the background, forever.
    */

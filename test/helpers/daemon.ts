@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import os from 'node:os';
@@ -156,6 +156,17 @@ export class Daemon {
 
   get socketPath(): string {
     return path.join(this.dataDir, 'bosun.sock');
+  }
+
+  /** The token the HTTP and TCP inputs require, from the file the daemon logged at start. */
+  get inputToken(): string {
+    const file = typeof this.started.tokenFile === 'string' ? this.started.tokenFile : path.join(this.dataDir, 'input.token');
+    return readFileSync(file, 'utf8').trim();
+  }
+
+  /** Headers a well-behaved HTTP client of the messages endpoint sends. */
+  get httpHeaders(): Record<string, string> {
+    return { 'Content-Type': 'application/json', Authorization: `Bearer ${this.inputToken}` };
   }
 
   get debugSocketPath(): string {

@@ -1,0 +1,57 @@
+import { startNatsServer, type NatsServer } from './natsServer.ts';
+import { freePort } from './ports.ts';
+
+/**
+ * Real nats-server processes on loopback for tests of several servers (a cluster, a hub and
+ * a leaf), started from the configurations a test wrote. Each has a monitoring port, so a
+ * test waits until routes and leaf links are up instead of sleeping. Every server comes
+ * from `startNatsServer`, so each is killed with its test process however that ends;
+ * callers still stop them by PID in `afterAll` (`stopAll`).
+ */
+export interface TopologyServer extends NatsServer {
+  readonly name: string;
+  /** `127.0.0.1:<port>`, as a node's transport names the server it is on. */
+  readonly hostPort: string;
+  readonly monitorPort: number;
+}
+
+const HOST = '127.0.0.1';
+
+/** Resolves once every server has a route to each of the others. */
+export async function waitForRoutes(servers: TopologyServer[], timeoutMs = 15_000): Promise<void> {
+  await Promise.all(servers.map((s) => waitForMonitor(s, 'routez', (z) => z.num_routes === servers.length - 1, `${s.name}'s routes`, timeoutMs)));
+}
+
+/** Resolves once the hub has a leaf connection. */
+export function waitForLeafLink(hub: TopologyServer, timeoutMs = 15_000): Promise<void> {
+  return waitForMonitor(hub, 'leafz', (z) => Number(z.leafnodes) >= 1, 'the leaf link', timeoutMs);
+}
+
+/** Stops every server that still runs, SIGKILL after a grace period; each by its own PID. */
+export async function stopAll(servers: Array<NatsServer | undefined>): Promise<void> {
+  await Promise.all(servers.map((s) => s?.stop()));
+}
+
+/** A server started with a monitoring port, on `port` (the one its configuration names) or a free one. */
+export async function startMonitored(name: string, args: string[], port?: number): Promise<TopologyServer> {
+  const monitorPort = await freePort();
+  const server = await startNatsServer({ args: ['-m', String(monitorPort), ...args], ...(port !== undefined ? { port } : {}) });
+  // a view of the server, not a copy: its `pid` and `running` getters must stay live
+  return Object.assign(Object.create(server) as NatsServer, { name, hostPort: `${HOST}:${server.port}`, monitorPort });
+}
+
+async function waitForMonitor(server: TopologyServer, endpoint: string, ok: (body: Record<string, unknown>) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const response = await fetch(`http://${HOST}:${server.monitorPort}/${endpoint}`);
+      last = await response.json();
+      if (ok(last as Record<string, unknown>)) return;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last /${endpoint}: ${JSON.stringify(last)?.slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
