@@ -263,7 +263,10 @@ export class SubjectSender {
       if (ops.length) ops.push(this.#metaOp());
     }
     if (ops.length === 0) return;
-    this.deps.store.write(ops).catch((e) => this.deps.onError(e));
+    // Not synced: a delete lost with the disk's cache leaves ACKed rows behind, which are
+    // sent again and ACKed again by the receiver's durable dedup. Syncing it would put an
+    // fsync in front of the next inbox or run write of this node.
+    this.deps.store.write(ops, { sync: false }).catch((e) => this.deps.onError(e));
     if (acked.length) this.deps.onAcked(acked);
     this.actor.send({ type: 'ACKED' });
   }
