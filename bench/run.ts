@@ -7,7 +7,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_MESSAGE_DEFAULTS, normaliseMessages } from '../src/message.ts';
-import { encodeFrame } from '../src/delivery/frames.ts';
+import { encodeFrame, FRAME_VERSION, newIncarnation } from '../src/delivery/frames.ts';
 import { findNatsServerBinary, startNatsServer } from '../test/helpers/natsServer.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { parseArgs, USAGE } from './harness/args.ts';
@@ -25,7 +25,7 @@ const PROFILE_DIR = path.join(REPO_ROOT, 'bench', 'profiles');
 /** Size of the data frame that carries one REQNone message: what the raw baselines send. */
 function dataFrameBytes(): number {
   const [message] = normaliseMessages({ toNode: 'ship1', method: 'REQNone', data: '12345', replyMethod: 'none' }, 'central', DEFAULT_MESSAGE_DEFAULTS, Date.now());
-  return encodeFrame({ v: 1, type: 'data', stream: 'central~ship1~REQNone', seq: 12345, message: message! }).length;
+  return encodeFrame({ v: FRAME_VERSION, type: 'data', stream: 'central~ship1~REQNone', inc: newIncarnation(), seq: 12345, message: message! }).length;
 }
 
 async function main(): Promise<number> {

@@ -117,7 +117,7 @@ describe('a stream receiver, persisted and restored', () => {
   function decisions(receiver: SubjectReceiver, acks: string[], probes: number[]): boolean[] {
     return probes.map((seq) => {
       const before = acks.length;
-      receiver.onFrame(seq, testMessage({ id: `probe-${seq}` }));
+      receiver.onFrame(seq, testMessage({ id: `probe-${seq}` }), 'inc-1');
       return acks.length > before;
     });
   }
@@ -139,7 +139,7 @@ describe('a stream receiver, persisted and restored', () => {
             },
           };
           const original = await SubjectReceiver.open(stream, deps);
-          for (const { seq, skip } of frames) original.onFrame(seq, skip ? undefined : testMessage({ id: `m-${seq}` }));
+          for (const { seq, skip } of frames) original.onFrame(seq, skip ? undefined : testMessage({ id: `m-${seq}` }), 'inc-1');
           await settled(original);
           const restored = await SubjectReceiver.open(stream, deps);
           expect(restored.info.receivedUpTo).toEqual(original.info.receivedUpTo);

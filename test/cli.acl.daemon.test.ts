@@ -20,9 +20,11 @@ const fleet: Record<string, Daemon> = {};
 beforeAll(async () => {
   nats = await startNatsServer();
   dir = await tempDir('bosun-acl-');
-  const start = (node: string) => Daemon.start({ node, dataDir: path.join(dir, node), args: ['--nats', nats.url, '--secure', 'true'] });
+  // --secure given bare: a boolean flag without a value means true.
+  const start = (node: string, ...more: string[]) => Daemon.start({ node, dataDir: path.join(dir, node), args: ['--nats', nats.url, '--secure', ...more] });
+  const trust = ['--trust-central', path.join(dir, 'central', 'keys', 'public.pem')];
   fleet.central = await start('central');
-  [fleet.ship1, fleet.ship2] = await Promise.all([start('ship1'), start('ship2')]);
+  [fleet.ship1, fleet.ship2] = await Promise.all([start('ship1', ...trust), start('ship2', ...trust)]);
 });
 
 afterAll(async () => {
@@ -162,6 +164,18 @@ describe('bosun acl', { timeout: 180_000 }, () => {
     await ship1TakesRules(logged);
   });
 
+  it('adds and removes the rules a copy to a node needs in one command', async () => {
+    expect(await onCentral('acl', 'add', 'copy', 'ship1', 'ship2')).toBe(
+      'ACL changed; rules updated on 1 node(s): ship1\nACL changed; rules updated on 1 node(s): ship1\n',
+    );
+    const rules = JSON.parse(await onCentral('acl', 'ls', '--on', 'ship1', '--json')) as { methods: Record<string, string[]> };
+    expect(rules.methods).toMatchObject({ REQCopyChunk: expect.arrayContaining(['ship2']), REQCopyDone: expect.arrayContaining(['ship2']) });
+    await onCentral('acl', 'rm', 'copy', 'ship1', 'ship2');
+    const after = JSON.parse(await onCentral('acl', 'ls', '--on', 'ship1', '--json')) as { methods: Record<string, string[]> };
+    expect(after.methods.REQCopyChunk ?? []).not.toContain('ship2');
+    expect(after.methods.REQCopyDone ?? []).not.toContain('ship2');
+  });
+
   it('refuses bad input with a reason: unknown groups, nothing to delete, malformed rules, a node that is not central', async () => {
     const cases: Array<[string[], number, RegExp]> = [
       [['acl', 'add', 'command', 'ship1', 'grp_nope', 'uptime'], 1, /^bosun: BOSUN_NOT_FOUND: grp_nope is no node group: make it first/],
@@ -177,7 +191,8 @@ describe('bosun acl', { timeout: 180_000 }, () => {
     // Mistakes in the call itself are found before any daemon is asked: run in-process.
     const usageErrors: Array<[string[], RegExp]> = [
       [['acl', 'add', 'command', 'ship1', 'ship2'], /^bosun: acl add command: command add needs the command: ARG… or a command group\n\nUsage: bosun acl /],
-      [['acl', 'add', 'rule', 'x'], /^bosun: cannot add "rule": say method, command, node-group or command-group\n/],
+      [['acl', 'add', 'rule', 'x'], /^bosun: cannot add "rule": say method, command, node-group, command-group or copy\n/],
+      [['acl', 'add', 'copy', 'ship1'], /^bosun: acl add copy: say DESTINATION SENDER…\n/],
       [['acl', 'add', 'command', 'ship1', 'ship2', 'df', '-h'], /^bosun: -h or --help in a rule is taken for help; a command argument that starts with "-" goes after "--"\n/],
       [['acl', 'add', 'command', 'ship1', 'ship2', 'df', '-x'], /^bosun: unknown option "-x" for bosun acl; a command argument that starts with "-" goes after "--"\n/],
       [['acl', 'frobnicate'], /^bosun: unknown acl command "frobnicate"\n/],

@@ -2,6 +2,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { withBareBooleans } from '../src/cli/config.ts';
 import { COMMAND_USAGE } from '../src/cli/usage.ts';
 import { CONFIG_KEYS, METHOD_SWITCH_KEYS, STATIC_KEYS } from '../src/config/keys.ts';
 import { loadConfig } from '../src/config/load.ts';
@@ -178,6 +179,26 @@ describe('booleans', () => {
           ? { flags: { node: 'n1', 'start-sub-req-hello': value } }
           : { file: file({ 'start-sub-req-hello': value }) };
     expect(() => resolveConfig(sources(over))).toThrow(expect.objectContaining({ code: 'BOSUN_BAD_CONFIG', message }));
+  });
+});
+
+describe('boolean flags given bare', () => {
+  it('mean true, before another flag or at the end; a value given stays as given', () => {
+    expect(withBareBooleans(['--secure', '--node', 'x'])).toEqual(['--secure', 'true', '--node', 'x']);
+    expect(withBareBooleans(['--node', 'x', '--start-sub-req-hello'])).toEqual(['--node', 'x', '--start-sub-req-hello', 'true']);
+    expect(withBareBooleans(['--secure', 'false', '--secure=true', '--node', 'x'])).toEqual(['--secure', 'false', '--secure=true', '--node', 'x']);
+    expect(withBareBooleans(['--secure', 'maybe'])).toEqual(['--secure', 'maybe']);
+    // A flag that takes a value is left alone.
+    expect(withBareBooleans(['--trust-central', '--secure'])).toEqual(['--trust-central', '--secure', 'true']);
+  });
+
+  it('work on the command line: bosun config show --secure', async () => {
+    const dir = await tempDir('bosun-bare-');
+    const result = await runBosun(['config', 'show', '--json', '--node', 'x', '--data-dir', path.join(dir, 'data'), '--secure', '--start-sub-req-hello']);
+    expect(result.code, result.stderr).toBe(0);
+    const settings = (JSON.parse(result.stdout) as { settings: Array<{ key: string; source: string; shown: string }> }).settings;
+    expect(settings.find((s) => s.key === 'secure')).toMatchObject({ source: 'flag', shown: 'true' });
+    expect(settings.find((s) => s.key === 'start-sub-req-hello')).toMatchObject({ source: 'flag', shown: 'true' });
   });
 });
 
@@ -364,15 +385,18 @@ describe('bosun config show', () => {
 describe('documentation', () => {
   it('bosun start --help lists every key with its default and environment variable', () => {
     const help = COMMAND_USAGE.start!;
+    const literal = (text: string) => text.replace(/[()<>.\\/[\]]/g, '\\$&');
     for (const key of STATIC_KEYS) {
-      expect(help).toMatch(new RegExp(`--${key.key} ${key.arg}\\s+\\$${key.env}\\s+default ${key.defaultText.replace(/[()<>.\\/]/g, '\\$&')}\\n`));
+      expect(help).toMatch(new RegExp(`--${key.key} ${literal(key.arg)}\\s+\\$${key.env}\\s+default ${literal(key.defaultText)}\\n`));
     }
-    for (const key of METHOD_SWITCH_KEYS) expect(help).toContain(`--${key.key} BOOL`);
+    for (const key of METHOD_SWITCH_KEYS) expect(help).toContain(`--${key.key} [BOOL]`);
   });
 
   it('docs/configuration.md has a row for every key', () => {
     const doc = readFileSync(path.resolve(import.meta.dirname, '../docs/configuration.md'), 'utf8');
-    for (const key of STATIC_KEYS) expect(doc).toMatch(new RegExp(`^\\| \`${key.key}\` \\| \`--${key.key} ${key.arg}\` \\| \`${key.env}\` \\|`, 'm'));
+    for (const key of STATIC_KEYS) {
+      expect(doc).toMatch(new RegExp(`^\\| \`${key.key}\` \\| \`--${key.key} ${key.arg.replace(/[[\]]/g, '\\$&')}\` \\| \`${key.env}\` \\|`, 'm'));
+    }
     expect(doc).toContain('BOSUN_START_SUB_<METHOD>');
   });
 });

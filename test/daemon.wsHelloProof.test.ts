@@ -34,7 +34,8 @@ afterAll(async () => {
 });
 
 function startShip1(): Promise<Daemon> {
-  return Daemon.start({ node: 'ship1', dataDir: path.join(dir, 'ship1'), args: [...secure, '--peer', url] });
+  const trust = ['--trust-central', path.join(dir, 'central', 'keys', 'public.pem')];
+  return Daemon.start({ node: 'ship1', dataDir: path.join(dir, 'ship1'), args: [...secure, ...trust, '--peer', url] });
 }
 
 let commands = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeFrame, encodeDataFrame, encodeFrame } from '../src/delivery/frames.ts';
+import { decodeFrame, encodeDataFrame, encodeFrame, newIncarnation } from '../src/delivery/frames.ts';
 import type { Message } from '../src/message.ts';
 import { testMessage } from './support/methods.ts';
 
@@ -11,10 +11,29 @@ describe('data frames', () => {
     fc.assert(
       fc.property(fc.option(fc.string({ unit: 'binary' }), { nil: undefined }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (data, seq) => {
         const message: Message = testMessage({ method: 'REQTestRecord', ...(data !== undefined ? { data } : {}), directory: 'a "quoted" dir' });
-        const bytes = encodeDataFrame(stream, seq, JSON.stringify(message));
-        expect(Buffer.from(bytes).toString()).toBe(Buffer.from(encodeFrame({ v: 1, type: 'data', stream, seq, message })).toString());
-        expect(decodeFrame(bytes)).toEqual({ v: 1, type: 'data', stream, seq, message: JSON.parse(JSON.stringify(message)) });
+        const inc = newIncarnation();
+        const bytes = encodeDataFrame(stream, inc, seq, JSON.stringify(message));
+        expect(Buffer.from(bytes).toString()).toBe(Buffer.from(encodeFrame({ v: 2, type: 'data', stream, inc, seq, message })).toString());
+        expect(decodeFrame(bytes)).toEqual({ v: 2, type: 'data', stream, inc, seq, message: JSON.parse(JSON.stringify(message)) });
+        const signed = encodeDataFrame(stream, inc, seq, JSON.stringify(message), 'A'.repeat(86) + '==');
+        expect(decodeFrame(signed)).toEqual({ v: 2, type: 'data', stream, inc, seq, sig: 'A'.repeat(86) + '==', message: JSON.parse(JSON.stringify(message)) });
       }),
     );
+  });
+});
+
+describe('decoding', () => {
+  it('refuses frames of version 1, and data, skip and ACK frames without an incarnation', () => {
+    const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+    const message = testMessage({ method: 'REQTestRecord' });
+    expect(decodeFrame(encode({ v: 1, type: 'data', stream, seq: 1, message }))).toBeUndefined();
+    expect(decodeFrame(encode({ v: 2, type: 'data', stream, seq: 1, message }))).toBeUndefined();
+    expect(decodeFrame(encode({ v: 2, type: 'skip', stream, seq: 1 }))).toBeUndefined();
+    expect(decodeFrame(encode({ v: 2, type: 'ack', stream, upTo: 1 }))).toBeUndefined();
+    expect(decodeFrame(encode({ v: 2, type: 'ack', stream, inc: 'not-one', upTo: 1 }))).toBeUndefined();
+    const inc = newIncarnation();
+    expect(decodeFrame(encode({ v: 2, type: 'ack', stream, inc, seqs: [1, 2], ids: ['a'] }))).toBeUndefined();
+    expect(decodeFrame(encode({ v: 2, type: 'ack', stream, inc, seqs: [1, 2], ids: ['a', ''] }))).toBeDefined();
+    expect(decodeFrame(encode({ v: 2, type: 'resume', stream }))).toEqual({ v: 2, type: 'resume', stream });
   });
 });

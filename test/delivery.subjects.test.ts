@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ackSubject, dataSubject, encodeFrame, publisherOf, streamIdOf } from '../src/delivery/frames.ts';
+import { ackSubject, dataSubject, encodeFrame, publisherOf, streamIdOf, newIncarnation } from '../src/delivery/frames.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { testMessage } from './support/methods.ts';
 import { recorder } from './helpers/recorder.ts';
 import { until } from './helpers/until.ts';
+
+const INC = newIncarnation();
 
 /**
  * Subjects name their publisher (`<addressee>.<publisher>.<method>.<kind>`), and a node
@@ -46,7 +48,7 @@ describe('subjects that name their publisher', () => {
     const stream = streamIdOf('central', 'ship1', 'REQTestRecord');
     const forged = testMessage({ id: 'forged', fromNode: 'central', toNode: 'ship1', method: 'REQTestRecord', data: 'forged', replyMethod: 'none' });
     // Sequence 1 of central's stream, published by mallory on a subject that names mallory.
-    mallory.publish('ship1.mallory.REQTestRecord.EventACK', encodeFrame({ v: 1, type: 'data', stream, seq: 1, message: forged }));
+    mallory.publish('ship1.mallory.REQTestRecord.EventACK', encodeFrame({ v: 2, type: 'data', inc: INC, stream, seq: 1, message: forged }));
     await until(() => ship1.counters.badFrames >= 1, 5000, 'the forged frame dropped');
     await central.accept({ toNode: 'ship1', method: 'REQTestRecord', data: 'genuine', replyMethod: 'none' });
     await until(() => (rec.runs.get('ship1')?.length ?? 0) >= 1, 5000, 'the genuine run');
@@ -58,7 +60,7 @@ describe('subjects that name their publisher', () => {
     bus.partition('central', 'ship1');
     const d = await central.send({ toNode: 'ship1', method: 'REQTestRecord', data: 'must arrive', replyMethod: 'none' });
     const stream = streamIdOf('central', 'ship1', 'REQTestRecord');
-    mallory.publish('central.mallory.REQTestRecord.ACK', encodeFrame({ v: 1, type: 'ack', stream, upTo: 1 }));
+    mallory.publish('central.mallory.REQTestRecord.ACK', encodeFrame({ v: 2, type: 'ack', inc: INC, stream, upTo: 1 }));
     await until(() => central.counters.badFrames >= 1, 5000, 'the forged ACK dropped');
     expect((await central.queue()).map((q) => q.id)).toEqual([d.id]);
     bus.heal();

@@ -6,11 +6,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
 import type { MethodSpec } from '../src/methods/types.ts';
 import type { MessageGuard } from '../src/runtime/Node.ts';
-import { ackSubject, dataSubject, encodeFrame, streamIdOf, type Frame } from '../src/delivery/frames.ts';
+import { ackSubject, dataSubject, encodeDataFrame, encodeFrame, streamIdOf, newIncarnation, type Frame } from '../src/delivery/frames.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { envelopeBytes, frameBytes } from '../src/security/canonical.ts';
 import { KEYS_KIND, signDocument } from '../src/security/documents.ts';
 import { errorLogOf, eventually, startSecureFleet, type SecureTestNode } from './support/security.ts';
+import { createSecurity, type Security } from '../src/security/createSecurity.ts';
+import { MemoryStore } from '../src/store/MemoryStore.ts';
+import { testMessage } from './support/methods.ts';
+
+const INC = newIncarnation();
 
 /**
  * Each attack against a fleet of central, ship1 and ship2, all keys allowed. An attack is
@@ -56,6 +61,8 @@ function attackable(name: string) {
       screen: guard.screen?.bind(guard),
       sealFrame: guard.sealFrame?.bind(guard),
       checkFrame: guard.checkFrame?.bind(guard),
+      signDelivery: guard.signDelivery?.bind(guard),
+      checkDelivery: guard.checkDelivery?.bind(guard),
     }),
   };
 }
@@ -167,7 +174,7 @@ describe('attacks on a secure fleet', () => {
     await mallory.start('mallory', () => {});
     cleanups.push(() => mallory.close());
     const stream = streamIdOf('central', 'ship2', 'REQTestRecord');
-    mallory.publish(dataSubject({ fromNode: 'central', toNode: 'ship2', method: 'REQTestRecord' }), encodeFrame({ v: 1, type: 'data', stream, seq: 1, message: captured! }));
+    mallory.publish(dataSubject({ fromNode: 'central', toNode: 'ship2', method: 'REQTestRecord' }), encodeFrame({ v: 2, type: 'data', inc: INC, stream, seq: 1, message: captured! }));
     await logged(central, /ship2 BOSUN_MISDIRECTED .*the message is for ship1, not ship2/);
     expect(runs).toEqual(['ship1:only ship1']);
   });
@@ -289,7 +296,7 @@ describe('attacks on a secure fleet', () => {
       ACKTimeout: 5, retries: 0, retryWait: 1, methodTimeout: 10, acceptedAt: Date.now(), scheduled: { firstRunAt: Date.now(), run: 1, of: 'x' },
     };
     const stream = streamIdOf('central', 'ship1', 'REQCliCommand');
-    mallory.publish(dataSubject({ fromNode: 'central', toNode: 'ship1', method: 'REQCliCommand' }), encodeFrame({ v: 1, type: 'data', stream, seq: 1, message: unsigned }));
+    mallory.publish(dataSubject({ fromNode: 'central', toNode: 'ship1', method: 'REQCliCommand' }), encodeFrame({ v: 2, type: 'data', inc: INC, stream, seq: 1, message: unsigned }));
     await new Promise((r) => setTimeout(r, 1000));
     await expect(stat(marker)).rejects.toThrow();
     void central;
@@ -314,7 +321,7 @@ describe('attacks on a secure fleet', () => {
     await mallory.start('mallory', () => {});
     cleanups.push(() => mallory.close());
     const stream = streamIdOf('ship2', 'ship1', 'REQCliCommand');
-    mallory.publish(dataSubject({ fromNode: 'ship2', toNode: 'ship1', method: 'REQCliCommand' }), encodeFrame({ v: 1, type: 'data', stream, seq: 1, message: captured! }));
+    mallory.publish(dataSubject({ fromNode: 'ship2', toNode: 'ship1', method: 'REQCliCommand' }), encodeFrame({ v: 2, type: 'data', inc: INC, stream, seq: 1, message: captured! }));
     await new Promise((r) => setTimeout(r, 1000));
     await expect(stat(marker)).rejects.toThrow();
   });
@@ -340,13 +347,13 @@ describe('forged frames from someone on the broker', () => {
     replyMethodArgs: [], ACKTimeout: 5, retries: 0, retryWait: 1, methodTimeout: 10, acceptedAt: Date.now(), expiresAt: Date.now() + 60_000, ...fields,
   });
   const forgeries: Array<[string, string, (f: { stream: string; seq: number; ship2: SecureTestNode }) => Frame]> = [
-    ['a data frame signed with another key', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 1, type: 'data', stream, seq, message: resign(claim({}), rogue) })],
-    ['an unsigned data frame', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 1, type: 'data', stream, seq, message: claim({}) })],
+    ['a data frame signed with another key', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 2, type: 'data', inc: INC, stream, seq, message: resign(claim({}), rogue) })],
+    ['an unsigned data frame', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 2, type: 'data', inc: INC, stream, seq, message: claim({}) })],
     // Genuine, but another stream's: ship2's own signed message to ship1.
     ['a data frame of another stream', 'BOSUN_MISDIRECTED', ({ stream, seq, ship2 }) => ({
-      v: 1, type: 'data', stream, seq, message: ship2.security.guard.seal(claim({ fromNode: 'ship2' })),
+      v: 2, type: 'data', inc: INC, stream, seq, message: ship2.security.guard.seal(claim({ fromNode: 'ship2' })),
     })],
-    ['an unsigned skip frame', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 1, type: 'skip', stream, seq })],
+    ['an unsigned skip frame', 'BOSUN_BAD_SIGNATURE', ({ stream, seq }) => ({ v: 2, type: 'skip', inc: INC, stream, seq })],
   ];
 
   it.each(forgeries)('%s with the next sequence number does not take the genuine message\'s place', async (_, code, forge) => {
@@ -369,9 +376,9 @@ describe('forged frames from someone on the broker', () => {
   });
 
   it.each([
-    ['ordered', 'REQTestRecord', (stream: string): Frame => ({ v: 1, type: 'ack', stream, upTo: 3 })],
+    ['ordered', 'REQTestRecord', (stream: string): Frame => ({ v: 2, type: 'ack', inc: INC, stream, upTo: 3 })],
     ['unordered', 'REQnTestRecord', (stream: string): Frame => {
-      const ack = { v: 1 as const, type: 'ack' as const, stream, seqs: [1, 2, 3] };
+      const ack = { v: 2 as const, type: 'ack' as const, inc: INC, stream, seqs: [1, 2, 3] };
       return { ...ack, signature: sign(null, frameBytes(ack), rogue).toString('base64') };
     }],
   ])('a forged ACK does not make central drop %s messages that were not delivered', async (_, method, forge) => {
@@ -391,5 +398,54 @@ describe('forged frames from someone on the broker', () => {
     await eventually(() => sender.drained, 5000, 'the genuine ACKs');
     await logged(central, new RegExp(`central BOSUN_BAD_SIGNATURE central/outbound/${stream}: dropped ack frame of stream ${stream}, said to be from ship1, ignored: `));
     void ship1;
+  });
+});
+
+/**
+ * Names nobody allowed cost nothing lasting: their frames are dropped before a receiver
+ * exists for them. The only streams such a name opens are how keys are learnt: its hello
+ * and key request to central.
+ */
+describe('frames from names with no allowed key', () => {
+  async function madeUp(node: string, centralKey: string) {
+    const keyDir = await mkdtemp(path.join(os.tmpdir(), 'bosun-ghost-'));
+    cleanups.push(() => rm(keyDir, { recursive: true, force: true }));
+    return createSecurity({ node, central: 'central', keyDir, store: new MemoryStore(), centralKey });
+  }
+
+  /** `message` sealed by `ghost`, as a data frame with its delivery signature, published on its subject. */
+  function publishAs(transport: { publish(s: string, p: Uint8Array): void }, ghost: Security, fields: Partial<Message>): void {
+    const m = ghost.guard.seal(testMessage({ id: `g-${Math.random()}`, acceptedAt: Date.now(), ...fields }));
+    const ids = { fromNode: m.fromNode, toNode: m.toNode, method: m.method };
+    const stream = streamIdOf(ids.fromNode, ids.toNode, ids.method);
+    const json = JSON.stringify(m);
+    const inc = newIncarnation();
+    transport.publish(dataSubject(ids), encodeDataFrame(stream, inc, 1, json, ghost.guard.signDelivery(stream, inc, 1, json)));
+  }
+
+  it('open no stream and leave no row on a node; on central only the hello of a name presenting its key', async () => {
+    const { bus, central, ship1 } = await fleet();
+    const transport = bus.transport();
+    await transport.start('mallory', () => {});
+    cleanups.push(() => transport.close());
+    const centralKey = central.security.keys.publicKey;
+    const ghosts = await Promise.all(['ghost1', 'ghost2', 'ghost3'].map((g) => madeUp(g, centralKey)));
+    const rows = async (node: SecureTestNode, from: string) => (await node.store.range({ gte: `meta!recv!${from}~`, lt: `meta!recv!${from}~\uffff` })).map(([k]) => k);
+    const refusedBefore = { ship1: ship1.node.counters.refusedFrames!, central: central.node.counters.refusedFrames! };
+
+    publishAs(transport, ghosts[0]!, { fromNode: 'ghost1', toNode: 'ship1', method: 'REQTestRecord', replyRetries: -1 });
+    publishAs(transport, ghosts[0]!, { fromNode: 'ghost1', toNode: 'central', method: 'REQTestRecord', replyRetries: -1 });
+    publishAs(transport, ghosts[1]!, { fromNode: 'ghost2', toNode: 'central', method: 'REQHello', data: '{}', replyMethod: 'none' });
+    await eventually(() => ship1.node.counters.refusedFrames! > refusedBefore.ship1 && central.node.counters.refusedFrames! > refusedBefore.central, 5000, 'the frames judged');
+    await eventually(() => central.security.authority!.list().pending.some((p) => p.node === 'ghost2'), 5000, 'ghost2 pending');
+
+    expect(await rows(ship1, 'ghost1')).toEqual([]);
+    expect(await rows(central, 'ghost1')).toEqual([]);
+    expect(await rows(central, 'ghost2')).toEqual(['meta!recv!ghost2~central~REQHello']);
+    expect([...ship1.node.receivers().keys()].filter((s) => s.startsWith('ghost'))).toEqual([]);
+    // Nothing queued to answer them.
+    expect((await ship1.node.queue()).filter((q) => q.toNode.startsWith('ghost'))).toEqual([]);
+    expect((await central.node.queue()).filter((q) => q.toNode.startsWith('ghost'))).toEqual([]);
+    expect(runs).toEqual([]);
   });
 });

@@ -33,7 +33,7 @@ async function centralDaemon(): Promise<{ dataDir: string; central: SecureTestNo
   cleanups.push(() => central.stop());
   const socket: SocketInput = await startSocketInput(central.node, { dataDir });
   cleanups.push(() => socket.close());
-  const ship1 = await startSecureTestNode('ship1', { bus });
+  const ship1 = await startSecureTestNode('ship1', { bus, centralKey: central.security.keys.publicKey });
   cleanups.push(() => ship1.stop());
   await eventually(() => central.security.authority!.list().pending.length === 1, 5000, 'the pending key');
   return { dataDir, central, ship1 };

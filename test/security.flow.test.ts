@@ -18,7 +18,9 @@ describe('secure fleet: keys from hello to allowed', () => {
     const bus = new EmbeddedBus();
     const central = await startSecureTestNode('central', { bus });
     started.push(central);
-    const ship1 = await startSecureTestNode('ship1', { bus, helloIntervalSeconds: 3600, security: { unknownKeyGraceSeconds: 0.3 } });
+    // The operator gave ship1 central's fingerprint: the first key set with that key pins it.
+    const centralFingerprint = central.security.keys.fingerprint;
+    const ship1 = await startSecureTestNode('ship1', { bus, helloIntervalSeconds: 3600, security: { centralFingerprint, unknownKeyGraceSeconds: 0.3 } });
     started.push(ship1);
 
     // The hello (and the key request at attach) carry ship1's key: central files it as pending.
@@ -29,7 +31,7 @@ describe('secure fleet: keys from hello to allowed', () => {
     expect(listing.pending.find((p) => p.node === 'ship1')!.fingerprint).toBe(ship1.security.keys.fingerprint);
     await eventually(() => central.node.nodes().some((n) => n.node === 'ship1'), 5000, 'the hello');
 
-    // Not allowed yet: ship1 has no key for central and refuses its command.
+    // Not allowed yet: ship1 has no key for central, and drops its command on arrival.
     const refused = await central.node.send({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'too early'] });
     await eventually(async () => (await errorLogOf(central.node)).includes('BOSUN_UNKNOWN_KEY'), 10_000, 'UNKNOWN_KEY in the error log');
     void refused;
@@ -64,7 +66,9 @@ describe('secure fleet: keys from hello to allowed', () => {
     await ships.ship2!.node.send({ toNode: 'central', method: 'REQCliCommand', methodArgs: ['echo', 'from a revoked node'] });
     const log = await eventually(async () => {
       const text = await errorLogOf(central.node);
-      return /ship1 BOSUN_UNKNOWN_KEY .*REQCliCommand .* from ship2/.test(text) && /central BOSUN_UNKNOWN_KEY .*REQCliCommand .* from ship2/.test(text) && text;
+      // Dropped on arrival: neither stored nor run, and no error reply to ship2.
+      const dropped = (node: string) => new RegExp(`${node} BOSUN_UNKNOWN_KEY .*dropped data frame \\d+ of stream ship2~${node}~REQCliCommand, said to be from ship2`);
+      return dropped('ship1').test(text) && dropped('central').test(text) && text;
     }, 10_000, 'both refusals in the error log');
     expect(log).not.toContain('from a revoked node');
   });

@@ -5,11 +5,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
 import { testMessage } from './support/methods.ts';
 import { MemoryStore } from '../src/store/MemoryStore.ts';
-import { streamIdOf, type SignedFrame } from '../src/delivery/frames.ts';
+import { streamIdOf, newIncarnation, type SignedFrame } from '../src/delivery/frames.ts';
 import { SIGNED_FIELDS, envelopeBytes } from '../src/security/canonical.ts';
 import { createSecurity, type Security } from '../src/security/createSecurity.ts';
 import { loadOrCreateKeys, parsePublicKey, verifySignature } from '../src/security/keys.ts';
 import { Ledger } from '../src/security/Ledger.ts';
+
+const INC = newIncarnation();
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -159,19 +161,20 @@ describe('on arrival, before a frame takes its place in a stream', () => {
     expect(ship1.guard.screen(relayed, streamIdOf('evil', 'ship1', 'REQCliCommand'))).toMatchObject({ code: 'BOSUN_MISDIRECTED' });
   });
 
-  it('leaves a sender whose key is not known yet to the check before it runs', async () => {
+  it('drops on arrival a sender whose key this node does not hold; central takes the hellos that present one', async () => {
     const { central, ship1 } = await pair();
-    const ship2 = await createSecurity({ node: 'ship2', central: 'central', keyDir: await tempDir(), store: new MemoryStore() });
+    const centralKey = central.keys.publicKey;
+    const ship2 = await createSecurity({ node: 'ship2', central: 'central', keyDir: await tempDir(), store: new MemoryStore(), centralKey });
     const m = ship2.guard.seal(request({ fromNode: 'ship2' }));
     const stream = streamIdOf('ship2', 'ship1', 'REQCliCommand');
-    expect(ship1.guard.screen(m, stream)).toBeUndefined();
+    expect(ship1.guard.screen(m, stream)).toMatchObject({ code: 'BOSUN_UNKNOWN_KEY' });
     await expect(ship1.guard.check(m, { stream, seq: 1 })).rejects.toMatchObject({ code: 'BOSUN_UNKNOWN_KEY' });
     // Central takes a hello signed with the key it presents, even a key that is not the
     // node's allowed one: the check files it as pending.
     const hello1 = ship2.guard.seal(testMessage({ id: 'h1', fromNode: 'ship2', toNode: 'central', method: 'REQHello', data: '{}', replyMethod: 'none', acceptedAt: Date.now() }));
     await central.guard.check(hello1);
     await central.authority!.allow(['ship2']);
-    const rotated = await createSecurity({ node: 'ship2', central: 'central', keyDir: await tempDir(), store: new MemoryStore() });
+    const rotated = await createSecurity({ node: 'ship2', central: 'central', keyDir: await tempDir(), store: new MemoryStore(), centralKey });
     const hello = rotated.guard.seal(testMessage({ id: 'h2', fromNode: 'ship2', toNode: 'central', method: 'REQHello', data: '{}', replyMethod: 'none', acceptedAt: Date.now() }));
     expect(central.guard.screen(hello, streamIdOf('ship2', 'central', 'REQHello'))).toBeUndefined();
   });
@@ -180,10 +183,10 @@ describe('on arrival, before a frame takes its place in a stream', () => {
     const { central, ship1 } = await pair();
     const stream = streamIdOf('ship1', 'central', 'REQHello');
     const frames: SignedFrame[] = [
-      { v: 1, type: 'ack', stream, upTo: 5 },
-      { v: 1, type: 'ack', stream, seqs: [2, 3] },
-      { v: 1, type: 'resume', stream },
-      { v: 1, type: 'skip', stream: streamIdOf('central', 'ship1', 'REQCliCommand'), seq: 4 },
+      { v: 2, type: 'ack', inc: INC, stream, upTo: 5 },
+      { v: 2, type: 'ack', inc: INC, stream, seqs: [2, 3] },
+      { v: 2, type: 'resume', stream },
+      { v: 2, type: 'skip', inc: INC, stream: streamIdOf('central', 'ship1', 'REQCliCommand'), seq: 4 },
     ];
     for (const frame of frames) {
       const sealed = central.guard.sealFrame(frame);
@@ -192,18 +195,19 @@ describe('on arrival, before a frame takes its place in a stream', () => {
       expect(ship1.guard.checkFrame({ ...sealed, stream: streamIdOf('ship1', 'central', 'REQErrorLog') }, 'central')).toMatchObject({ code: 'BOSUN_BAD_SIGNATURE' });
       expect(ship1.guard.checkFrame(ship1.guard.sealFrame(frame), 'central')).toMatchObject({ code: 'BOSUN_BAD_SIGNATURE' });
     }
-    const ack = central.guard.sealFrame({ v: 1, type: 'ack', stream, upTo: 5 });
+    const ack = central.guard.sealFrame({ v: 2, type: 'ack', inc: INC, stream, upTo: 5 });
     expect(ship1.guard.checkFrame({ ...ack, upTo: 500 }, 'central')).toMatchObject({ code: 'BOSUN_BAD_SIGNATURE' });
     expect(ship1.guard.checkFrame({ ...ack, seqs: [6] }, 'central')).toMatchObject({ code: 'BOSUN_BAD_SIGNATURE' });
     // Central has not allowed ship1's key yet: its frames are taken as they come.
-    expect(central.guard.checkFrame({ v: 1, type: 'ack', stream: streamIdOf('central', 'ship1', 'REQKeysUpdate'), upTo: 1 }, 'ship1')).toBeUndefined();
+    expect(central.guard.checkFrame({ v: 2, type: 'ack', inc: INC, stream: streamIdOf('central', 'ship1', 'REQKeysUpdate'), upTo: 1 }, 'ship1')).toBeUndefined();
   });
 });
 
 describe('keys on central', () => {
   it('files a hello from an unknown node as pending, and a changed key as pending while refusing it', async () => {
     const { central } = await pair();
-    const shipKeys = await createSecurity({ node: 'ship9', central: 'central', keyDir: await tempDir(), store: new MemoryStore() });
+    const centralKey = central.keys.publicKey;
+    const shipKeys = await createSecurity({ node: 'ship9', central: 'central', keyDir: await tempDir(), store: new MemoryStore(), centralKey });
     const hello = shipKeys.guard.seal(testMessage({ id: 'h1', fromNode: 'ship9', toNode: 'central', method: 'REQHello', data: '{"bosun":"0.1.0"}', replyMethod: 'none', acceptedAt: Date.now() }));
     expect(JSON.parse(hello.data!).publicKey).toBe(shipKeys.keys.publicKey);
     await central.guard.check(hello);
@@ -213,14 +217,14 @@ describe('keys on central', () => {
     await expect(central.guard.check(other)).rejects.toMatchObject({ code: 'BOSUN_UNKNOWN_KEY' });
 
     await central.authority!.allow(['ship9']);
-    const impostor = await createSecurity({ node: 'ship9', central: 'central', keyDir: await tempDir(), store: new MemoryStore() });
+    const impostor = await createSecurity({ node: 'ship9', central: 'central', keyDir: await tempDir(), store: new MemoryStore(), centralKey });
     const newHello = impostor.guard.seal(testMessage({ id: 'h2', fromNode: 'ship9', toNode: 'central', method: 'REQHello', data: '{}', replyMethod: 'none', acceptedAt: Date.now() }));
     await expect(central.guard.check(newHello)).rejects.toMatchObject({ code: 'BOSUN_UNKNOWN_KEY', message: expect.stringMatching(/is pending/) });
     expect(central.authority!.keyFor('ship9')).toBe(shipKeys.keys.publicKey);
     expect(central.authority!.list().pending).toMatchObject([{ node: 'ship9', replacesAllowedKey: true, fingerprint: impostor.keys.fingerprint }]);
   });
 
-  it('pins central\'s key from --central-key and refuses a key set signed by another central', async () => {
+  it('pins central\'s key from --trust-central and refuses a key set signed by another central', async () => {
     const { ship1 } = await pair();
     const other = await createSecurity({ node: 'central', central: 'central', keyDir: await tempDir(), store: new MemoryStore() });
     const update = other.guard.seal(
@@ -233,25 +237,43 @@ describe('keys on central', () => {
 });
 
 describe('a node\'s trust across restarts', () => {
-  it('keeps the pinned central key and key set, and re-verifies them when it loads', async () => {
+  it('refuses to start without central\'s key, pins it from a key set with the fingerprint given, keeps it, and re-verifies what it loads', async () => {
     const central = await createSecurity({ node: 'central', central: 'central', keyDir: await tempDir(), store: new MemoryStore() });
     const keyDir = await tempDir();
     const store = new MemoryStore();
-    const ship1 = await createSecurity({ node: 'ship1', central: 'central', keyDir, store });
+    await expect(createSecurity({ node: 'ship1', central: 'central', keyDir, store })).rejects.toMatchObject({
+      code: 'BOSUN_BAD_CONFIG',
+      message: expect.stringMatching(/--trust-central FILE .* or --trust-central-fingerprint SHA256:/),
+    });
+    await expect(createSecurity({ node: 'ship1', central: 'central', keyDir, store, centralFingerprint: 'SHA256:nope' })).rejects.toMatchObject({ code: 'BOSUN_BAD_CONFIG' });
+
+    const ship1 = await createSecurity({ node: 'ship1', central: 'central', keyDir, store, centralFingerprint: central.keys.fingerprint });
+    expect(ship1.trust!.centralKey).toBeUndefined();
+    // A key set from anyone else, however well signed with its own key, pins nothing.
+    const other = await createSecurity({ node: 'central', central: 'central', keyDir: await tempDir(), store: new MemoryStore() });
+    await expect(ship1.trust!.applyKeys(JSON.stringify(other.authority!.keySetDocument()))).rejects.toMatchObject({ code: 'BOSUN_UNKNOWN_KEY' });
     expect(ship1.trust!.centralKey).toBeUndefined();
     await ship1.trust!.applyKeys(JSON.stringify(central.authority!.keySetDocument()));
     expect(ship1.trust!.centralKey).toBe(central.keys.publicKey);
 
+    // Pinned from what the operator gave: later starts need no flag.
     const again = await createSecurity({ node: 'ship1', central: 'central', keyDir, store });
     expect(again.trust!.centralKey).toBe(central.keys.publicKey);
     expect(again.trust!.keysHash).toBe(ship1.trust!.keysHash);
 
     // A key set put into the store by hand, signed by someone else, is not taken.
-    const other = await createSecurity({ node: 'central', central: 'central', keyDir: await tempDir(), store: new MemoryStore() });
     await new Ledger(store).put('keys', JSON.stringify(other.authority!.keySetDocument()));
     const tampered = await createSecurity({ node: 'ship1', central: 'central', keyDir, store });
     expect(tampered.trust!.keysHash).toBe('');
     expect(tampered.trust!.centralKey).toBe(central.keys.publicKey);
+  });
+
+  it('does not take a central key pinned from the wire by an older version', async () => {
+    const central = await createSecurity({ node: 'central', central: 'central', keyDir: await tempDir(), store: new MemoryStore() });
+    const store = new MemoryStore();
+    await store.open();
+    await new Ledger(store).put('centralKey', central.keys.publicKey);
+    await expect(createSecurity({ node: 'ship1', central: 'central', keyDir: await tempDir(), store })).rejects.toMatchObject({ code: 'BOSUN_BAD_CONFIG' });
   });
 });
 

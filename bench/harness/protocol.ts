@@ -30,6 +30,11 @@ export interface NodeSpec {
   helloIntervalSeconds?: number;
   /** Register the order-checking methods, expecting this data index first. */
   orderCheckFrom?: number;
+  /**
+   * Sign and check every message and frame (`--secure`). Central must run in the same
+   * worker and start first: a node started after it is allowed by it in-process.
+   */
+  secure?: boolean;
 }
 
 export interface AcceptPlan {

@@ -25,6 +25,8 @@ interface Variant {
   transport: 'nats' | 'embedded';
   /** fsync every group commit (default true). */
   sync?: boolean;
+  /** Both nodes sign and check (`--secure`); embedded only. */
+  secure?: boolean;
 }
 
 function scale(ctx: ScenarioContext) {
@@ -52,8 +54,12 @@ async function oneRep(ctx: ScenarioContext, v: Variant, rep: number, count: numb
     } else {
       central = ship = await ctx.spawn('embedded', rep);
       workers.push(central);
-      await central.call({ cmd: 'node.start', spec: { node: 'ship1', dataDir: path.join(dir, 'ship1'), sync } });
-      await central.call({ cmd: 'node.start', spec: { node: 'central', dataDir: path.join(dir, 'central'), sync } });
+      const secure = v.secure ? { secure: true } : {};
+      const startShip = () => central.call({ cmd: 'node.start', spec: { node: 'ship1', dataDir: path.join(dir, 'ship1'), sync, ...secure } });
+      const startCentral = () => central.call({ cmd: 'node.start', spec: { node: 'central', dataDir: path.join(dir, 'central'), sync, ...secure } });
+      // A secure ship is allowed by its central, which must run first.
+      if (v.secure) await startCentral().then(startShip);
+      else await startShip().then(startCentral);
       usageOf = { 'central+ship1': central };
     }
     ctx.progress(`${v.name} rep ${rep}: ${count.toLocaleString('en-US')} ${v.method}`);
@@ -117,7 +123,7 @@ function deliveryScenario(
         summary: v.summary,
         quick: ctx.quick,
         ...(ctx.quick ? { scaleNote: `--quick: ${count.toLocaleString('en-US')} messages instead of 100,000; ${reps} repetition(s)` } : {}),
-        parameters: { messages: count, method: v.method, acceptBatch: ACCEPT_BATCH, acceptLanes: ACCEPT_LANES, windowSize: 1000, sync: v.sync ?? true, transport: v.transport },
+        parameters: { messages: count, method: v.method, acceptBatch: ACCEPT_BATCH, acceptLanes: ACCEPT_LANES, windowSize: 1000, sync: v.sync ?? true, transport: v.transport, secure: v.secure ?? false },
         repetitions: reps,
         ...combined,
         baselines: baselinesOf(specs, extra),
@@ -199,4 +205,22 @@ export const deliveryNatsNoSync = deliveryScenario(
   },
   async () => [],
   async (ctx) => [baselineRef(ctx.earlier('delivery-nats'), 'rate')],
+);
+
+/**
+ * Diagnostic, not part of a full run (name it to run it): delivery-embedded with both
+ * nodes secure. Its distance from delivery-embedded is what signing and checking cost:
+ * the message's signature and its delivery signature, made and checked, the seen-set of
+ * message ids, and ACK signatures.
+ */
+export const deliveryEmbeddedSecure = deliveryScenario(
+  {
+    name: 'delivery-embedded-secure',
+    summary: 'diagnostic: delivery-embedded with --secure on both nodes',
+    method: 'REQNone',
+    transport: 'embedded',
+    secure: true,
+  },
+  async () => [],
+  async (ctx) => [baselineRef(ctx.earlier('delivery-embedded'), 'rate')],
 );

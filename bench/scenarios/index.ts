@@ -1,4 +1,4 @@
-import { deliveryEmbedded, deliveryNats, deliveryNatsNoSync, deliveryUnordered } from './delivery.ts';
+import { deliveryEmbedded, deliveryEmbeddedSecure, deliveryNats, deliveryNatsNoSync, deliveryUnordered } from './delivery.ts';
 import { latency } from './latency.ts';
 import { offlineQueue } from './offlineQueue.ts';
 import { fanout } from './fanout.ts';
@@ -26,4 +26,4 @@ export const SCENARIOS: Scenario[] = [
 ];
 
 /** Diagnostics: run only when named. */
-export const DIAGNOSTICS: Scenario[] = [deliveryNatsNoSync];
+export const DIAGNOSTICS: Scenario[] = [deliveryNatsNoSync, deliveryEmbeddedSecure];

@@ -17,8 +17,8 @@ const FIGURES: Record<string, FigureSpec> = {
 /**
  * Synced writes a REQPing round trip waits for, one after another: central's outbox
  * (accept), ship1's inbox (before its ACK), ship1's run record with the REQPong in its
- * outbox, central's inbox. The ACKs' writes and the runs' finishes on central are off the
- * path.
+ * outbox, central's inbox. The ACKs' writes (deletes of ACKed outbox rows, not synced) and
+ * the runs' finishes on central are off the path.
  */
 const SYNCED_WRITES_PER_ROUND_TRIP = 4;
 

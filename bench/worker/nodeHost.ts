@@ -1,5 +1,8 @@
+import path from 'node:path';
 import type { BosunNode, NodeErrorReport } from '../../src/runtime/Node.ts';
 import { startNode } from '../../src/runtime/startNode.ts';
+import { createSecurity, type Security } from '../../src/security/createSecurity.ts';
+import { LevelStore } from '../../src/store/LevelStore.ts';
 import { EmbeddedBus } from '../../src/transport/EmbeddedBus.ts';
 import type { AcceptPlan, AcceptResult, NodeSpec, WaitResult } from '../harness/protocol.ts';
 import { sleep, wallNow } from '../harness/time.ts';
@@ -21,6 +24,7 @@ const POLL_MS = 2;
  */
 export class NodeHost {
   readonly #nodes = new Map<string, Hosted>();
+  readonly #security = new Map<string, Security>();
   #bus: EmbeddedBus | undefined;
 
   async start(spec: NodeSpec): Promise<{ startedAt: number; readyAt: number }> {
@@ -28,13 +32,15 @@ export class NodeHost {
     const startedAt = wallNow();
     const order = spec.orderCheckFrom !== undefined ? new OrderChecker(spec.orderCheckFrom) : undefined;
     const tally = { errors: [] as NodeErrorReport[], errorCount: 0 };
+    const secure = spec.secure ? await this.#secure(spec) : undefined;
     const node = await startNode({
       node: spec.node,
       ...(spec.dataDir ? { dataDir: spec.dataDir, sync: spec.sync ?? true } : {}),
+      ...(secure ? { store: secure.store, guard: secure.security.guard } : {}),
       ...(spec.servers ? { nats: { servers: spec.servers } } : { bus: (this.#bus ??= new EmbeddedBus()) }),
       ...(spec.windowSize !== undefined ? { windowSize: spec.windowSize } : {}),
       helloIntervalSeconds: spec.helloIntervalSeconds ?? 0,
-      ...(order ? { methods: [order.method] } : {}),
+      ...(order || secure ? { methods: [...(order ? [order.method] : []), ...(secure ? secure.security.methods : [])] } : {}),
       onError: (report) => {
         tally.errorCount++;
         if (tally.errors.length < KEEP_ERRORS) tally.errors.push(report);
@@ -43,6 +49,28 @@ export class NodeHost {
     // The error callback keeps counting into `tally`, which is the hosted record itself.
     this.#nodes.set(spec.node, Object.assign(tally, { node }, order ? { order } : {}));
     return { startedAt, readyAt: wallNow() };
+  }
+
+  /**
+   * A secure node's store and security: central's own, or a node's that central (started
+   * before, in this worker) allows at once, as an operator would, and whose key set it gets.
+   */
+  async #secure(spec: NodeSpec): Promise<{ store: LevelStore; security: Security }> {
+    if (!spec.dataDir) throw new Error('a secure bench node needs a data dir');
+    const store = new LevelStore(path.join(spec.dataDir, 'db'), { sync: spec.sync ?? true });
+    const keyDir = path.join(spec.dataDir, 'keys');
+    if (spec.node === 'central') {
+      const security = await createSecurity({ node: 'central', central: 'central', keyDir, store, syncIntervalSeconds: 0 });
+      this.#security.set('central', security);
+      return { store, security };
+    }
+    const central = this.#security.get('central');
+    if (!central) throw new Error('start the secure central first, in the same worker');
+    const security = await createSecurity({ node: spec.node, central: 'central', keyDir, store, centralKey: central.keys.publicKey, syncIntervalSeconds: 0 });
+    await central.authority!.notePresented(spec.node, security.keys.publicKey);
+    await central.authority!.allow([spec.node]);
+    await security.trust!.applyKeys(JSON.stringify(central.authority!.keySetDocument()));
+    return { store, security };
   }
 
   get(name: string): Hosted {

@@ -29,6 +29,7 @@ With --on NODE: the rules NODE holds, groups expanded, as it checks them.
       'add command HOST SENDER ARG…|grp_COMMANDS',
       'add node-group grp_NAME NODE…',
       'add command-group grp_NAME ARG…',
+      'add copy DESTINATION SENDER…',
     ],
     text: `method: SENDERs may send METHOD to HOST.
 command: SENDER may run this command on HOST (with REQCliCommand, REQnCliCommand
@@ -36,6 +37,10 @@ command: SENDER may run this command on HOST (with REQCliCommand, REQnCliCommand
   literally, * matches any one argument, a last ** any number of further arguments.
   Or name a command group.
 node-group, command-group: add nodes, or a command, to a group (made when new).
+copy: SENDERs may copy files to DESTINATION (REQCopyFile run on a SENDER, to
+  DESTINATION): the method rules for REQCopyChunk and REQCopyDone on DESTINATION,
+  which a copy's source sends. Who may start a copy is the REQCopyFile rule of the
+  source node.
 A group must exist before a rule names it.`,
   },
   rm: {
@@ -44,6 +49,7 @@ A group must exist before a rule names it.`,
       'rm command HOST SENDER [ARG…|grp_COMMANDS]',
       'rm node-group grp_NAME [NODE…]',
       'rm command-group grp_NAME [ARG…]',
+      'rm copy DESTINATION [SENDER…]',
     ],
     text: `Removes what "add" added; without the last part, all of it (the whole method
 rule, every command of SENDER on HOST, the whole group). Removing what is not there,
@@ -149,10 +155,11 @@ export async function runAcl(args: string[], io: CliIo): Promise<number> {
     }
     case 'add':
     case 'rm': {
-      const methodArgs = editArgs(verb, rest);
-      const answer = await ask(verb === 'add' ? 'REQAclAdd' : 'REQAclDelete', { methodArgs });
-      if (!answer.ok) return printRefusal(io, answer.text, 'ACL management');
-      print(answer.text);
+      for (const methodArgs of editArgs(verb, rest)) {
+        const answer = await ask(verb === 'add' ? 'REQAclAdd' : 'REQAclDelete', { methodArgs });
+        if (!answer.ok) return printRefusal(io, answer.text, 'ACL management');
+        print(answer.text);
+      }
       return 0;
     }
     case 'export': {
@@ -204,23 +211,36 @@ function noArguments(verb: Verb, rest: string[]): void {
   if (rest.length > 0) throw new UsageError(`acl ${verb} takes no arguments, not "${rest[0]}"`, 'acl');
 }
 
+/** The methods a copy's source sends to its destination (`methods/copyFile.ts`); the receipt back is a reply. */
+export const COPY_DESTINATION_METHODS = ['REQCopyChunk', 'REQCopyDone'] as const;
+
 /**
- * The `methodArgs` of `REQAclAdd`/`REQAclDelete`, checked here with the parser central
- * uses, so that a mistake is a usage error before any daemon is asked.
+ * The `methodArgs` of the `REQAclAdd`/`REQAclDelete` requests an edit takes (a copy rule is
+ * two method rules), each checked here with the parser central uses, so that a mistake is
+ * a usage error before any daemon is asked.
  */
-function editArgs(verb: 'add' | 'rm', rest: string[]): string[] {
+function editArgs(verb: 'add' | 'rm', rest: string[]): string[][] {
   const [kind, ...parts] = rest;
-  if (kind === undefined) throw new UsageError(`say what to ${verb}: method, command, node-group or command-group`, 'acl');
-  const canonical = Object.hasOwn(KINDS, kind) ? KINDS[kind]! : undefined;
-  if (canonical === undefined) throw new UsageError(`cannot ${verb} "${kind}": say method, command, node-group or command-group`, 'acl');
-  const methodArgs = [canonical, ...parts];
-  try {
-    parseAclEdit(verb === 'add' ? 'add' : 'delete', methodArgs);
-  } catch (err) {
-    if (err instanceof BosunError) throw new UsageError(`acl ${verb} ${kind}: ${err.message}`, 'acl');
-    throw err;
+  if (kind === undefined) throw new UsageError(`say what to ${verb}: method, command, node-group, command-group or copy`, 'acl');
+  let edits: string[][];
+  if (kind === 'copy') {
+    const [destination, ...senders] = parts;
+    if (destination === undefined || (verb === 'add' && senders.length === 0)) throw new UsageError(`acl ${verb} copy: say ${verb === 'add' ? 'DESTINATION SENDER…' : 'DESTINATION [SENDER…]'}`, 'acl');
+    edits = COPY_DESTINATION_METHODS.map((method) => ['method', destination, method, ...senders]);
+  } else {
+    const canonical = Object.hasOwn(KINDS, kind) ? KINDS[kind]! : undefined;
+    if (canonical === undefined) throw new UsageError(`cannot ${verb} "${kind}": say method, command, node-group, command-group or copy`, 'acl');
+    edits = [[canonical, ...parts]];
   }
-  return methodArgs;
+  for (const methodArgs of edits) {
+    try {
+      parseAclEdit(verb === 'add' ? 'add' : 'delete', methodArgs);
+    } catch (err) {
+      if (err instanceof BosunError) throw new UsageError(`acl ${verb} ${kind}: ${err.message}`, 'acl');
+      throw err;
+    }
+  }
+  return edits;
 }
 
 async function readAclFile(file: string, io: CliIo): Promise<string> {

@@ -1,7 +1,7 @@
 import { formatSettings } from '../config/help.ts';
 import { loadConfig } from '../config/load.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
-import { settingFlags, settingOptions } from './config.ts';
+import { settingFlags, settingOptions, withBareBooleans } from './config.ts';
 import type { CliIo } from './io.ts';
 
 /**
@@ -12,7 +12,7 @@ import type { CliIo } from './io.ts';
 export async function runConfig(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     'config',
-    args,
+    withBareBooleans(args),
     { ...settingOptions(), json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     true,
   );

@@ -30,7 +30,7 @@ import { WsGateway } from '../transport/WsGateway.ts';
 import { warnWhileUnreachable } from '../transport/unreachableWarning.ts';
 import { WsTransport } from '../transport/WsTransport.ts';
 import { parseCommandArgs } from './args.ts';
-import { settingFlags, settingOptions } from './config.ts';
+import { settingFlags, settingOptions, withBareBooleans } from './config.ts';
 import type { CliIo } from './io.ts';
 
 /** How long a stop may take before the daemon exits regardless (below systemd's 90 s default). */
@@ -44,7 +44,7 @@ const STOP_GRACE_MS = 10_000;
  * Settings that cannot be read throw a `BOSUN_BAD_CONFIG` error before anything starts.
  */
 export async function runStart(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('start', args, {
+  const { values } = parseCommandArgs('start', withBareBooleans(args), {
     ...settingOptions(),
     'debug-faults': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -282,6 +282,7 @@ class Daemon {
           store,
           ttlSeconds: config.messageTtlSeconds,
           ...(config.trustCentral ? { centralKeyFile: config.trustCentral } : {}),
+          ...(config.trustCentralFingerprint ? { centralFingerprint: config.trustCentralFingerprint } : {}),
         })
       : undefined;
     // LevelDB and the key pair made their first files just now, with the umask's mode.

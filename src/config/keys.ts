@@ -11,6 +11,7 @@ export type ValueKind =
   | 'methodTimeout'
   | 'retries'
   | 'bool'
+  | 'fingerprint'
   | 'natsServers'
   | 'listen'
   | 'wsUrl'
@@ -222,14 +223,21 @@ export const STATIC_KEYS: readonly ConfigKey[] = [
     defaultText: '(none)',
     meaning: 'relays by target: messages for NODE that name no relayViaNode go through RELAY (a node behind a relay sets central=RELAY)',
   }),
-  define({ key: 'secure', kind: 'bool', arg: 'BOOL', defaultText: 'false', meaning: 'sign every message this node sends and check every message it runs (ed25519, keys approved on central)' }),
+  define({ key: 'secure', kind: 'bool', arg: '[BOOL]', defaultText: 'false', meaning: 'sign every message this node sends and check every message it runs (ed25519, keys approved on central)' }),
   define({ key: 'signing-dir', kind: 'path', arg: 'DIR', defaultText: '<data-dir>/keys', meaning: "where this node's signing key pair lives (made at first start)" }),
   define({
     key: 'trust-central',
     kind: 'path',
     arg: 'FILE',
-    defaultText: '(first contact)',
-    meaning: "central's public signing key (public.pem); without it a node pins the key of the first key set central sends",
+    defaultText: '(none)',
+    meaning: "with secure, on every node but central: central's public signing key (its public.pem, copied out of band)",
+  }),
+  define({
+    key: 'trust-central-fingerprint',
+    kind: 'fingerprint',
+    arg: 'SHA256:…',
+    defaultText: '(none)',
+    meaning: "with secure, instead of trust-central: the fingerprint of central's key (bosun keys show on central); the first key set with that key pins it",
   }),
   define({ key: 'message-ttl', kind: 'positiveSeconds', arg: 'S', defaultText: '604800', meaning: 'with secure: seconds a signed message stays valid (replay protection)' }),
   define({ key: 'ack-timeout', kind: 'positiveSeconds', arg: 'S', defaultText: String(d.ACKTimeout), meaning: 'seconds to wait for an ACK, for messages without ACKTimeout' }),
@@ -253,7 +261,7 @@ export function kebabMethod(method: string): string {
 
 /** The switch that decides whether a node serves a built-in method (steward's START_SUB_…). */
 export function methodSwitchKey(method: string): ConfigKey {
-  return define({ key: `start-sub-${kebabMethod(method)}`, kind: 'bool', arg: 'BOOL', defaultText: 'true', meaning: `serve ${method}`, method });
+  return define({ key: `start-sub-${kebabMethod(method)}`, kind: 'bool', arg: '[BOOL]', defaultText: 'true', meaning: `serve ${method}`, method });
 }
 
 /** One switch per built-in method, in the runtime's order. */

@@ -68,6 +68,7 @@ export interface StartConfig {
   secure: boolean;
   signingDir: string;
   trustCentral?: string;
+  trustCentralFingerprint?: string;
   messageTtlSeconds: number;
   /** Daemon-wide defaults for messages that leave these fields out. */
   defaults: Pick<MessageDefaults, 'ACKTimeout' | 'retries' | 'retryWait' | 'methodTimeout'>;
@@ -241,6 +242,8 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
   if (gateway) config.gatewayListen = gateway;
   const trust = value<string | undefined>('trust-central', undefined);
   if (trust) config.trustCentral = trust;
+  const fingerprint = value<string | undefined>('trust-central-fingerprint', undefined);
+  if (fingerprint) config.trustCentralFingerprint = fingerprint;
   const nats = value<string[] | undefined>('nats', undefined);
   if (nats) config.nats = nats;
   const tcp = value<ListenAddress | undefined>('tcp-listen', undefined);

@@ -172,6 +172,14 @@ function bool(s: RawSetting, key: string): boolean {
   return value;
 }
 
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+function fingerprint(s: RawSetting, key: string): string {
+  const value = text(s, key).trim();
+  if (!FINGERPRINT.test(value)) throw badConfig(`${key} (${s.origin}) must be a key fingerprint, SHA256: and 43 base64 characters as bosun keys show prints; got ${JSON.stringify(s.value)}`);
+  return value;
+}
+
 /** A checked value, and its form in the config file (paths absolute, lists as arrays). */
 export interface ParsedValue {
   value: unknown;
@@ -204,6 +212,8 @@ export function parseSetting(spec: ConfigKey, s: RawSetting): ParsedValue {
       return same(number(s, key, (n) => Number.isInteger(n) && n >= -1, 'a whole number, 0 or more, or -1 to resend forever'));
     case 'bool':
       return same(bool(s, key));
+    case 'fingerprint':
+      return same(fingerprint(s, key));
     case 'natsServers': {
       const servers = natsServers(s, key);
       return { value: servers, fileValue: servers.length === 1 ? servers[0] : servers };

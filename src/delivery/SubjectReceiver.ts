@@ -2,7 +2,7 @@ import { INITIAL_RECEIVER_STATE, stepReceiver, type ReceiverEvent, type Receiver
 import { isOrderedMethod, type Message } from '../message.ts';
 import { dedupKey, inKey, metaKey, parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
-import { parseStreamId, type StreamId } from './frames.ts';
+import { incarnationTime, parseStreamId, type AckBody, type StreamId } from './frames.ts';
 
 /** An inbox entry: a message durably received and waiting to run. */
 export interface InboxEntry {
@@ -15,9 +15,14 @@ export interface InboxEntry {
 
 export interface ReceiverDeps {
   store: Store;
+  /**
+   * Ordered streams: how far ahead of what it holds a frame may be — the sender's window (it
+   * never has more in flight). A frame further ahead cannot be genuine and is dropped, its
+   * number untaken.
+   */
   windowSize: number;
   /** Sends an ACK frame for the stream. */
-  ack(stream: string, ack: { upTo?: number; seqs?: number[] }): void;
+  ack(stream: string, ack: AckBody): void;
   /** Entries now durable in the inbox, in stream order. */
   received(entries: InboxEntry[]): void;
   /** Everything the receiver took is durable and nothing waits: it may be let go (see `idle`). */
@@ -28,7 +33,14 @@ export interface ReceiverDeps {
 interface RecvMeta {
   /** Ordered: every seq up to here is in the inbox or done. Unordered: dedup floor. */
   hwm: number;
+  /** The sender's incarnation the numbers belong to (none before the first frame). */
+  inc?: string;
+  /** Ordered: the id of the message at `hwm` ('' for a skip), which ACKs of it name. */
+  id?: string;
 }
+
+/** What became of a frame: taken (or a duplicate, ACKed again), or dropped untaken. */
+export type FrameVerdict = 'taken' | 'duplicate' | 'tooFarAhead' | 'olderIncarnation' | 'busy';
 
 /**
  * The inbound side of one stream. A data frame is written to the inbox together with the
@@ -53,6 +65,13 @@ export class SubjectReceiver {
   #state: ReceiverState = INITIAL_RECEIVER_STATE;
   #received = 0;
   #duplicates = 0;
+  /** The incarnation of the sender's numbering this receiver follows. */
+  #inc: string | undefined;
+  /** Ordered: the id of the message at `#committedHwm`, for its ACKs. */
+  #committedId = '';
+  /** Whether the store holds `#inc` (an unordered stream writes its meta row only now and then). */
+  #incRecorded = false;
+  #dropped = 0;
 
   private constructor(
     stream: string,
@@ -67,6 +86,9 @@ export class SubjectReceiver {
     const r = new SubjectReceiver(stream, deps);
     const meta = await deps.store.get<RecvMeta>(metaKey('recv', stream));
     r.#hwm = r.#committedHwm = meta?.hwm ?? 0;
+    r.#inc = meta?.inc;
+    r.#incRecorded = meta?.inc !== undefined;
+    r.#committedId = meta?.id ?? '';
     if (!r.ordered) {
       for (const [key] of await deps.store.range(prefixRange(`dedup!${stream}`))) {
         const seq = parseSeq(key);
@@ -76,10 +98,53 @@ export class SubjectReceiver {
     return r;
   }
 
-  /** A data frame (`message`) or a skip marker (`undefined`) for `seq`. */
-  onFrame(seq: number, message: Message | undefined): void {
-    if (this.ordered) this.#onOrdered(seq, message);
-    else this.#onUnordered(seq, message);
+  /**
+   * A data frame (`message`) or a skip marker (`undefined`) for `seq` of incarnation `inc`.
+   * A frame of a newer incarnation (its sender started over) starts the numbering again
+   * once nothing is being written; one of an older incarnation is dropped, as is one more
+   * than the window ahead: neither takes a number.
+   */
+  onFrame(seq: number, message: Message | undefined, inc: string): FrameVerdict {
+    if (this.#inc === undefined) this.#inc = inc;
+    else if (inc !== this.#inc) {
+      if (incarnationTime(inc) <= incarnationTime(this.#inc)) return this.#drop('olderIncarnation');
+      if (!this.idle) return this.#drop('busy');
+      this.#startOver(inc);
+    }
+    // Only an ordered stream's floor bounds what its sender has in flight: an unordered
+    // one's dead letters leave gaps below it for good.
+    if (this.ordered && seq > this.#hwm + this.deps.windowSize) return this.#drop('tooFarAhead');
+    return this.ordered ? this.#onOrdered(seq, message) : this.#onUnordered(seq, message);
+  }
+
+  #drop(verdict: FrameVerdict): FrameVerdict {
+    this.#dropped++;
+    return verdict;
+  }
+
+  /** The sender's numbering starts again: what this receiver held is of its old one. */
+  #startOver(inc: string): void {
+    this.#inc = inc;
+    this.#hwm = this.#committedHwm = 0;
+    this.#committedId = '';
+    this.#early.clear();
+    // The old numbering's dedup records go, and the new one is recorded, before any of its
+    // frames is taken.
+    const ops: StoreOp[] = [...this.#seen].map((seq) => ({ type: 'del', key: dedupKey(this.stream, seq) }));
+    this.#seen.clear();
+    ops.push({ type: 'put', key: metaKey('recv', this.stream), value: { hwm: 0, inc } satisfies RecvMeta });
+    this.#incRecorded = true;
+    this.#step({ type: 'WRITE' });
+    this.deps.store.write(ops).then(
+      () => {
+        this.#step({ type: 'COMMITTED' });
+        this.#flush();
+      },
+      (error) => {
+        this.#step({ type: 'FAILED' });
+        this.deps.onError(error);
+      },
+    );
   }
 
   /**
@@ -103,19 +168,21 @@ export class SubjectReceiver {
       received: this.#received,
       duplicates: this.#duplicates,
       early: this.#early.size,
+      dropped: this.#dropped,
+      incarnation: this.#inc,
     };
   }
 
-  #onOrdered(seq: number, message: Message | undefined): void {
+  #onOrdered(seq: number, message: Message | undefined): FrameVerdict {
     if (seq <= this.#hwm) {
       this.#duplicates++;
       // Re-ACK what is durable; a frame still being written is ACKed when it commits.
-      if (seq <= this.#committedHwm) this.deps.ack(this.stream, { upTo: this.#committedHwm });
-      return;
+      if (seq <= this.#committedHwm) this.#ackUpTo(this.#committedHwm, this.#committedId);
+      return 'duplicate';
     }
     if (seq > this.#hwm + 1) {
-      if (seq <= this.#hwm + this.deps.windowSize) this.#early.set(seq, message);
-      return;
+      this.#early.set(seq, message);
+      return 'taken';
     }
     this.#take(seq, message);
     for (let next = this.#hwm + 1; this.#early.has(next); next++) {
@@ -124,6 +191,11 @@ export class SubjectReceiver {
       this.#take(next, early);
     }
     this.#flush();
+    return 'taken';
+  }
+
+  #ackUpTo(upTo: number, id: string): void {
+    this.deps.ack(this.stream, { inc: this.#inc!, upTo, ...(id ? { id } : {}) });
   }
 
   #take(seq: number, message: Message | undefined): void {
@@ -131,19 +203,22 @@ export class SubjectReceiver {
     this.#pending.push({ seq, message });
   }
 
-  #onUnordered(seq: number, message: Message | undefined): void {
+  #onUnordered(seq: number, message: Message | undefined): FrameVerdict {
     if (seq <= this.#hwm || this.#seen.has(seq)) {
       this.#duplicates++;
-      this.deps.ack(this.stream, { seqs: [seq] });
-      return;
+      // The frame is the stream's own (its delivery signature binds it to its number):
+      // its message is the one this number was taken for.
+      this.deps.ack(this.stream, { inc: this.#inc!, seqs: [seq], ids: [message?.id ?? ''] });
+      return 'duplicate';
     }
     if (this.#inWrite.has(seq)) {
       this.#duplicates++;
-      return;
+      return 'duplicate';
     }
     this.#inWrite.add(seq);
     this.#pending.push({ seq, message });
     this.#flush();
+    return 'taken';
   }
 
   #flush(): void {
@@ -162,20 +237,25 @@ export class SubjectReceiver {
       if (!this.ordered) ops.push({ type: 'put', key: dedupKey(this.stream, seq), value: 1 });
     }
     const last = batch[batch.length - 1]!.seq;
-    if (this.ordered) ops.push({ type: 'put', key: metaKey('recv', this.stream), value: { hwm: last } satisfies RecvMeta });
+    const lastId = batch[batch.length - 1]!.message?.id ?? '';
+    const inc = this.#inc;
+    if (this.ordered) ops.push({ type: 'put', key: metaKey('recv', this.stream), value: { hwm: last, inc, id: lastId } satisfies RecvMeta });
+    else if (!this.#incRecorded) ops.push({ type: 'put', key: metaKey('recv', this.stream), value: { hwm: this.#committedHwm, inc } satisfies RecvMeta });
+    this.#incRecorded = true;
     this.deps.store.write(ops).then(
       () => {
         this.#step({ type: 'COMMITTED' });
         this.#received += batch.length;
         if (this.ordered) {
           this.#committedHwm = last;
-          this.deps.ack(this.stream, { upTo: last });
+          this.#committedId = lastId;
+          this.#ackUpTo(last, lastId);
         } else {
           for (const { seq } of batch) {
             this.#inWrite.delete(seq);
             this.#seen.add(seq);
           }
-          this.deps.ack(this.stream, { seqs: batch.map((b) => b.seq) });
+          this.deps.ack(this.stream, { inc: inc!, seqs: batch.map((b) => b.seq), ids: batch.map((b) => b.message?.id ?? '') });
           this.#compact();
         }
         if (entries.length) this.deps.received(entries);
@@ -209,7 +289,7 @@ export class SubjectReceiver {
     }
     if (ops.length === 0) return;
     this.#committedHwm = this.#hwm;
-    ops.push({ type: 'put', key: metaKey('recv', this.stream), value: { hwm: this.#hwm } satisfies RecvMeta });
+    ops.push({ type: 'put', key: metaKey('recv', this.stream), value: { hwm: this.#hwm, inc: this.#inc } satisfies RecvMeta });
     this.deps.store.write(ops).catch((e) => this.deps.onError(e));
   }
 }

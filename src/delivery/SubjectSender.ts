@@ -6,7 +6,7 @@ import { isOrderedMethod, type Message } from '../message.ts';
 import { deadKey, metaKey, outKey, parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
 import type { DurableTimers } from './DurableTimers.ts';
-import { dataSubject, encodeDataFrame, encodeFrame, parseStreamId, type SignedFrame, type StreamId } from './frames.ts';
+import { dataSubject, encodeDataFrame, encodeFrame, FRAME_VERSION, newIncarnation, parseStreamId, type AckBody, type SignedFrame, type StreamId } from './frames.ts';
 
 /** The stream's position, in `meta!send!<stream>`. */
 interface SendMeta {
@@ -14,6 +14,8 @@ interface SendMeta {
   ackedUpTo: number;
   /** The highest seq ever handed out and settled. */
   highSeq?: number;
+  /** The stream's incarnation (see `frames.ts`); rows written before it existed have none. */
+  inc?: string;
 }
 
 /** What the outbox holds for one sequence number. */
@@ -61,8 +63,10 @@ export interface SenderDeps {
   clock: Clock;
   timers: DurableTimers;
   publish(subject: string, payload: Uint8Array): void;
-  /** Signs a skip frame (a node with a guard); a data frame's message is signed already. */
+  /** Signs a skip frame (a node with a guard). */
   sealFrame?<F extends SignedFrame>(frame: F): F;
+  /** The delivery signature of a data frame (a node with a guard; see `frames.ts`). */
+  signDelivery?(stream: string, inc: string, seq: number, messageJson: string): string;
   /** The largest frame the transport carries now; a larger one is dead-lettered, never sent. */
   maxFrameBytes(): number;
   windowSize: number;
@@ -103,6 +107,10 @@ export class SubjectSender {
   #ackTimerDue = Infinity;
   #stopped = false;
   #deadLetters = 0;
+  /** The stream's incarnation: its sequence numbers are this one's. */
+  #inc = '';
+  /** ACKs ignored: another incarnation's, or naming another message than the one at their number. */
+  #foreignAcks = 0;
 
   private constructor(
     stream: string,
@@ -137,11 +145,15 @@ export class SubjectSender {
     const meta = await deps.store.get<SendMeta>(metaKey('send', stream));
     const lastSeq = await lastUsedSeq(deps.store, stream);
     sender.#ackedUpTo = meta?.ackedUpTo ?? 0;
+    sender.#inc = meta?.inc ?? newIncarnation(deps.clock.now());
     sender.#loadedUpTo = sender.ordered ? sender.#ackedUpTo : 0;
     // A sequence number is never handed out twice: the receiver would take the second
     // message for a duplicate of the first. Acked rows are deleted, so the highest number
     // used is kept in the stream's meta row as well.
     sender.#settledUpTo = Math.max(sender.#ackedUpTo, meta?.highSeq ?? 0, lastSeq);
+    // A stream recorded before incarnations existed gets one now, kept before any frame
+    // names it; a new stream's goes with its first outbox rows (`recordOp`).
+    if (meta && meta.inc === undefined) await deps.store.write([sender.#metaOp()]);
     sender.#nextSeq = sender.#settledUpTo + 1;
     sender.actor.start();
     if (retryDueAt !== undefined) {
@@ -153,6 +165,16 @@ export class SubjectSender {
     }
     sender.actor.send({ type: 'ENQUEUED' });
     return sender;
+  }
+
+  /** The stream's incarnation: the frames it sends and the ACKs it takes name it. */
+  get incarnation(): string {
+    return this.#inc;
+  }
+
+  /** The row that records a new stream, with its incarnation: written with its first outbox rows. */
+  recordOp(): StoreOp {
+    return { type: 'put', key: metaKey('send', this.stream), value: { ackedUpTo: 0, inc: this.#inc } satisfies SendMeta };
   }
 
   /**
@@ -193,11 +215,30 @@ export class SubjectSender {
     this.actor.send({ type: 'ENQUEUED' });
   }
 
-  onAck(upTo: number | undefined, seqs: number[] | undefined): void {
+  /**
+   * An ACK from the receiver. It counts only for this incarnation, and only for the messages
+   * it names: the ACK's id for a number in the window must be its message's (any, for a
+   * skip's place). An ACK earned on another message, on an earlier incarnation of the
+   * stream, or for a number never handed out, drops nothing.
+   */
+  onAck(ack: AckBody): void {
     if (this.#stopped) return;
+    if (ack.inc !== this.#inc) {
+      this.#foreignAcks++;
+      return;
+    }
     const acked: Message[] = [];
     const ops: StoreOp[] = [];
+    const { upTo, seqs } = ack;
     if (this.ordered && upTo !== undefined) {
+      const at = this.#window.get(upTo);
+      if (upTo >= this.#nextSeq || (at && !names(at, ack.id))) {
+        this.#foreignAcks++;
+        return;
+      }
+      // Not in the window (sent before a restart, not loaded again yet), the id cannot be
+      // compared: the ACK is signed and numbers are bound to messages, so it is taken as
+      // cumulative, as it says.
       for (const [seq, r] of this.#window) {
         if (seq > upTo) break;
         applyMessageEvent(r, { type: 'ACKED' });
@@ -210,18 +251,25 @@ export class SubjectSender {
         ops.push(this.#metaOp());
       }
     } else if (seqs) {
-      for (const seq of seqs) {
+      seqs.forEach((seq, i) => {
         const r = this.#window.get(seq);
-        if (!r) continue;
+        if (!r) return;
+        if (!names(r, ack.ids?.[i])) {
+          this.#foreignAcks++;
+          return;
+        }
         applyMessageEvent(r, { type: 'ACKED' });
         this.#window.delete(seq);
         ops.push({ type: 'del', key: outKey(this.stream, seq) });
         if (r.message) acked.push(r.message);
-      }
+      });
       if (ops.length) ops.push(this.#metaOp());
     }
     if (ops.length === 0) return;
-    this.deps.store.write(ops).catch((e) => this.deps.onError(e));
+    // Not synced: a delete lost with the disk's cache leaves ACKed rows behind, which are
+    // sent again and ACKed again by the receiver's durable dedup. Syncing it would put an
+    // fsync in front of the next inbox or run write of this node.
+    this.deps.store.write(ops, { sync: false }).catch((e) => this.deps.onError(e));
     if (acked.length) this.deps.onAcked(acked);
     this.actor.send({ type: 'ACKED' });
   }
@@ -281,6 +329,8 @@ export class SubjectSender {
       nextSeq: this.#nextSeq,
       ackedUpTo: this.ordered ? this.#ackedUpTo : undefined,
       deadLetters: this.#deadLetters,
+      incarnation: this.#inc,
+      foreignAcks: this.#foreignAcks,
     };
   }
 
@@ -385,7 +435,7 @@ export class SubjectSender {
   }
 
   #send(r: WindowRecord): void {
-    r.frame ??= r.message ? encodeDataFrame(this.stream, r.seq, r.json ?? JSON.stringify(r.message)) : encodeFrame(this.#skipFrame(r.seq));
+    r.frame ??= r.message ? this.#dataFrame(r.seq, r.json ?? JSON.stringify(r.message)) : encodeFrame(this.#skipFrame(r.seq));
     r.json = undefined;
     // Accepting checks the size, but a message queued before the transport told its limit
     // (a NATS server's smaller max_payload), or one carried for a relay, may not fit: the
@@ -398,8 +448,12 @@ export class SubjectSender {
     this.#armAckTimer(r.sentAt + r.ackTimeoutMs);
   }
 
+  #dataFrame(seq: number, json: string): Uint8Array {
+    return encodeDataFrame(this.stream, this.#inc, seq, json, this.deps.signDelivery?.(this.stream, this.#inc, seq, json));
+  }
+
   #skipFrame(seq: number): SignedFrame {
-    const frame: SignedFrame = { v: 1, type: 'skip', stream: this.stream, seq };
+    const frame: SignedFrame = { v: FRAME_VERSION, type: 'skip', stream: this.stream, inc: this.#inc, seq };
     return this.deps.sealFrame ? this.deps.sealFrame(frame) : frame;
   }
 
@@ -465,7 +519,7 @@ export class SubjectSender {
   }
 
   #metaOp(): StoreOp {
-    return { type: 'put', key: metaKey('send', this.stream), value: { ackedUpTo: this.#ackedUpTo, highSeq: this.#settledUpTo } satisfies SendMeta };
+    return { type: 'put', key: metaKey('send', this.stream), value: { ackedUpTo: this.#ackedUpTo, highSeq: this.#settledUpTo, inc: this.#inc } satisfies SendMeta };
   }
 
   get #retryTimerId(): string {
@@ -513,6 +567,15 @@ export class SubjectSender {
     for (const r of this.#window.values()) if (r.state === state) return true;
     return false;
   }
+}
+
+/**
+ * Whether an ACK's id for a record's number names it. A skip's place (a message given up,
+ * or withdrawn) is named by any id: the receiver may have taken the message before its
+ * sender gave it up, and the place is done either way.
+ */
+function names(r: WindowRecord, id: string | undefined): boolean {
+  return r.message === undefined || r.message.id === (id || undefined);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Message } from '../message.ts';
+import { FRAME_VERSION } from './frames.ts';
 
 /**
  * How many bytes a message takes on the wire, and how much text still fits. A frame is
@@ -10,10 +11,15 @@ import type { Message } from '../message.ts';
 
 /** The most a sequence number adds: frames are measured before their number is known. */
 const LARGEST_SEQ = Number.MAX_SAFE_INTEGER;
+/** The longest incarnation id, and a delivery signature's length (base64 ed25519): counted whether or not the node signs. */
+const LONGEST_INC = `${'z'.repeat(11)}-${'f'.repeat(16)}`;
+const SIGNATURE = 'A'.repeat(88);
+/** What a frame adds around its stream and message, with room to spare. */
+const FRAME_OVERHEAD_BYTES = 64 + LONGEST_INC.length + SIGNATURE.length + 16;
 
-/** Bytes of the data frame that carries `message` on `stream`, whatever its sequence number. */
+/** Bytes of the data frame that carries `message` on `stream`, whatever its sequence number and incarnation. */
 export function dataFrameBytes(stream: string, message: Message): number {
-  return Buffer.byteLength(JSON.stringify({ v: 1, type: 'data', stream, seq: LARGEST_SEQ, message }));
+  return Buffer.byteLength(JSON.stringify({ v: FRAME_VERSION, type: 'data', stream, inc: LONGEST_INC, seq: LARGEST_SEQ, sig: SIGNATURE, message }));
 }
 
 /**
@@ -22,7 +28,7 @@ export function dataFrameBytes(stream: string, message: Message): number {
  * settles those, and only a large one is serialised to be measured.
  */
 export function fitsInFrame(stream: string, message: Message, limit: number): boolean {
-  if (jsonBytesAtMost(message) + jsonBytesAtMost(stream) + 64 <= limit) return true;
+  if (jsonBytesAtMost(message) + jsonBytesAtMost(stream) + FRAME_OVERHEAD_BYTES <= limit) return true;
   return dataFrameBytes(stream, message) <= limit;
 }
 

@@ -1,34 +1,107 @@
+import { randomBytes } from 'node:crypto';
 import type { Message } from '../message.ts';
 
 /**
  * What travels between nodes. Every frame carries a version and named fields, never
  * positional encoding, so a field can be added without breaking older nodes.
  *
- * A stream is one (fromNode, toNode, method); `seq` numbers its messages from 1.
+ * A stream is one (fromNode, toNode, method); `seq` numbers its messages from 1, within
+ * one **incarnation** of the stream's sender state (`inc`): a random id made when the
+ * sender first creates the stream and kept in its store. A sender whose store was lost
+ * makes a new one and numbers from 1 again.
+ *
+ * Version 2 (version 1 had no incarnation and no delivery signature; nodes of the two
+ * versions drop each other's frames as "not a bosun frame": upgrade a fleet together).
  */
-export const FRAME_VERSION = 1;
+export const FRAME_VERSION = 2;
 
 /*
- * A data frame's message carries its sender's signature when the fleet runs with a guard.
- * Skip, ACK and resume frames carry nothing of the kind, so a node with a guard signs them
- * itself (`signature`, base64 ed25519 over the frame without it; see the guard's
- * `sealFrame`). Nodes without a guard neither add nor look at it.
+ * Authentication (a node with a guard; see src/security/README.md, "Frames"):
+ *
+ * - A data frame's message carries its sender's signature over the whole envelope, and the
+ *   frame carries the **delivery signature** `sig` of the node that publishes it (the
+ *   stream's sender; for relayed traffic the relay, while the message keeps its original
+ *   sender's signature): ed25519 over `bosun-delivery-v1\n` and the canonical JSON of
+ *   `{type, stream, inc, seq, sha256}`, `sha256` the hex digest of the message's JSON text.
+ *   A captured message cannot be published again under another number or incarnation.
+ * - Skip, ACK and resume frames carry no message: the node that sends one signs it
+ *   (`signature`, ed25519 over `bosun-frame-v1\n` and the canonical JSON of the frame
+ *   without it). An ACK names the incarnation it acknowledges and the id of the message at
+ *   `upTo` (`id`), or of each message in `seqs` (`ids`): a sender drops only what the ACK
+ *   names, so an ACK earned on another message or incarnation drops nothing.
+ *
+ * Nodes without a guard send no signatures and look at none.
  */
-export type Frame =
-  /** One message of a stream. */
-  | { v: 1; type: 'data'; stream: string; seq: number; message: Message }
-  /** The message at `seq` was dead-lettered by its sender: the receiver moves past it. */
-  | { v: 1; type: 'skip'; stream: string; seq: number; signature?: string }
-  /**
-   * "Durably received". Ordered streams ACK cumulatively (`upTo`); unordered streams
-   * name the sequence numbers they hold (`seqs`).
-   */
-  | { v: 1; type: 'ack'; stream: string; upTo?: number; seqs?: number[]; signature?: string }
-  /** Sent by a node that just started to the senders it knows: resend now, I am back. */
-  | { v: 1; type: 'resume'; stream: string; signature?: string };
+export type Frame = DataFrame | SkipFrame | AckFrame | ResumeFrame;
+
+/** One message of a stream. */
+export interface DataFrame {
+  v: 2;
+  type: 'data';
+  stream: string;
+  inc: string;
+  seq: number;
+  /** The delivery signature (a node with a guard). */
+  sig?: string;
+  message: Message;
+}
+
+/** The message at `seq` was dead-lettered by its sender: the receiver moves past it. */
+export interface SkipFrame {
+  v: 2;
+  type: 'skip';
+  stream: string;
+  inc: string;
+  seq: number;
+  signature?: string;
+}
+
+/**
+ * "Durably received". Ordered streams ACK cumulatively (`upTo`, with the id of the
+ * message there, none for a skip); unordered streams name the sequence numbers they hold
+ * (`seqs`, with `ids`: each message's id, '' for a skip).
+ */
+export interface AckFrame {
+  v: 2;
+  type: 'ack';
+  stream: string;
+  inc: string;
+  upTo?: number;
+  id?: string;
+  seqs?: number[];
+  ids?: string[];
+  signature?: string;
+}
+
+/** Sent by a node that just started to the senders it knows: resend now, I am back. */
+export interface ResumeFrame {
+  v: 2;
+  type: 'resume';
+  stream: string;
+  signature?: string;
+}
 
 /** The frames that say something about a stream without carrying a message: signed as frames. */
-export type SignedFrame = Exclude<Frame, { type: 'data' }>;
+export type SignedFrame = Exclude<Frame, DataFrame>;
+
+/** What an ACK says, before it is a frame. */
+export type AckBody = Omit<AckFrame, 'v' | 'type' | 'stream' | 'signature'>;
+
+const INCARNATION = /^[0-9a-z]{1,11}-[0-9a-f]{16}$/;
+
+/**
+ * A new incarnation id: the time it was made (base 36 ms) and 64 random bits. The time
+ * lets a receiver tell a sender that started over (a newer incarnation) from a replay of
+ * an older one.
+ */
+export function newIncarnation(now: number = Date.now()): string {
+  return `${Math.max(0, Math.floor(now)).toString(36)}-${randomBytes(8).toString('hex')}`;
+}
+
+/** When the incarnation was made (ms): older ones are never taken again. */
+export function incarnationTime(inc: string): number {
+  return parseInt(inc.slice(0, inc.indexOf('-')), 36);
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -41,8 +114,9 @@ export function encodeFrame(frame: Frame): Uint8Array {
  * The data frame of one message from the message's JSON text (`messageJson`), made once
  * for its outbox row and its frame: the same text as `encodeFrame` makes of it.
  */
-export function encodeDataFrame(stream: string, seq: number, messageJson: string): Uint8Array {
-  return encoder.encode(`{"v":${FRAME_VERSION},"type":"data","stream":${JSON.stringify(stream)},"seq":${seq},"message":${messageJson}}`);
+export function encodeDataFrame(stream: string, inc: string, seq: number, messageJson: string, sig?: string): Uint8Array {
+  const signed = sig === undefined ? '' : `"sig":${JSON.stringify(sig)},`;
+  return encoder.encode(`{"v":${FRAME_VERSION},"type":"data","stream":${JSON.stringify(stream)},"inc":"${inc}","seq":${seq},${signed}"message":${messageJson}}`);
 }
 
 /** Returns undefined for anything that is not a well-formed frame of a known version. */
@@ -54,20 +128,24 @@ export function decodeFrame(payload: Uint8Array): Frame | undefined {
     return undefined;
   }
   if (!value || typeof value !== 'object') return undefined;
-  const f = value as Partial<Frame> & Record<string, unknown>;
+  const f = value as Record<string, unknown>;
   if (f.v !== FRAME_VERSION || typeof f.stream !== 'string' || !parseStreamId(f.stream)) return undefined;
   if (f.signature !== undefined && typeof f.signature !== 'string') return undefined;
+  if (f.type !== 'resume' && !(typeof f.inc === 'string' && INCARNATION.test(f.inc))) return undefined;
   switch (f.type) {
     case 'data':
-      return Number.isSafeInteger(f.seq) && f.message && typeof f.message === 'object' ? (f as Frame) : undefined;
+      if (f.sig !== undefined && typeof f.sig !== 'string') return undefined;
+      return Number.isSafeInteger(f.seq) && f.message && typeof f.message === 'object' && !Array.isArray(f.message) ? (f as unknown as Frame) : undefined;
     case 'skip':
-      return Number.isSafeInteger(f.seq) ? (f as Frame) : undefined;
+      return Number.isSafeInteger(f.seq) ? (f as unknown as Frame) : undefined;
     case 'ack':
       if (f.upTo !== undefined && !Number.isSafeInteger(f.upTo)) return undefined;
+      if (f.id !== undefined && typeof f.id !== 'string') return undefined;
       if (f.seqs !== undefined && !(Array.isArray(f.seqs) && f.seqs.every(Number.isSafeInteger))) return undefined;
-      return f as Frame;
+      if (f.ids !== undefined && !(Array.isArray(f.ids) && Array.isArray(f.seqs) && f.ids.length === f.seqs.length && f.ids.every((id) => typeof id === 'string'))) return undefined;
+      return f as unknown as Frame;
     case 'resume':
-      return f as Frame;
+      return f as unknown as Frame;
     default:
       return undefined;
   }

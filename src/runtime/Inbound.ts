@@ -8,9 +8,9 @@ import type { MethodRegistry } from '../methods/registry.ts';
 import type { MethodContext, MethodSpec } from '../methods/types.ts';
 import { parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
-import { ackSubject, encodeFrame, parseStreamId, type SignedFrame } from '../delivery/frames.ts';
+import { ackSubject, encodeFrame, FRAME_VERSION, parseStreamId, type AckBody, type SignedFrame } from '../delivery/frames.ts';
 import { batchCovering, readStartedBatches, type StartedBatch } from '../delivery/runRecords.ts';
-import { SubjectReceiver, type InboxEntry } from '../delivery/SubjectReceiver.ts';
+import { SubjectReceiver, type FrameVerdict, type InboxEntry } from '../delivery/SubjectReceiver.ts';
 import { Subscriber, type Outcome } from '../delivery/Subscriber.ts';
 import { ProcessControl } from './ProcessControl.ts';
 import { serviceChild } from './children/serviceChild.ts';
@@ -59,7 +59,7 @@ export class Inbound {
   #receiverOpening = new Map<string, Promise<SubjectReceiver>>();
   #supervisor: Supervisor | undefined;
   #ready = false;
-  #pendingAcks = new Map<string, { upTo?: number; seqs?: number[] }>();
+  #pendingAcks = new Map<string, AckBody>();
   #ackFlushScheduled = false;
 
   /** Process control for REQOpCommand, kept across restarts. */
@@ -118,11 +118,15 @@ export class Inbound {
     return { receivers: this.receivers.size, subscribers: this.subscribers.size };
   }
 
-  /** A data frame (or a skip marker, `message` undefined). Dropped until the subtree is up. */
-  onData(stream: string, seq: number, message: Message | undefined): void {
+  /**
+   * A data frame (or a skip marker, `message` undefined) of the sender's incarnation `inc`.
+   * Dropped until the subtree is up. `dropped` hears of a frame its receiver did not take.
+   */
+  onData(stream: string, seq: number, message: Message | undefined, inc: string, dropped?: (verdict: FrameVerdict) => void): void {
     if (!this.#ready) return;
     const take = (r: SubjectReceiver) => {
-      r.onFrame(seq, message);
+      const verdict = r.onFrame(seq, message, inc);
+      if (verdict !== 'taken' && verdict !== 'duplicate') dropped?.(verdict);
       // A duplicate is answered at once, from what the store had: nothing is left to keep.
       if (r.idle) this.#releaseReceiver(stream);
     };
@@ -268,12 +272,25 @@ export class Inbound {
     });
   }
 
-  /** ACKs are coalesced per stream and sent once per turn of the event loop. */
-  #queueAck(stream: string, ack: { upTo?: number; seqs?: number[] }): void {
+  /**
+   * ACKs are coalesced per stream and sent once per turn of the event loop: the highest
+   * `upTo` with its message's id, or every seq with its id. An ACK of another incarnation
+   * (the sender started over) replaces what was pending.
+   */
+  #queueAck(stream: string, ack: AckBody): void {
     const pending = this.#pendingAcks.get(stream);
-    if (!pending) this.#pendingAcks.set(stream, { ...ack, ...(ack.seqs ? { seqs: [...ack.seqs] } : {}) });
-    else if (ack.upTo !== undefined) pending.upTo = Math.max(pending.upTo ?? 0, ack.upTo);
-    else if (ack.seqs) (pending.seqs ??= []).push(...ack.seqs);
+    if (!pending || pending.inc !== ack.inc) {
+      this.#pendingAcks.set(stream, { ...ack, ...(ack.seqs ? { seqs: [...ack.seqs], ids: [...(ack.ids ?? [])] } : {}) });
+    } else if (ack.upTo !== undefined) {
+      if (ack.upTo >= (pending.upTo ?? 0)) {
+        pending.upTo = ack.upTo;
+        if (ack.id !== undefined) pending.id = ack.id;
+        else delete pending.id;
+      }
+    } else if (ack.seqs) {
+      (pending.seqs ??= []).push(...ack.seqs);
+      (pending.ids ??= []).push(...(ack.ids ?? []));
+    }
     if (this.#ackFlushScheduled) return;
     this.#ackFlushScheduled = true;
     setImmediate(() => {
@@ -281,7 +298,7 @@ export class Inbound {
       const acks = this.#pendingAcks;
       this.#pendingAcks = new Map();
       for (const [s, a] of acks) {
-        const frame: SignedFrame = { v: 1, type: 'ack', stream: s, ...a };
+        const frame: SignedFrame = { v: FRAME_VERSION, type: 'ack', stream: s, ...a };
         this.deps.publish(ackSubject(parseStreamId(s)!), encodeFrame(this.deps.sealFrame ? this.deps.sealFrame(frame) : frame));
       }
     });

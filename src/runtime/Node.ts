@@ -8,7 +8,7 @@ import { BosunError, describeError } from '../errors.ts';
 import type { MethodRegistry } from '../methods/index.ts';
 import type { Store } from '../store/types.ts';
 import type { Transport } from '../transport/types.ts';
-import { encodeFrame, parseStreamId, resumeSubject } from '../delivery/frames.ts';
+import { encodeFrame, FRAME_VERSION, parseStreamId, resumeSubject } from '../delivery/frames.ts';
 import type { SubjectReceiver } from '../delivery/SubjectReceiver.ts';
 import type { SubjectSender } from '../delivery/SubjectSender.ts';
 import type { Subscriber } from '../delivery/Subscriber.ts';
@@ -23,6 +23,7 @@ import { messageStatus, type MessageStatus } from './messageStatus.ts';
 import type { AcceptOptions, AcceptResult, Delivery, NodeCapabilities, NodeOptions, NodePlugIns, NodeStatus } from './nodeTypes.ts';
 
 export type { MessageGuard } from './MessageGuard.ts';
+export { ERROR_REPLY_MAX_RETRIES } from './replies.ts';
 export type { AcceptOptions, AcceptResult, Delivery, NodeCapabilities, NodeErrorReport, NodeOptions, NodePlugIns, NodeStatus } from './nodeTypes.ts';
 
 /**
@@ -131,7 +132,7 @@ export class BosunNode {
       return;
     }
     for (const stream of streams) {
-      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#parts.frames.seal({ v: 1, type: 'resume', stream })));
+      this.transport.publish(resumeSubject(parseStreamId(stream)!), encodeFrame(this.#parts.frames.seal({ v: FRAME_VERSION, type: 'resume', stream })));
     }
   }
 

@@ -154,7 +154,8 @@ export class Outbound {
    * first outbox rows. Empty once it is written.
    */
   recordOps(stream: string): StoreOp[] {
-    return this.#unrecorded.has(stream) ? [{ type: 'put', key: metaKey('send', stream), value: { ackedUpTo: 0 } }] : [];
+    const sender = this.senders.get(stream);
+    return this.#unrecorded.has(stream) && sender ? [sender.recordOp()] : [];
   }
 
   /** The stream's row is durable now. */

@@ -90,6 +90,7 @@ export function assembleNode(options: NodeOptions, status: () => NodeStatus) {
     errors: errorKernel,
     publish,
     sealFrame,
+    ...(options.guard?.signDelivery ? { signDelivery: options.guard.signDelivery.bind(options.guard) } : {}),
     maxFrameBytes: () => outgoing.maxFrameBytes(),
     windowSize,
     onAcked: (messages) => {

@@ -42,14 +42,14 @@ export function frameRouter(deps: FrameRouterDeps): (subject: string, payload: U
       case 'data':
       case 'skip':
         if (ids.toNode !== node || !frames.admits(frame, ids)) return;
-        inbound.onData(frame.stream, frame.seq, frame.type === 'data' ? frame.message : undefined);
+        inbound.onData(frame.stream, frame.seq, frame.type === 'data' ? frame.message : undefined, frame.inc, (verdict) => frames.untaken(frame, ids, verdict));
         return;
       case 'ack':
       case 'resume': {
         if (ids.fromNode !== node) return;
         const sender = outbound.senders.get(frame.stream);
         if (!sender || !frames.admits(frame, ids)) return;
-        if (frame.type === 'ack') sender.onAck(frame.upTo, frame.seqs);
+        if (frame.type === 'ack') sender.onAck(frame);
         else sender.nudge('RESUME');
       }
     }

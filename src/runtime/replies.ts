@@ -131,7 +131,7 @@ export class Replies {
         replyMethod: 'none',
         replyMethodArgs: [],
         ACKTimeout: m.replyACKTimeout ?? m.ACKTimeout,
-        retries: m.replyRetries ?? m.retries,
+        retries: error ? errorReplyRetries(m.replyRetries ?? m.retries) : (m.replyRetries ?? m.retries),
         retryWait: m.retryWait,
         methodTimeout: this.deps.defaults.methodTimeout,
         ...(m.directory !== undefined ? { directory: m.directory } : {}),
@@ -149,6 +149,16 @@ export class Replies {
       reply('', { code: 'BOSUN_TOO_LARGE', message: `the output is ${size} bytes, more than a frame to ${m.fromNode} carries; the reply holds its beginning` }),
     );
   }
+}
+
+/**
+ * Resends of an error reply, at most: whoever sent the request may not exist (a name made
+ * up on an open broker) or not take replies, and a refusal must not cost its node forever.
+ */
+export const ERROR_REPLY_MAX_RETRIES = 10;
+
+function errorReplyRetries(asked: number): number {
+  return asked < 0 ? ERROR_REPLY_MAX_RETRIES : Math.min(asked, ERROR_REPLY_MAX_RETRIES);
 }
 
 /** A run without outgoing messages has nothing to do once recorded; one function serves them all. */

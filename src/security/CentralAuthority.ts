@@ -93,6 +93,11 @@ export class CentralAuthority implements Trust {
     return Object.hasOwn(this.#state.allowed, node) ? this.#state.allowed[node] : undefined;
   }
 
+  /** The key `node` presented last and an operator has not allowed yet, if any. */
+  pendingKeyFor(node: string): string | undefined {
+    return Object.hasOwn(this.#state.pending, node) ? this.#state.pending[node]!.key : undefined;
+  }
+
   acl(): NodeAcl {
     return this.nodeAclDocument(this.central).body.acl;
   }

@@ -1,14 +1,15 @@
 import { BosunError } from '../errors.ts';
 import { isValidName, type Message } from '../message.ts';
 import type { MessageGuard } from '../runtime/Node.ts';
-import { streamIdOf, type SignedFrame } from '../delivery/frames.ts';
+import { streamIdOf, type DataFrame, type SignedFrame } from '../delivery/frames.ts';
 import { RELAY_METHODS } from '../runtime/relay.ts';
 import { COMMAND_METHODS, commandAllowed, methodAllowed } from './acl.ts';
-import { envelopeBytes, frameBytes, unsignedField } from './canonical.ts';
+import { envelopeBytes, unsignedField } from './canonical.ts';
+import { deliveryError, frameError, sealFrame, signDelivery } from './deliveryAuth.ts';
 import type { CentralAuthority } from './CentralAuthority.ts';
+import { parseKeySetDocument } from './documents.ts';
 import { fingerprintOf, isPublicKey, verifySignature, type NodeKeyPair } from './keys.ts';
 import type { Delivery, Ledger } from './Ledger.ts';
-import { NodeTrust } from './NodeTrust.ts';
 import type { Trust } from './Trust.ts';
 
 /** Methods that carry their sender's public key (`publicKey` in their JSON data) to central. */
@@ -134,15 +135,17 @@ export class SecurityGuard implements MessageGuard {
   /**
    * What can be judged of a data frame's message before its receiver takes its sequence
    * number, so that a forged frame cannot take the place of the genuine one: whether it
-   * is signed, by the key this node holds for its sender (or the key it presents), and
-   * belongs to the stream. Without a key for the sender yet (a new node's hello, central's
-   * first key set) the signature waits for `check`, which knows how to learn one.
+   * is signed, by the key this node holds for its sender (or the key a hello presents, or
+   * the key of the fingerprint this node was given for central), and belongs to the stream.
+   * A sender without such a key is refused here: its frames cost no store row, no ACK and
+   * no reply.
    */
   screen(message: Message, stream: string): BosunError | undefined {
     try {
       this.#signed(message);
-      const key = this.#bootstrapKey(message)?.key ?? this.o.trust.keyFor(message.fromNode);
-      if (key !== undefined) this.#verify(message, key);
+      const key = this.#bootstrapKey(message)?.key ?? this.o.trust.keyFor(message.fromNode) ?? this.#firstCentralKey(message);
+      if (key === undefined) refuse('BOSUN_UNKNOWN_KEY', `this node holds no key for ${message.fromNode}`);
+      this.#verify(message, key);
       this.#addressed(message, stream);
       return undefined;
     } catch (e) {
@@ -152,33 +155,67 @@ export class SecurityGuard implements MessageGuard {
   }
 
   /**
+   * The delivery signature of a data frame this node publishes (its own messages, and those
+   * it relays): it binds the message to its stream, incarnation and sequence number.
+   */
+  signDelivery(stream: string, inc: string, seq: number, messageJson: string): string {
+    return signDelivery(this.o.keys, stream, inc, seq, messageJson);
+  }
+
+  /**
+   * A data frame's delivery signature, by `from` (the stream's sender, which published it):
+   * checked with the key a key-presenting message presents (a new node's hello), else the
+   * key this node holds for `from` (for a hello relayed by a node that is itself only
+   * pending on central, its pending key). Without one the frame is refused: a node without
+   * a trusted key costs its receiver nothing but this look.
+   */
+  checkDelivery(frame: DataFrame, from: string): BosunError | undefined {
+    const m = frame.message;
+    const bootstrap = this.#bootstrapKey(m);
+    const own = m.fromNode === from ? (bootstrap?.key ?? this.#firstCentralKey(m)) : undefined;
+    // A hello relayed by a node central has not allowed yet either: the relay's pending key.
+    const key = own ?? this.o.trust.keyFor(from) ?? (bootstrap ? this.o.trust.pendingKeyFor?.(from) : this.#relayKeyInKeySet(m, from));
+    return deliveryError(frame, from, key);
+  }
+
+  /**
    * Skip, ACK and resume frames carry no message, hence no sender's signature: this node
    * signs them (once per frame; ACKs are batched per receiver write, never one per message).
    */
   sealFrame<F extends SignedFrame>(frame: F): F {
-    return { ...frame, signature: this.o.keys.sign(frameBytes(frame)) };
+    return sealFrame(this.o.keys, frame);
   }
 
   /**
    * A skip, ACK or resume frame from `from`, checked against from's key. The signature
-   * covers the stream, so a frame cannot be moved to another; it does not make a frame
-   * unique, and need not: ACKs are cumulative (`upTo`) or name sequence numbers a stream
-   * never hands out twice, so a replayed genuine ACK says only what is still true; a
-   * replayed skip names a place its sender already gave up; a replayed resume costs a
-   * resend. Until from's key is known (a node central has not allowed yet, central
-   * before its first key set) its frames are taken unchecked, as its messages wait for
-   * `check`.
+   * covers the stream, the incarnation and the numbers (and an ACK's message ids), so a
+   * frame cannot be moved to another stream, incarnation or number. A replayed genuine
+   * ACK says only what is still true; a replayed skip names a place its sender already
+   * gave up; a replayed resume costs a resend. A skip from a node without a known key is
+   * refused (it would open a receiver); its ACKs and resumes are taken unchecked, as they
+   * only touch streams this node opened itself to that node.
    */
   checkFrame(frame: SignedFrame, from: string): BosunError | undefined {
     const key = this.o.trust.keyFor(from);
-    if (key === undefined) return undefined;
-    if (typeof frame.signature !== 'string') {
-      return new BosunError('BOSUN_BAD_SIGNATURE', `the ${frame.type} frame of stream ${frame.stream} is not signed`);
+    // A skip would open a receiver (a store row): only from a node with a trusted key.
+    if (key === undefined && frame.type === 'skip') return new BosunError('BOSUN_UNKNOWN_KEY', `this node holds no key for ${from}`);
+    return key === undefined ? undefined : frameError(frame, from, key);
+  }
+
+  /**
+   * A node's first key set may come through a relay it holds no key for yet: the key set,
+   * verified as central's (by `screen`), names the relay's key.
+   */
+  #relayKeyInKeySet(m: Message, relay: string): string | undefined {
+    if (m.fromNode !== this.o.central || m.method !== 'REQKeysUpdate' || m.isReply) return undefined;
+    const centralKey = this.o.trust.keyFor(this.o.central) ?? this.#firstCentralKey(m);
+    if (centralKey === undefined || this.#verified.get(m) !== centralKey) return undefined;
+    try {
+      const keys = parseKeySetDocument(m.data).body.keys;
+      return Object.hasOwn(keys, relay) ? keys[relay] : undefined;
+    } catch {
+      return undefined;
     }
-    if (!verifySignature(key, frameBytes(frame), frame.signature)) {
-      return new BosunError('BOSUN_BAD_SIGNATURE', `the ${frame.type} frame of stream ${frame.stream} is not signed by ${from}'s key ${fingerprintOf(key)}`);
-    }
-    return undefined;
   }
 
   /** A named sender, a signature, and no field outside it. */
@@ -245,14 +282,18 @@ export class SecurityGuard implements MessageGuard {
     return key === undefined ? undefined : { key, unknown: true, relayed: true };
   }
 
+  /**
+   * First contact with central on a node given only central's fingerprint: central's
+   * first key set names a key with that fingerprint (and must verify with it).
+   */
+  #firstCentralKey(m: Message): string | undefined {
+    if (m.fromNode !== this.o.central || m.method !== 'REQKeysUpdate' || m.isReply) return undefined;
+    return this.o.trust.expectedCentralKeyIn?.(m.data);
+  }
+
   async #keyOf(m: Message): Promise<string> {
     const { trust } = this.o;
-    let key = trust.keyFor(m.fromNode);
-    // First contact with central: its key set proves central's key (trust on first use,
-    // unless the node was given central's key in a file).
-    if (key === undefined && m.fromNode === this.o.central && m.method === 'REQKeysUpdate' && !m.isReply) {
-      key = NodeTrust.centralKeyIn(m.data);
-    }
+    let key = trust.keyFor(m.fromNode) ?? this.#firstCentralKey(m);
     if (key === undefined && trust.awaitingKeys() && (await trust.waitForKey(m.fromNode, this.o.unknownKeyGraceMs))) {
       key = trust.keyFor(m.fromNode);
     }

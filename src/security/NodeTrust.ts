@@ -15,15 +15,33 @@ import { KeyWaiters, Serial, type Trust } from './Trust.ts';
 const KEYS = 'keys';
 const ACL = 'acl';
 const CENTRAL_KEY = 'centralKey';
+/** How the pinned central key was learnt: only a key learnt out of band is worth keeping. */
+const CENTRAL_KEY_SOURCE = 'centralKeySource';
 
 /**
- * The trust state of a node that is not central: central's key (given in a file, or
- * pinned from the first key set that proves it), the key set and the node's ACL, both
+ * How a node learns central's key, never from the wire alone: the key itself (central's
+ * `public.pem`, `--trust-central FILE`) or its fingerprint (`--trust-central-fingerprint`),
+ * which the first key set that names a key with that fingerprint, signed by that key, pins.
+ */
+export interface CentralAnchor {
+  key?: string;
+  fingerprint?: string;
+}
+
+/** The flags that give a node central's key, for messages that say how. */
+export const TRUST_CENTRAL_HOWTO =
+  "give it central's key: --trust-central FILE (central's <signing-dir>/public.pem, copied out of band) or --trust-central-fingerprint SHA256:… (what `bosun keys show` prints on central)";
+
+/**
+ * The trust state of a node that is not central: central's key (given by the operator,
+ * or by its fingerprint and pinned from the first key set that matches it), the key set and the node's ACL, both
  * accepted only when signed by that key, never older than what the node has, and never
  * half: an update that fails any check changes nothing.
  */
 export class NodeTrust implements Trust {
   #centralKey: string | undefined;
+  /** Central's key's fingerprint, until a key set with a key of that fingerprint pins the key. */
+  #expectedFingerprint: string | undefined;
   #keyDoc: KeySetDocument | undefined;
   #aclDoc: NodeAclDocument | undefined;
   #serial = new Serial();
@@ -37,15 +55,31 @@ export class NodeTrust implements Trust {
   ) {}
 
   /**
-   * Loads what the node has; `centralKey` (from `--central-key FILE`) is pinned and wins
-   * over a key pinned before. Stored documents are verified again: a store edited by
-   * hand is no way around the signature.
+   * Loads what the node has. `anchor` is how the operator gave central's key: the key
+   * (pinned, and it wins over a key pinned before) or its fingerprint (a key pinned before
+   * with that fingerprint stands; otherwise the first key set naming such a key pins it).
+   * Without one, a key pinned out of band at an earlier start stands; a node with none
+   * refuses to start: a key learnt from the wire could be anyone's. Stored documents are
+   * verified again: a store edited by hand is no way around the signature.
    */
-  static async load(node: string, central: string, keys: NodeKeyPair, ledger: Ledger, centralKey?: string): Promise<NodeTrust> {
+  static async load(node: string, central: string, keys: NodeKeyPair, ledger: Ledger, anchor: CentralAnchor = {}): Promise<NodeTrust> {
     const trust = new NodeTrust(node, central, keys, ledger);
     const pinned = await ledger.get<string>(CENTRAL_KEY);
-    trust.#centralKey = centralKey ?? pinned;
-    if (centralKey !== undefined && centralKey !== pinned) await ledger.put(CENTRAL_KEY, centralKey);
+    const source = await ledger.get<string>(CENTRAL_KEY_SOURCE);
+    if (anchor.key !== undefined) {
+      if (anchor.fingerprint !== undefined && fingerprintOf(anchor.key) !== anchor.fingerprint) {
+        throw new BosunError('BOSUN_BAD_CONFIG', `central's key file has fingerprint ${fingerprintOf(anchor.key)}, not the ${anchor.fingerprint} given`);
+      }
+      trust.#centralKey = anchor.key;
+      if (anchor.key !== pinned || source !== 'operator') await trust.#pin(anchor.key);
+    } else if (anchor.fingerprint !== undefined) {
+      if (pinned !== undefined && source === 'operator' && fingerprintOf(pinned) === anchor.fingerprint) trust.#centralKey = pinned;
+      else trust.#expectedFingerprint = anchor.fingerprint;
+    } else if (pinned !== undefined && source === 'operator') {
+      trust.#centralKey = pinned;
+    } else {
+      throw new BosunError('BOSUN_BAD_CONFIG', `${node} runs with --secure but does not know central's key; ${TRUST_CENTRAL_HOWTO}`);
+    }
     const keyText = await ledger.get<string>(KEYS);
     const aclText = await ledger.get<string>(ACL);
     try {
@@ -94,13 +128,23 @@ export class NodeTrust implements Trust {
     return documentHash(this.#aclDoc);
   }
 
-  /** The central key a key set carries, for the first contact (nothing pinned yet). */
-  static centralKeyIn(text: string | undefined): string | undefined {
+  /**
+   * The central key a key set carries, on first contact with a node given only central's
+   * fingerprint: the key, when its fingerprint is the one given.
+   */
+  expectedCentralKeyIn(text: string | undefined): string | undefined {
+    if (this.#centralKey !== undefined || this.#expectedFingerprint === undefined) return undefined;
     try {
-      return parseKeySetDocument(text).body.centralKey;
+      const key = parseKeySetDocument(text).body.centralKey;
+      return fingerprintOf(key) === this.#expectedFingerprint ? key : undefined;
     } catch {
       return undefined;
     }
+  }
+
+  async #pin(key: string): Promise<void> {
+    await this.ledger.put(CENTRAL_KEY, key);
+    await this.ledger.put(CENTRAL_KEY_SOURCE, 'operator');
   }
 
   // ---- updates ---------------------------------------------------------------------------
@@ -109,13 +153,14 @@ export class NodeTrust implements Trust {
   applyKeys(text: string | undefined): Promise<string> {
     return this.#serial.run(async () => {
       const firstContact = this.#centralKey === undefined;
-      const doc = this.#verifiedKeys(text, true);
+      const doc = this.#verifiedKeys(text);
       if (this.#keyDoc && doc.body.serial < this.#keyDoc.body.serial) {
         throw new BosunError('BOSUN_REPLAYED', `key set ${doc.body.serial} is older than the one this node has (${this.#keyDoc.body.serial}); ignored`);
       }
-      if (firstContact) await this.ledger.put(CENTRAL_KEY, doc.body.centralKey);
+      if (firstContact) await this.#pin(doc.body.centralKey);
       await this.ledger.put(KEYS, JSON.stringify(doc));
       this.#centralKey = doc.body.centralKey;
+      this.#expectedFingerprint = undefined;
       this.#keyDoc = doc;
       this.#waiters.changed();
       const pinned = firstContact ? `; pinned central's key ${fingerprintOf(doc.body.centralKey)}` : '';
@@ -136,17 +181,22 @@ export class NodeTrust implements Trust {
     });
   }
 
-  #verifiedKeys(text: string | undefined, mayPin = false): KeySetDocument {
+  #verifiedKeys(text: string | undefined): KeySetDocument {
     const doc = parseKeySetDocument(text);
     if (doc.body.central !== this.central) {
       throw new BosunError('BOSUN_NOT_ALLOWED', `the key set is from central "${doc.body.central}"; this node's central is "${this.central}"`);
     }
-    const key = this.#centralKey ?? (mayPin ? doc.body.centralKey : undefined);
-    if (key === undefined) throw new BosunError('BOSUN_UNKNOWN_KEY', "central's key is not known yet");
+    const key = this.#centralKey ?? this.expectedCentralKeyIn(text);
+    if (key === undefined) {
+      throw new BosunError(
+        'BOSUN_UNKNOWN_KEY',
+        `the key set names central's key ${fingerprintOf(doc.body.centralKey)}, not the ${this.#expectedFingerprint ?? '(none)'} this node was given; ignored`,
+      );
+    }
     if (doc.body.centralKey !== key) {
       throw new BosunError(
         'BOSUN_BAD_SIGNATURE',
-        `the key set names central's key ${fingerprintOf(doc.body.centralKey)}, but this node pinned ${fingerprintOf(key)}; ignored (give the new key with --central-key if central's key really changed)`,
+        `the key set names central's key ${fingerprintOf(doc.body.centralKey)}, but this node pinned ${fingerprintOf(key)}; ignored (if central's key really changed, restart this node with --trust-central FILE naming the new key)`,
       );
     }
     if (!verifyDocument(doc, key)) throw new BosunError('BOSUN_BAD_SIGNATURE', 'the key set is not signed by central; ignored');

@@ -11,6 +11,13 @@ export interface Trust {
    * that has no key set from central yet (its first update may be just behind).
    */
   awaitingKeys(): boolean;
+  /**
+   * A node given only central's fingerprint: the central key a key set names, when its
+   * fingerprint is the one given and no key is pinned yet.
+   */
+  expectedCentralKeyIn?(text: string | undefined): string | undefined;
+  /** Central: the key `node` presented and an operator has not allowed yet. */
+  pendingKeyFor?(node: string): string | undefined;
   /** Resolves true once a key for `node` is known, false after `ms`. */
   waitForKey(node: string, ms: number): Promise<boolean>;
 }

@@ -88,6 +88,17 @@ export function frameBytes(frame: object & { signature?: unknown }): Uint8Array 
   return documentBytes(FRAME_SIGNATURE_VERSION, signed);
 }
 
+/**
+ * What a data frame's delivery signature is over: `bosun-delivery-v1\n` and the canonical
+ * JSON of its type, stream, incarnation, sequence number and the SHA-256 of its message's
+ * JSON text (see `delivery/frames.ts`).
+ */
+export const DELIVERY_SIGNATURE_VERSION = 'bosun-delivery-v1';
+
+export function deliveryBytes(stream: string, inc: string, seq: number, messageJson: string): Uint8Array {
+  return documentBytes(DELIVERY_SIGNATURE_VERSION, { type: 'data', stream, inc, seq, sha256: sha256Hex(messageJson) });
+}
+
 /** The bytes a signed document's signature is over: `<kind>\n<canonical JSON body>`. */
 export function documentBytes(kind: string, body: unknown): Uint8Array {
   return encoder.encode(`${kind}\n${canonicalJson(body)}`);

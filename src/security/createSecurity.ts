@@ -5,13 +5,15 @@ import type { Store } from '../store/types.ts';
 import { streamIdOf } from '../delivery/frames.ts';
 import { CentralAuthority } from './CentralAuthority.ts';
 import { SecurityGuard } from './Guard.ts';
-import { loadOrCreateKeys, readPublicKeyFile, type NodeKeyPair } from './keys.ts';
+import { fingerprintOf, isPublicKey, loadOrCreateKeys, readPublicKeyFile, type NodeKeyPair } from './keys.ts';
 import { Ledger } from './Ledger.ts';
 import { centralMethods, nodeMethods } from './methods.ts';
 import { NodeTrust } from './NodeTrust.ts';
 import { judgeHelloClaim, signHelloClaim } from './wsHello.ts';
 import type { HelloClaim } from '../transport/wsProtocol.ts';
 import type { HelloVerdict } from '../transport/WsGateway.ts';
+
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 export interface SecurityOptions {
   /** This node's name. */
@@ -32,8 +34,16 @@ export interface SecurityOptions {
   maxTtlSeconds?: number;
   /** Clock skew tolerated between nodes (default 300 s). */
   skewSeconds?: number;
-  /** Central's public key (`public.pem` of central) instead of trusting the first key set. */
+  /**
+   * Central's public key, learnt out of band: its `public.pem` (`centralKeyFile`), the key
+   * itself (`centralKey`, base64), or its fingerprint (`centralFingerprint`, `SHA256:…`:
+   * the first key set that names a key with it, signed by that key, pins the key). A node
+   * that is not central needs one of them, unless one pinned central's key at an earlier
+   * start: a key learnt from the wire could be anyone's.
+   */
   centralKeyFile?: string;
+  centralKey?: string;
+  centralFingerprint?: string;
   /** A node without keys from central yet waits this long for them before refusing (default 10 s). */
   unknownKeyGraceSeconds?: number;
   /** How often a node asks central whether its key set and ACL are current (default 60 s; 0: only at attach). */
@@ -90,9 +100,17 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
   const maxTtlSeconds = Math.max(options.maxTtlSeconds ?? 30 * 24 * 3600, ttlSeconds);
   if (!(ttlSeconds > 0)) throw new BosunError('BOSUN_BAD_CONFIG', 'the message lifetime (ttlSeconds) must be positive');
   const keys = await loadOrCreateKeys(options.keyDir);
-  const centralKey = options.centralKeyFile !== undefined ? await readPublicKeyFile(options.centralKeyFile) : undefined;
+  const centralKey = options.centralKeyFile !== undefined ? await readPublicKeyFile(options.centralKeyFile) : options.centralKey;
+  if (centralKey !== undefined && !isPublicKey(centralKey)) throw new BosunError('BOSUN_BAD_CONFIG', "central's key is not an ed25519 public key");
+  const fingerprint = options.centralFingerprint;
+  if (fingerprint !== undefined && !FINGERPRINT.test(fingerprint)) {
+    throw new BosunError('BOSUN_BAD_CONFIG', `"${fingerprint}" is not a key fingerprint (SHA256: and 43 base64 characters, as \`bosun keys show\` prints)`);
+  }
   if (node === central && centralKey !== undefined && centralKey !== keys.publicKey) {
-    throw new BosunError('BOSUN_BAD_CONFIG', `--central-key ${options.centralKeyFile} is not this central's own key`);
+    throw new BosunError('BOSUN_BAD_CONFIG', `--trust-central ${options.centralKeyFile ?? ''} is not this central's own key`);
+  }
+  if (node === central && fingerprint !== undefined && fingerprint !== fingerprintOf(keys.publicKey)) {
+    throw new BosunError('BOSUN_BAD_CONFIG', `--trust-central-fingerprint ${fingerprint} is not this central's own key's (${fingerprintOf(keys.publicKey)})`);
   }
   if (options.store.status !== 'open') await options.store.open();
   const ledger = new Ledger(options.store);
@@ -100,7 +118,8 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
   const onError = options.onError ?? (() => {});
   const isCentral = node === central;
   const authority = isCentral ? await CentralAuthority.load(central, keys, ledger, clock) : undefined;
-  const trust = isCentral ? undefined : await NodeTrust.load(node, central, keys, ledger, centralKey);
+  const anchor = { ...(centralKey !== undefined ? { key: centralKey } : {}), ...(fingerprint !== undefined ? { fingerprint } : {}) };
+  const trust = isCentral ? undefined : await NodeTrust.load(node, central, keys, ledger, anchor);
   const guard = new SecurityGuard({
     node,
     central,

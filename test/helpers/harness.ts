@@ -14,6 +14,7 @@ import { MemoryStore } from '../../src/store/MemoryStore.ts';
 import type { CommitStats, RangeOptions, Store, StoreOp, WriteOptions } from '../../src/store/types.ts';
 import { EmbeddedBus, type BusFaults } from '../../src/transport/EmbeddedBus.ts';
 import type { FrameHandler, Transport, TransportStatus } from '../../src/transport/types.ts';
+import { signedFrameGuard, type FrameAttacker } from './frameAttacker.ts';
 import { recorder } from './recorder.ts';
 import { BatchedRecordLogs, type BatchCrashPoint } from './batchedRecord.ts';
 
@@ -73,6 +74,11 @@ export interface HarnessOptions {
    * scheduler decides the order in which data, ACK and resume frames reach the bus.
    */
   scheduler?: Scheduler;
+  /**
+   * Someone on the bus who captures and replays frames; the nodes then sign their frames
+   * (`signedFrameGuard`), as secure nodes do.
+   */
+  attacker?: FrameAttacker;
 }
 
 export interface SendResult {
@@ -182,7 +188,8 @@ export class Harness {
     advancedMs: 0,
   };
   scheduler: Scheduler | undefined;
-  readonly #options: Required<Omit<HarnessOptions, 'scheduler' | 'nodes' | 'seed'>>;
+  readonly attacker: FrameAttacker | undefined;
+  readonly #options: Required<Omit<HarnessOptions, 'scheduler' | 'nodes' | 'seed' | 'attacker'>>;
   readonly #slots = new Map<string, Slot>();
   /** id → stream of every message the harness sent. */
   readonly #streamOf = new Map<string, string>();
@@ -194,6 +201,7 @@ export class Harness {
     this.names = options.nodes ?? ['a', 'b', 'c'];
     this.bus = new EmbeddedBus({ seed: options.seed ?? 1, clock: this.clock });
     this.scheduler = options.scheduler;
+    this.attacker = options.attacker;
     this.#options = {
       windowSize: options.windowSize ?? 4,
       ackTimeoutSeconds: options.ackTimeoutSeconds ?? 1,
@@ -203,6 +211,7 @@ export class Harness {
 
   static async create(options: HarnessOptions = {}): Promise<Harness> {
     const h = new Harness(options);
+    await h.attacker?.join(h.bus);
     for (const name of h.names) {
       const slot: Slot = { name, node: undefined as never, memory: new MemoryStore({ sync: true }), incarnation: 0, state: 'starting', armed: new Set(), storeFault: false };
       h.#slots.set(name, slot);
@@ -509,6 +518,7 @@ export class Harness {
     }
     this.bus.setFaults({});
     this.bus.heal();
+    await this.attacker?.close();
   }
 
   // ---- internals -----------------------------------------------------------------
@@ -614,7 +624,8 @@ export class Harness {
         }
       },
     });
-    const transport = this.scheduler ? new ScheduledTransport(this.bus.transport(), this) : this.bus.transport();
+    const onBus = this.attacker ? this.attacker.tap(this.bus.transport()) : this.bus.transport();
+    const transport = this.scheduler ? new ScheduledTransport(onBus, this) : onBus;
     const node = await startNode({
       node: slot.name,
       central: ABSENT_CENTRAL,
@@ -632,6 +643,7 @@ export class Harness {
       enabledMethods: ['REQRelay', 'REQnRelay'],
       methods: this.#methodsFor(slot, incarnation),
       onError: (report) => this.reports.push({ ...report, node: slot.name, incarnation }),
+      ...(this.attacker ? { guard: signedFrameGuard(slot.name) } : {}),
     });
     if (slot.incarnation !== incarnation) return;
     slot.node = node;

@@ -30,6 +30,8 @@ export interface SecureTestNodeOptions {
   methods?: MethodSpec[];
   /** Wraps the real guard: what an attacker's node would do to its messages. */
   wrapGuard?(guard: MessageGuard): MessageGuard;
+  /** Central's public key, as the operator gives it out of band (every node but central needs it). */
+  centralKey?: string;
   security?: Partial<SecurityOptions>;
   helloIntervalSeconds?: number;
   /** Only these built-in methods are served (default: all). */
@@ -50,6 +52,7 @@ export async function startSecureTestNode(name: string, o: SecureTestNodeOptions
     store,
     unknownKeyGraceSeconds: 2,
     syncIntervalSeconds: 0,
+    ...(o.centralKey !== undefined && name !== central ? { centralKey: o.centralKey } : {}),
     ...o.security,
   });
   const options: StartNodeOptions & { guard: MessageGuard } = {
@@ -108,7 +111,8 @@ export async function startSecureFleet(
 ): Promise<{ central: SecureTestNode; ships: Record<string, SecureTestNode>; all: SecureTestNode[] }> {
   const central = await startSecureTestNode('central', { ...o, ...o.perNode?.central });
   const started: Record<string, SecureTestNode> = {};
-  for (const s of ships) started[s] = await startSecureTestNode(s, { ...o, ...o.perNode?.[s] });
+  const centralKey = central.security.keys.publicKey;
+  for (const s of ships) started[s] = await startSecureTestNode(s, { centralKey, ...o, ...o.perNode?.[s] });
   const authority = central.security.authority!;
   await eventually(() => ships.every((s) => authority.list().pending.some((p) => p.node === s)), 10_000, 'pending keys');
   const allowed = await central.node.send({ toNode: 'central', method: 'REQKeysAllow', methodArgs: ships });
