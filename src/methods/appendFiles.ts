@@ -1,6 +1,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { syncFolder } from './syncFolder.ts';
 
 /** One file kept open for appending. */
 interface OpenFile {
@@ -123,14 +124,5 @@ export class AppendFiles {
       if (this.#open.size <= this.max) return;
       if (!this.inUse(file)) await this.forget(file);
     }
-  }
-}
-
-async function syncFolder(folder: string): Promise<void> {
-  const handle = await open(folder, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { BosunError } from '../errors.ts';
 import { resolveInside, type NamedPathPart } from './paths.ts';
 import type { MethodContext, MethodResult, MethodSpec } from './types.ts';
+import { syncFolder } from './syncFolder.ts';
 
 /** The destination collects a file under `<landing path>.bosun-part` until `REQCopyDone` renames it. */
 export const PART_SUFFIX = '.bosun-part';
@@ -213,15 +214,5 @@ async function holds(file: string, size: number, sha256: string): Promise<boolea
     }
   } catch {
     return false;
-  }
-}
-
-/** Makes a rename in `folder` durable. */
-async function syncFolder(folder: string): Promise<void> {
-  const handle = await open(folder, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
