@@ -6,6 +6,9 @@ import type { Message } from '../message.ts';
 import type { MethodContext, MethodResult, MethodSpec } from '../methods/types.ts';
 import type { InboxEntry } from './SubjectReceiver.ts';
 
+/** How long past `methodTimeout` the runtime waits for a method that ends by itself then. */
+const END_GRACE_MS = 5000;
+
 const NEVER_ABORTED = new AbortController().signal;
 const STILL_RUNNING = Symbol('still running');
 
@@ -69,7 +72,7 @@ export class HandlerRun {
     const settled = result.then((r) => success(r.output, r.forward), failure);
     const early = await Promise.race([settled, new Promise<typeof STILL_RUNNING>((resolve) => setImmediate(resolve, STILL_RUNNING))]);
     if (early !== STILL_RUNNING) return early;
-    return this.#supervise(entry.message, { result, abort }, startedAt);
+    return this.#supervise(entry.message, { result, abort }, startedAt, spec.endsAtTimeout ? END_GRACE_MS : 0);
   }
 
   /** Stops every run handed to an actor: their handlers see their signal abort. */
@@ -77,8 +80,8 @@ export class HandlerRun {
     for (const run of [...this.runs]) run.stop();
   }
 
-  #supervise(m: Message, running: RunningHandler, startedAt: number): Promise<Outcome> {
-    const timeoutMs = m.methodTimeout > 0 ? Math.max(0, m.methodTimeout * 1000 - (this.clock.now() - startedAt)) : undefined;
+  #supervise(m: Message, running: RunningHandler, startedAt: number, graceMs: number): Promise<Outcome> {
+    const timeoutMs = m.methodTimeout > 0 ? Math.max(0, m.methodTimeout * 1000 + graceMs - (this.clock.now() - startedAt)) : undefined;
     const input = { method: m.method, payload: running, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
     const run = createActor(this.#execution, { input });
     this.runs.add(run);

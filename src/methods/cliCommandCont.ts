@@ -20,6 +20,7 @@ export function cliCommandContMethod(options: CliCommandOptions = {}): MethodSpe
     name: 'REQnCliCommandCont',
     summary: 'Run methodArgs as a command (no shell); reply with each output line as it comes, until it exits or methodTimeout.',
     idempotent: false,
+    endsAtTimeout: true,
     handler: (ctx) => streamCommand(ctx, options),
   };
 }

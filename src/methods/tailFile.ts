@@ -23,6 +23,7 @@ export const REQTailFile: MethodSpec = {
   summary: 'Follow the file at methodArgs[0] (relative: to the daemon\'s working directory) like tail -F; reply with each new line until methodTimeout.',
   // A re-run after a crash would start again from the end and skip what was written meanwhile.
   idempotent: false,
+  endsAtTimeout: true,
   handler: tailFile,
 };
 

@@ -22,6 +22,13 @@ export interface MethodSpec {
    * should leave this off.
    */
   inline?: boolean;
+  /**
+   * Reaching `methodTimeout` is the method's normal end (a stream: tail, continuous
+   * output), and it ends itself a little before it (`ownDeadlineMs`). The runtime then
+   * stops it only a grace period after `methodTimeout`, so a busy machine that takes long
+   * to wind the stream down does not turn its normal end into `BOSUN_METHOD_TIMEOUT`.
+   */
+  endsAtTimeout?: boolean;
   /** Whether the method's result is sent back as a reply (default true). */
   replies?: boolean;
   handler(ctx: MethodContext): Promise<MethodResult>;
