@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { startNatsServer, type NatsServer } from './natsServer.ts';
 import { freePort } from './ports.ts';
 
@@ -34,10 +35,23 @@ export async function stopAll(servers: Array<NatsServer | undefined>): Promise<v
 
 /** A server started with a monitoring port, on `port` (the one its configuration names) or a free one. */
 export async function startMonitored(name: string, args: string[], port?: number): Promise<TopologyServer> {
-  const monitorPort = await freePort();
-  const server = await startNatsServer({ args: ['-m', String(monitorPort), ...args], ...(port !== undefined ? { port } : {}) });
-  // a view of the server, not a copy: its `pid` and `running` getters must stay live
-  return Object.assign(Object.create(server) as NatsServer, { name, hostPort: `${HOST}:${server.port}`, monitorPort });
+  // A free port can be taken by another test's process before the server binds it: the
+  // server then exits at once, and a fresh monitoring port (and a fresh client port, when
+  // the configuration does not name one) is tried again.
+  for (let attempt = 1; ; attempt++) {
+    const monitorPort = await freePort();
+    try {
+      const server = await startNatsServer({ args: ['-m', String(monitorPort), ...args], ...(port !== undefined ? { port } : {}) });
+      // a view of the server, not a copy: its `pid` and `running` getters must stay live
+      return Object.assign(Object.create(server) as NatsServer, { name, hostPort: `${HOST}:${server.port}`, monitorPort });
+    } catch (error) {
+      const logFile = args[args.indexOf('-l') + 1];
+      const said = String((error as Error).message) + (args.includes('-l') && logFile ? await readFile(logFile, 'utf8').catch(() => '') : '');
+      const portTaken = said.includes('address already in use');
+      const oursToChange = said.includes(`:${monitorPort}`) || port === undefined;
+      if (!portTaken || !oursToChange || attempt >= 3) throw error;
+    }
+  }
 }
 
 async function waitForMonitor(server: TopologyServer, endpoint: string, ok: (body: Record<string, unknown>) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
