@@ -130,6 +130,9 @@ describe('a ship on its own leaf server', () => {
     // Link up: every stream flows.
     await Promise.all(all.map((s) => send(s, 0, PER_PHASE)));
     for (const s of all) await waitFor(async () => (await lines(s)).length >= PER_PHASE, 30_000, `${s.fileName} before the cut`);
+    // Run on central is not yet ACKed on the ship: wait for the ACKs too, so that what
+    // is queued during the cut is exactly what was sent during it.
+    for (const ship of [ship1, ship2]) await waitFor(async () => (await queuedFor(ship, 'central')) === 0, 30_000, 'the ACKs from central before the cut');
 
     // The cut: the link is reset and refused until it is restored.
     link!.block();
