@@ -1,19 +1,18 @@
 import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
-import type { Logger } from 'pino';
-import type { Clock } from '../clock.ts';
-import type { MessageDefaults } from '../message.ts';
-import type { MethodSpec } from '../methods/types.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { MemoryStore } from '../store/MemoryStore.ts';
 import type { Store } from '../store/types.ts';
 import { EmbeddedBus } from '../transport/EmbeddedBus.ts';
 import { NatsTransport, type NatsTransportOptions } from '../transport/NatsTransport.ts';
 import type { Transport } from '../transport/types.ts';
-import { BosunNode, type MessageGuard, type NodeErrorReport } from './Node.ts';
+import { BosunNode, type NodeOptions } from './Node.ts';
 
-export interface StartNodeOptions {
+/** What the node itself takes, passed on as given. */
+type PassedOn = 'clock' | 'logger' | 'defaults' | 'windowSize' | 'helloIntervalSeconds' | 'methods' | 'enabledMethods' | 'onError' | 'guard' | 'auditStripData' | 'onFatal' | 'unorderedConcurrency' | 'acceptDedupWindowMs';
+
+export interface StartNodeOptions extends Pick<NodeOptions, PassedOn> {
   /** This node's name. */
   node: string;
   /** The node that collects hellos and errors (default `central`). */
@@ -34,22 +33,6 @@ export interface StartNodeOptions {
   /** A ready transport or store, for tests and special set-ups. */
   transport?: Transport;
   store?: Store;
-  clock?: Clock;
-  logger?: Logger;
-  defaults?: Partial<MessageDefaults>;
-  windowSize?: number;
-  helloIntervalSeconds?: number;
-  methods?: MethodSpec[];
-  enabledMethods?: string[];
-  onError?(report: NodeErrorReport): void;
-  /** Signing, verification and access control (see src/security). */
-  guard?: MessageGuard;
-  auditStripData?: boolean;
-  /** Called if the supervision tree gives up (the daemon exits non-zero then). */
-  onFatal?(reason: unknown): void;
-  unorderedConcurrency?: number;
-  /** How long a client-given message id is remembered (default 24 h; 0 turns it off). */
-  acceptDedupWindowMs?: number;
 }
 
 /** The bus nodes join when they are given neither NATS nor a bus of their own. */
