@@ -6,7 +6,8 @@ import { BosunError, describeError } from '../errors.ts';
 import { MAX_MESSAGE_BYTES } from '../message.ts';
 import { refuseRequest, type HttpAccess } from './httpGuard.ts';
 import { defaultInputLimits, idleInput, tooManyConnections, type InputLimits } from './inputBudget.ts';
-import { DEFAULT_MAX_VALUE_BYTES, formatBytes, JsonStreamParser, type StreamItem } from './jsonStream.ts';
+import { formatBytes } from './formatBytes.ts';
+import { DEFAULT_MAX_VALUE_BYTES, JsonStreamParser, type StreamItem } from './jsonStream.ts';
 import { acceptInputs, type AcceptingNode, type InputAnswer } from './messageInput.ts';
 import { closeTcp, formatAddress, isLoopback, listenTcp, type TcpAddress } from './tcpListen.ts';
 

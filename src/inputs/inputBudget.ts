@@ -1,5 +1,5 @@
 import { BosunError } from '../errors.ts';
-import { formatBytes } from './jsonStream.ts';
+import { formatBytes } from './formatBytes.ts';
 import { MemoryReturn } from './returnMemory.ts';
 
 /** Default memory every input together may hold in half-read messages. */

@@ -1,7 +1,7 @@
 import { BosunError, describeError } from '../errors.ts';
 import { DEFAULT_MESSAGE_DEFAULTS, MAX_MESSAGE_BYTES, normaliseMessages } from '../message.ts';
 import type { AcceptResult, BosunNode } from '../runtime/Node.ts';
-import { formatBytes } from './jsonStream.ts';
+import { formatBytes } from './formatBytes.ts';
 
 /** What an input tells its client about one message: accepted with its id, or why not. */
 export type InputAnswer = AcceptResult;
