@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import {
-  Harness,
-  removeHarnessFiles,
-  RECEIVER_CRASH_POINTS,
-  SENDER_CRASH_POINTS,
-  type CrashPoint,
-  type StreamKind,
-} from './helpers/harness.ts';
+import { Harness, removeHarnessFiles } from './helpers/harness.ts';
+import { RECEIVER_CRASH_POINTS, SENDER_CRASH_POINTS, type CrashPoint, type StreamKind } from './helpers/harnessTypes.ts';
 import { FrameAttacker, type ReplayMode } from './helpers/frameAttacker.ts';
 
 /**
