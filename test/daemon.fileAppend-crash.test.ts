@@ -1,9 +1,8 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DaemonProcess, sendToSocket, waitFor } from './helpers/fleet.ts';
-import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
+import { describe, expect, it } from 'vitest';
+import { sendToSocket, waitFor } from './helpers/fleet.ts';
+import { useNatsFleet } from './helpers/natsFleet.ts';
 
 /**
  * File appends are an effect bosun can check: a batch records each file's length before
@@ -12,21 +11,7 @@ import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
  * line in the file exactly once, in order, and nothing is reported interrupted.
  */
 const COUNT = 20_000;
-let dir: string;
-let nats: NatsServer;
-let daemons: DaemonProcess[] = [];
-
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-append-kill-'));
-  nats = await startNatsServer();
-});
-
-afterEach(async () => {
-  await Promise.all(daemons.map((d) => d.kill()));
-  daemons = [];
-  await nats.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const fleet = useNatsFleet('bosun-append-kill-');
 
 async function lines(file: string): Promise<string[]> {
   const text = await readFile(file, 'utf8').catch(() => '');
@@ -35,9 +20,8 @@ async function lines(file: string): Promise<string[]> {
 
 describe('an ordered stream of file appends between two daemons', () => {
   it('puts every line in the file exactly once, in order, through SIGKILLs of the receiver, and reports nothing interrupted', async () => {
-    const central = new DaemonProcess('central', path.join(dir, 'central'), ['--nats', nats.url]);
-    const ship1 = new DaemonProcess('ship1', path.join(dir, 'ship1'), ['--nats', nats.url]);
-    daemons.push(central, ship1);
+    const central = fleet.daemon('central');
+    const ship1 = fleet.daemon('ship1');
     await Promise.all([central.start(), ship1.start()]);
     const messages = Array.from({ length: COUNT }, (_, i) => ({
       toNode: 'ship1',

@@ -1,9 +1,8 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DaemonProcess, sendToSocket, waitFor } from './helpers/fleet.ts';
-import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
+import { describe, expect, it } from 'vitest';
+import { sendToSocket, waitFor } from './helpers/fleet.ts';
+import { useNatsFleet } from './helpers/natsFleet.ts';
 
 /**
  * The kernel's promise, checked end to end: two daemons as real processes over a real
@@ -14,21 +13,7 @@ import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
  * interruption was reported back to the sender.
  */
 const COUNT = 1000;
-let dir: string;
-let nats: NatsServer;
-let daemons: DaemonProcess[] = [];
-
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-crash-'));
-  nats = await startNatsServer();
-});
-
-afterEach(async () => {
-  await Promise.all(daemons.map((d) => d.kill()));
-  daemons = [];
-  await nats.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const fleet = useNatsFleet('bosun-crash-');
 
 function commands(effects: string) {
   return Array.from({ length: COUNT }, (_, i) => ({
@@ -73,11 +58,9 @@ async function checkExactlyOnceInOrder(effects: string, centralDir: string): Pro
 
 describe('two daemons over a real nats-server', () => {
   it('runs an ordered stream exactly once, in order, through receiver crashes and a broker restart', async () => {
-    const effects = path.join(dir, 'effects.log');
-    const nats_ = ['--nats', nats.url];
-    const central = new DaemonProcess('central', path.join(dir, 'central'), nats_);
-    const ship1 = new DaemonProcess('ship1', path.join(dir, 'ship1'), nats_);
-    daemons.push(central, ship1);
+    const effects = path.join(fleet.dir, 'effects.log');
+    const central = fleet.daemon('central');
+    const ship1 = fleet.daemon('ship1');
     await Promise.all([central.start(), ship1.start()]);
 
     const answers = await sendToSocket(central.dataDir, commands(effects), COUNT);
@@ -88,9 +71,9 @@ describe('two daemons over a real nats-server', () => {
     await ship1.kill();
     await ship1.start();
     await progress(450);
-    await nats.kill();
+    await fleet.nats.kill();
     await new Promise((r) => setTimeout(r, 300));
-    await nats.restart();
+    await fleet.nats.restart();
     await progress(700);
     await ship1.kill();
     await ship1.start();
@@ -101,11 +84,9 @@ describe('two daemons over a real nats-server', () => {
   });
 
   it('delivers what a crashed sender still had queued, exactly once, in order', async () => {
-    const effects = path.join(dir, 'effects.log');
-    const nats_ = ['--nats', nats.url];
-    const central = new DaemonProcess('central', path.join(dir, 'central'), nats_);
-    const ship1 = new DaemonProcess('ship1', path.join(dir, 'ship1'), nats_);
-    daemons.push(central, ship1);
+    const effects = path.join(fleet.dir, 'effects.log');
+    const central = fleet.daemon('central');
+    const ship1 = fleet.daemon('ship1');
     await Promise.all([central.start(), ship1.start()]);
 
     await sendToSocket(central.dataDir, commands(effects), COUNT);
@@ -121,10 +102,9 @@ describe('two daemons over a real nats-server', () => {
   });
 
   it('delivers messages sent to a node that is down once it starts', async () => {
-    const effects = path.join(dir, 'effects.log');
-    const central = new DaemonProcess('central', path.join(dir, 'central'), ['--nats', nats.url]);
-    const ship1 = new DaemonProcess('ship1', path.join(dir, 'ship1'), ['--nats', nats.url]);
-    daemons.push(central, ship1);
+    const effects = path.join(fleet.dir, 'effects.log');
+    const central = fleet.daemon('central');
+    const ship1 = fleet.daemon('ship1');
     await central.start();
     await sendToSocket(central.dataDir, commands(effects).slice(0, 20), 20);
     await new Promise((r) => setTimeout(r, 1500));

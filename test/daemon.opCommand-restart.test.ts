@@ -1,34 +1,18 @@
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DaemonProcess, sendToSocket, waitFor } from './helpers/fleet.ts';
-import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
+import { describe, expect, it } from 'vitest';
+import { sendToSocket, waitFor, type DaemonProcess } from './helpers/fleet.ts';
+import { useNatsFleet } from './helpers/natsFleet.ts';
 
 /**
  * REQOpCommand's starts and stops, end to end: daemons as real processes over a real
  * nats-server, the controlled one killed with SIGKILL and started again.
  */
-let dir: string;
-let nats: NatsServer;
-let daemons: DaemonProcess[] = [];
+const fleet = useNatsFleet('bosun-opcmd-');
 let opCount = 0;
 
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-opcmd-'));
-  nats = await startNatsServer();
-});
-
-afterEach(async () => {
-  await Promise.all(daemons.map((d) => d.kill()));
-  daemons = [];
-  await nats.stop();
-  await rm(dir, { recursive: true, force: true });
-});
-
 async function startDaemons(...nodes: Array<[string, string[]]>): Promise<DaemonProcess[]> {
-  const started = nodes.map(([node, args]) => new DaemonProcess(node, path.join(dir, node), ['--nats', nats.url, ...args]));
-  daemons.push(...started);
+  const started = nodes.map(([node, args]) => fleet.daemon(node, args));
   await Promise.all(started.map((d) => d.start()));
   return started;
 }
@@ -74,7 +58,7 @@ const appendTo = (file: string, i: number) => ({ toNode: 'ship1', method: 'REQCl
 
 describe('REQOpCommand across a SIGKILL of the daemon', () => {
   it('keeps a stopped method stopped: its messages wait, and run in order, once, after startProc', async () => {
-    const effects = path.join(dir, 'effects.log');
+    const effects = path.join(fleet.dir, 'effects.log');
     const [central, ship1] = await startDaemons(['central', []], ['ship1', []]);
 
     expect(await op(central, { opCmd: 'stopProc', opArg: { method: 'REQCliCommand' } })).toBe(
@@ -99,7 +83,7 @@ describe('REQOpCommand across a SIGKILL of the daemon', () => {
   });
 
   it('keeps a startProc with allowedNodes of a switched-off method: central runs commands, ship2 is refused', async () => {
-    const marker = path.join(dir, 'ship2-ran');
+    const marker = path.join(fleet.dir, 'ship2-ran');
     const [central, ship1, ship2] = await startDaemons(['central', []], ['ship1', ['--start-sub-req-cli-command', 'false']], ['ship2', []]);
     expect(await psLine(central, 'REQCliCommand')).toBe('REQCliCommand off from=config');
 

@@ -1,11 +1,10 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { nkeys } from 'nats';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { natsServerConfig } from '../src/security/natsConfig.ts';
-import { DaemonProcess, sendToSocket, waitFor } from './helpers/fleet.ts';
-import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
+import { sendToSocket, waitFor } from './helpers/fleet.ts';
+import { useNatsFleet } from './helpers/natsFleet.ts';
 
 /**
  * Relaying between daemon processes on a nats-server confined by `bosun nats-config`:
@@ -13,34 +12,20 @@ import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
  * Central, the relay, is killed with SIGKILL mid-stream and started again.
  */
 const NODES = ['central', 'ship1', 'ship2'];
-let dir: string;
-let nats: NatsServer;
-let daemons: DaemonProcess[] = [];
-
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-relay-'));
-  const identities: Record<string, { nkey: string }> = {};
-  for (const node of NODES) {
-    const user = nkeys.createUser();
-    identities[node] = { nkey: user.getPublicKey() };
-    await writeFile(path.join(dir, `${node}.seed`), new TextDecoder().decode(user.getSeed()), { mode: 0o600 });
-  }
-  await writeFile(path.join(dir, 'nats.conf'), natsServerConfig({ nodes: NODES, central: 'central', identities }));
-  nats = await startNatsServer({ args: ['-c', path.join(dir, 'nats.conf')] });
+const fleet = useNatsFleet('bosun-relay-', {
+  // Every node has its own nkey; the server lets ships talk to central only.
+  async prepare(dir) {
+    const identities: Record<string, { nkey: string }> = {};
+    for (const node of NODES) {
+      const user = nkeys.createUser();
+      identities[node] = { nkey: user.getPublicKey() };
+      await writeFile(path.join(dir, `${node}.seed`), new TextDecoder().decode(user.getSeed()), { mode: 0o600 });
+    }
+    await writeFile(path.join(dir, 'nats.conf'), natsServerConfig({ nodes: NODES, central: 'central', identities }));
+    return { args: ['-c', path.join(dir, 'nats.conf')] };
+  },
+  daemonArgs: (node, dir) => ['--nats-nkey-seed-file', path.join(dir, `${node}.seed`)],
 });
-
-afterEach(async () => {
-  await Promise.all(daemons.map((d) => d.kill()));
-  daemons = [];
-  await nats.stop();
-  await rm(dir, { recursive: true, force: true });
-});
-
-function daemon(node: string): DaemonProcess {
-  const d = new DaemonProcess(node, path.join(dir, node), ['--nats', nats.url, '--nats-nkey-seed-file', path.join(dir, `${node}.seed`)]);
-  daemons.push(d);
-  return d;
-}
 
 
 async function lines(file: string): Promise<string[]> {
@@ -49,11 +34,11 @@ async function lines(file: string): Promise<string[]> {
 
 describe('relayViaNode between daemons on a confined nats-server', () => {
   it('carries ship1\'s commands to ship2 through central, in order and once, across a SIGKILL of central', async () => {
-    const central = daemon('central');
-    const ship1 = daemon('ship1');
-    const ship2 = daemon('ship2');
+    const central = fleet.daemon('central');
+    const ship1 = fleet.daemon('ship1');
+    const ship2 = fleet.daemon('ship2');
     await Promise.all([central.start(), ship1.start(), ship2.start()]);
-    const effects = path.join(dir, 'effects.log');
+    const effects = path.join(fleet.dir, 'effects.log');
     const command = (i: number) => ({
       toNode: 'ship2',
       relayViaNode: 'central',
