@@ -4,6 +4,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, talk, waitFor } from './helpers/daemon.ts';
+import { DELIVERED_DIR, DELIVERED_FILE, httpBody, mutatedInput, randomBytes, SELF, type HttpBody } from './helpers/fuzzInputs.ts';
+import { account, checkAnswer, ledger, materialise, probe, segmentsByProbe } from './helpers/fuzzLedger.ts';
 
 /**
  * Fuzzing every message input one real daemon has: the unix socket `bosun.sock`
@@ -15,20 +17,16 @@ import { Daemon, talk, waitFor } from './helpers/daemon.ts';
  * message it answered "accepted" (each is addressed to the daemon itself).
  *
  * `BOSUN_FUZZ_RUNS` sets the number of inputs (default 10,000); `BOSUN_FUZZ_SEED` replays.
+ * What is sent is drawn in `helpers/fuzzInputs.ts`; the ledger of what was accepted and
+ * the checks of every answer are in `helpers/fuzzLedger.ts`.
  */
 const RUNS = Number(process.env.BOSUN_FUZZ_RUNS ?? 10_000);
 const SEED = Number(process.env.BOSUN_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const SELF = 'fuzz';
 /** Inputs per property run, spread over this many connections at once. */
 const BATCH = 200;
 const CONNECTIONS = 4;
 /** Share of the inputs per kind; stream kinds go to the unix socket and TCP alike. */
 const SHARE = { bytes: 0.24, bytesAlone: 0.06, json: 0.2, mutated: 0.3, http: 0.2 };
-/** Placeholders replaced at send time, so every message sent carries a unique token and id. */
-const TOKEN = '__TOKEN__';
-const ID = '__ID__';
-const DELIVERED_DIR = 'fuzz';
-const DELIVERED_FILE = 'delivered.log';
 
 let daemon: Daemon;
 /** The stream inputs (unix socket, TCP) and the HTTP base URL, from the "node started" line. */
@@ -37,25 +35,6 @@ let streams: Array<{ name: string; connect: net.NetConnectOpts; prelude?: string
 let httpBase = '';
 /** What the data dir held before any input: fuzzing must add nothing beside `files/`. */
 let dataDirEntries: string[] = [];
-
-/** What the daemon accepted, for the delivery check at the end. */
-const ledger = {
-  inputs: { bytes: 0, bytesAlone: 0, json: 0, mutated: 0, http: 0 },
-  /** Connections (or requests) per input. */
-  byInput: new Map<string, number>(),
-  httpStatus: new Map<number, number>(),
-  lines: 0,
-  accepted: 0,
-  errors: new Map<string, number>(),
-  /** Accepted per method, for messages to this node whose method is known. */
-  acceptedByMethod: new Map<string, number>(),
-  /** Tokens of accepted REQToFileAppend messages that must appear in the delivered file. */
-  tokens: new Set<string>(),
-  probes: 0,
-};
-let nextToken = 0;
-let nextId = 0;
-let nextProbe = 0;
 
 beforeAll(async () => {
   daemon = await Daemon.start({ node: SELF, args: ['--central', SELF, '--tcp-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0'] });
@@ -70,153 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await daemon?.kill();
 });
-
-// ---- arbitraries -----------------------------------------------------------------------
-
-const FIELDS = [
-  'id', 'toNode', 'toNodes', 'method', 'methodArgs', 'data', 'replyMethod', 'replyMethodArgs', 'ACKTimeout',
-  'retries', 'retryWait', 'replyACKTimeout', 'replyRetries', 'methodTimeout', 'directory', 'fileName',
-] as const;
-const NUMERIC_FIELDS = ['ACKTimeout', 'retries', 'retryWait', 'replyACKTimeout', 'replyRetries', 'methodTimeout'] as const;
-
-/** Only self and `local` are valid names here: nothing accepted goes to a node that does not exist. */
-const toNodeValue = fc.constantFrom<unknown>(SELF, 'local', '', ' ', 'a b', '../etc', 'x'.repeat(129), 'ünï', `${SELF}\n`, `${SELF}\u0000`, 42, null, [SELF], {});
-const toNodesValue = fc.constantFrom<unknown>([], [SELF], [SELF, 'local'], ['', SELF], ['a b'], SELF, [1], null, [[SELF]]);
-/** No name starting with REQ besides the harmless ones: a random name must not reach a real method. */
-const methodValue = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom<unknown>('REQToFileAppend', 'REQNone', 'REQnNone', 'REQNoSuchMethod', 'reqtofileappend', '', 'REQ None', 'x'.repeat(200), 'REQn', 7, null, ['REQNone'], {}) },
-  { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,16}$/).filter((name) => !name.startsWith('REQ')) },
-);
-const replyMethodValue = fc.constantFrom<unknown>('none', 'REQToFileAppend', '', 'REQNoSuchMethod', 'bad name', 5, null);
-const pathValue = fc.constantFrom<unknown>(DELIVERED_DIR, '', '.', '..', '../..', '../../escape', '/tmp', '/etc/passwd', 'a/b/c', 'x'.repeat(300), 'nul\u0000', '🙂', 'C:\\x', 7, null, ['a']);
-const numberValue = fc.constantFrom<unknown>(-1, -2, 0, 0.001, 0.5, 1, 1.5, 3, 1e9, 1e308, -1e308, 2 ** 31, 2 ** 53 + 1, '5', null, true, [], {});
-const idValue = fc.constantFrom<unknown>(ID, '', 'x'.repeat(128), 'x'.repeat(129), 'dup-id', 5, null, ['a'], `${ID} with space`, `${ID}/../x`, `${ID}\u0000`);
-const argsValue = fc.oneof(fc.array(fc.string(), { maxLength: 3 }), fc.jsonValue());
-const dataValue = fc.oneof(
-  { weight: 10, arbitrary: fc.oneof(fc.constant<unknown>(TOKEN), fc.string().map((s) => TOKEN + s), fc.constant(`${TOKEN}\nsecond line`)) },
-  { weight: 4, arbitrary: fc.oneof(fc.constant<unknown>([TOKEN]), fc.constant([TOKEN, 'b']), fc.jsonValue()) },
-  { weight: 1, arbitrary: fc.constantFrom<unknown>(TOKEN + 'x'.repeat(100_000), 'y'.repeat(1_100_000)) },
-);
-const extraKey = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'fromNode', 'isReply', 'inReplyTo', 'acceptedAt', 'prototype'));
-
-type Mutation = { delete: string } | { set: string; value: unknown };
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.constantFrom(...FIELDS).map((key) => ({ delete: key })),
-  toNodeValue.map((value) => ({ set: 'toNode', value })),
-  toNodesValue.map((value) => ({ set: 'toNodes', value })),
-  methodValue.map((value) => ({ set: 'method', value })),
-  replyMethodValue.map((value) => ({ set: 'replyMethod', value })),
-  dataValue.map((value) => ({ set: 'data', value })),
-  fc.tuple(fc.constantFrom('directory', 'fileName'), pathValue).map(([set, value]) => ({ set, value })),
-  fc.tuple(fc.constantFrom(...NUMERIC_FIELDS), numberValue).map(([set, value]) => ({ set, value })),
-  idValue.map((value) => ({ set: 'id', value })),
-  fc.tuple(fc.constantFrom('methodArgs', 'replyMethodArgs'), argsValue).map(([set, value]) => ({ set, value })),
-  fc.tuple(extraKey, fc.jsonValue()).map(([set, value]) => ({ set, value })),
-);
-
-/** A valid message to this node: the starting point of every mutation. */
-const validMessage = fc.record({
-  id: fc.constant(ID),
-  toNode: fc.constantFrom(SELF, 'local'),
-  method: fc.constantFrom('REQToFileAppend', 'REQToFileAppend', 'REQNone', 'REQnNone'),
-  data: fc.constant(TOKEN),
-  directory: fc.constant(DELIVERED_DIR),
-  fileName: fc.constant(DELIVERED_FILE),
-});
-
-const mutatedMessage = fc.tuple(validMessage, fc.array(mutation, { maxLength: 3 })).map(([base, mutations]) => {
-  const message: Record<string, unknown> = { ...base };
-  for (const m of mutations) {
-    if ('delete' in m) delete message[m.delete];
-    else Object.defineProperty(message, m.set, { value: m.value, enumerable: true, writable: true, configurable: true });
-  }
-  return message;
-});
-
-/** A whole input value: a message, a batch of them, or a wrong shape around them. */
-const mutatedInput: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 60, arbitrary: mutatedMessage },
-  { weight: 25, arbitrary: fc.array(mutatedMessage, { minLength: 1, maxLength: 4 }) },
-  { weight: 2, arbitrary: fc.constant([]) },
-  { weight: 3, arbitrary: mutatedMessage.map((m) => [[m]]) },
-  { weight: 3, arbitrary: mutatedMessage.map((m) => JSON.stringify(m)) },
-  { weight: 2, arbitrary: mutatedMessage.map((m) => ({ messages: [m] })) },
-);
-
-const encoder = new TextEncoder();
-/** A valid message as text, for byte-level damage (retries 0: a damaged toNode must not resend forever). */
-const validText = validMessage.map((m) => JSON.stringify({ ...m, method: 'REQToFileAppend', ACKTimeout: 3600, retries: 0 }));
-const JSONISH = '{}[]":,\\ \n\t0123456789.eE+-truefalsn'.split('');
-
-const randomBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
-  fc.uint8Array({ maxLength: 256 }),
-  fc.string({ unit: fc.constantFrom(...JSONISH), maxLength: 200 }).map((s) => encoder.encode(s)),
-  fc.tuple(validText, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 })).map(([text, flips]) => {
-    const bytes = encoder.encode(text);
-    for (const [at, b] of flips) bytes[at % bytes.length] = b;
-    return bytes;
-  }),
-  fc.tuple(validText, fc.nat()).map(([text, cut]) => encoder.encode(text).subarray(0, cut % text.length)),
-  fc.tuple(validText, fc.constantFrom([0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82])).map(([text, bad]) => {
-    const bytes = encoder.encode(text);
-    const at = text.indexOf(TOKEN);
-    return Uint8Array.from([...bytes.subarray(0, at), ...bad, ...bytes.subarray(at)]);
-  }),
-);
-
 // ---- sending and checking ---------------------------------------------------------------
-
-interface Answer {
-  id?: unknown;
-  toNode?: unknown;
-  status?: unknown;
-  error?: { code?: unknown; message?: unknown };
-}
-
-/** Fills in the placeholders: every token and id sent is unique. */
-function materialise(value: unknown): { line: string; value: unknown } {
-  const line = JSON.stringify(value)
-    .replaceAll(TOKEN, () => `fztok_${nextToken++}_end`)
-    .replaceAll(ID, () => `fzid_${nextId++}`);
-  return { line, value: JSON.parse(line) };
-}
-
-function probe(): { id: string; line: string } {
-  const id = `probe-${nextProbe++}`;
-  return { id, line: JSON.stringify({ id, toNode: 'local', method: 'REQNone', replyMethod: 'none' }) };
-}
-
-/** Every answer is one JSON object: accepted with its id, or an error a person can read. */
-function checkAnswer(line: string, context: () => string): Answer {
-  let answer: Answer;
-  try {
-    answer = JSON.parse(line) as Answer;
-  } catch {
-    throw new Error(`an answer line is not JSON: ${JSON.stringify(line.slice(0, 300))}\n${context()}`);
-  }
-  ledger.lines++;
-  if (answer.status === 'accepted') {
-    expect(typeof answer.id === 'string' && typeof answer.toNode === 'string', `accepted answer ${line}`).toBe(true);
-    ledger.accepted++;
-    return answer;
-  }
-  // An id accepted before (the fuzz repeats ids) is answered with its first acceptance and queues nothing.
-  if (answer.status === 'duplicate') {
-    expect(typeof answer.id === 'string' && typeof answer.toNode === 'string', `duplicate answer ${line}`).toBe(true);
-    return answer;
-  }
-  const code = answer.error?.code;
-  const message = answer.error?.message;
-  if (typeof code !== 'string' || typeof message !== 'string' || message === '') {
-    throw new Error(`an answer is neither accepted nor a {code,message} error: ${line.slice(0, 300)}\n${context()}`);
-  }
-  if (!/^BOSUN_[A-Z_]+$/.test(code) || code === 'BOSUN_INTERNAL' || /\n\s+at\s/.test(message)) {
-    throw new Error(`an error answer is not a clear bosun error: ${line.slice(0, 600)}\n${context()}`);
-  }
-  ledger.errors.set(code, (ledger.errors.get(code) ?? 0) + 1);
-  return answer;
-}
-
 /** One connection: writes everything, half-closes, returns every answer line once the daemon closes. */
 function exchange(target: (typeof streams)[number], payload: string | Uint8Array, timeoutMs = 30_000): Promise<string[]> {
   ledger.byInput.set(target.name, (ledger.byInput.get(target.name) ?? 0) + 1);
@@ -245,73 +78,6 @@ function exchange(target: (typeof streams)[number], payload: string | Uint8Array
     });
   });
 }
-
-/**
- * Splits a connection's answers at the probes: the answers before probe k belong to
- * input k. Every probe must come back accepted, in order: bad input never costs the
- * valid message after it.
- */
-function segmentsByProbe(lines: string[], probeIds: string[], context: (i: number) => string): Answer[][] {
-  const segments: Answer[][] = [];
-  let current: Answer[] = [];
-  for (const line of lines) {
-    const answer = checkAnswer(line, () => context(segments.length));
-    if (answer.status === 'accepted' && typeof answer.id === 'string' && answer.id.startsWith('probe-')) {
-      const expected = probeIds[segments.length];
-      if (answer.id !== expected) throw new Error(`probe ${expected} was not answered next (got ${answer.id})\n${context(segments.length)}`);
-      ledger.probes++;
-      segments.push(current);
-      current = [];
-    } else current.push(answer);
-  }
-  if (segments.length !== probeIds.length || current.length > 0) {
-    throw new Error(`${probeIds.length - segments.length} probes unanswered, ${current.length} answers after the last probe\n${context(segments.length)}`);
-  }
-  count('REQNone', probeIds.length);
-  return segments;
-}
-
-function count(method: string, n = 1): void {
-  ledger.acceptedByMethod.set(method, (ledger.acceptedByMethod.get(method) ?? 0) + n);
-}
-
-/**
- * How many answers a JSON value gets: one per message, one error for anything else.
- * Undefined only for a real fan-out (`toNodes` naming several valid nodes), whose count
- * depends on the rest of the message.
- */
-function expectedAnswers(value: unknown): number | undefined {
-  const fansOut = (item: unknown): boolean => {
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) return false;
-    const toNodes = (item as { toNodes?: unknown }).toNodes;
-    if (!Array.isArray(toNodes) || !toNodes.every((t) => typeof t === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(t))) return false;
-    return new Set(toNodes.map((t) => (t === 'local' ? SELF : t))).size > 1;
-  };
-  const items = Array.isArray(value) ? value : [value];
-  return items.some(fansOut) ? undefined : items.length;
-}
-
-/** Records what the node accepted from a JSON input and checks the answers match its messages. */
-function account(value: unknown, answers: Answer[], describe: () => string): void {
-  const expected = expectedAnswers(value);
-  if (expected === undefined) {
-    expect(answers.length, `answers for ${describe()}`).toBeGreaterThanOrEqual(1);
-    return;
-  }
-  expect(answers.length, `one answer per message for ${describe()}`).toBe(expected);
-  const items = Array.isArray(value) ? value : [value];
-  items.forEach((item, i) => {
-    const answer = answers[i]!;
-    if (answer.status !== 'accepted') return;
-    const m = item as Record<string, unknown>;
-    expect(answer.toNode, `accepted for a node this input did not name: ${describe()}`).toBe(SELF);
-    if (typeof m.id === 'string') expect(answer.id, `the accepted id is the message's own: ${describe()}`).toBe(m.id);
-    if (typeof m.method === 'string') count(m.method);
-    const token = typeof m.data === 'string' ? /fztok_\d+_end/.exec(m.data)?.[0] : undefined;
-    if (m.method === 'REQToFileAppend' && token && m.directory === DELIVERED_DIR && m.fileName === DELIVERED_FILE) ledger.tokens.add(token);
-  });
-}
-
 /** Splits `items` over `CONNECTIONS` connections, spread over the stream inputs, and runs them at once. */
 async function overConnections<T>(items: T[], send: (target: (typeof streams)[number], chunk: T[]) => Promise<void>): Promise<void> {
   const size = Math.ceil(items.length / CONNECTIONS);
@@ -367,15 +133,6 @@ async function sendBytesBatch(inputs: Uint8Array[]): Promise<void> {
   });
   expect(alive(), `the daemon is up after a batch\n${daemon.output()}`).toBe(true);
 }
-
-/** One HTTP input: a body that is one message, an array of them, or anything else. */
-type HttpBody = { kind: 'bytes'; bytes: Uint8Array } | { kind: 'json'; value: unknown };
-const httpBody: fc.Arbitrary<HttpBody> = fc.oneof(
-  randomBytes.map((bytes) => ({ kind: 'bytes' as const, bytes })),
-  fc.jsonValue().map((value) => ({ kind: 'json' as const, value })),
-  mutatedInput.map((value) => ({ kind: 'json' as const, value })),
-);
-
 /**
  * Each body is one POST: 200 with one result per message, or 400/413 with a clear error
  * for a body that is not one JSON message or array. Never a 500, never silence.
