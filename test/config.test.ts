@@ -1,14 +1,15 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withBareBooleans } from '../src/cli/config.ts';
 import { COMMAND_USAGE } from '../src/cli/usage.ts';
 import { CONFIG_KEYS, METHOD_SWITCH_KEYS, STATIC_KEYS } from '../src/config/keys.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { locateConfigFile, MASK, resolveConfig, type ConfigSources, type ResolvedConfig } from '../src/config/resolve.ts';
 import { saveFlagsToConfigFile } from '../src/config/writeBack.ts';
-import { Daemon, removeTempDirs, runBosun, tempDir, waitForFile } from './helpers/daemon.ts';
+import { runBosun, tempDir, waitForFile } from './helpers/daemon.ts';
+import { daemonsPerTest } from './helpers/daemonsPerTest.ts';
 
 /**
  * Settings of `bosun start`: defaults < config file < environment < flags; flags saved
@@ -18,12 +19,7 @@ const sources = (over: Partial<ConfigSources> = {}): ConfigSources => ({ flags: 
 const file = (content: object, filePath = '/etc/bosun/config.json') => ({ path: filePath, text: JSON.stringify(content) });
 const setting = (resolved: ResolvedConfig, key: string) => resolved.settings.find((s) => s.key === key)!;
 
-let daemons: Daemon[] = [];
-afterEach(async () => {
-  await Promise.all(daemons.map((d) => d.kill()));
-  daemons = [];
-});
-afterAll(() => removeTempDirs());
+const startDaemon = daemonsPerTest();
 
 describe('precedence', () => {
   it('takes each key from the highest source: flag over environment over file over default', () => {
@@ -280,8 +276,7 @@ describe('saving flags to the config file', () => {
   });
 
   it('makes flags the next start’s defaults, listeners excepted; deleting the file brings the defaults back', async () => {
-    const first = await Daemon.start({ node: 'wb1', args: ['--tcp-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--retries', '3'] });
-    daemons.push(first);
+    const first = await startDaemon({ node: 'wb1', args: ['--tcp-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--retries', '3'] });
     expect(first.logs.find((l) => l.msg === 'saved the settings given as flags to the config file')).toMatchObject({
       keys: ['node', 'data-dir', 'hello-interval', 'retries'],
     });
@@ -292,8 +287,7 @@ describe('saving flags to the config file', () => {
     expect(JSON.parse(await readFile(configFile, 'utf8'))).toEqual({ node: 'wb1', 'data-dir': first.dataDir, 'hello-interval': 0, retries: 3 });
 
     // Only where the data dir is: the rest comes from the file, and no listener opens again.
-    const second = await Daemon.start({ rawArgs: ['--data-dir', first.dataDir] });
-    daemons.push(second);
+    const second = await startDaemon({ rawArgs: ['--data-dir', first.dataDir] });
     expect(second.node).toBe('wb1');
     expect(second.started.tcp).toBeUndefined();
     expect(second.started.http).toBeUndefined();
@@ -312,8 +306,7 @@ describe('saving flags to the config file', () => {
     const seed = path.join(dir, 'node.nk');
     await writeFile(seed, 'SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n');
     // No broker there: the daemon starts all the same and connects in the background.
-    const daemon = await Daemon.start({ node: 'wb2', args: ['--nats', 'nats://127.0.0.1:9', '--nats-nkey-seed-file', seed] });
-    daemons.push(daemon);
+    const daemon = await startDaemon({ node: 'wb2', args: ['--nats', 'nats://127.0.0.1:9', '--nats-nkey-seed-file', seed] });
     const saved = JSON.parse(await readFile(path.join(daemon.dataDir, 'config', 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(saved).toMatchObject({ nats: 'nats://127.0.0.1:9' });
     expect(saved).not.toHaveProperty('nats-nkey-seed-file');
@@ -322,8 +315,7 @@ describe('saving flags to the config file', () => {
 
 describe('method switches', () => {
   it('serve only the methods switched on; a message for one switched off is answered BOSUN_UNKNOWN_METHOD', async () => {
-    const daemon = await Daemon.start({ node: 'sw1', args: ['--start-sub-req-cli-command', 'off'], env: { BOSUN_START_SUB_REQ_TO_CONSOLE: '0' } });
-    daemons.push(daemon);
+    const daemon = await startDaemon({ node: 'sw1', args: ['--start-sub-req-cli-command', 'off'], env: { BOSUN_START_SUB_REQ_TO_CONSOLE: '0' } });
     expect(daemon.started.methods).not.toContain('REQCliCommand');
     expect(daemon.started.methods).not.toContain('REQToConsole');
     expect(daemon.started.methods).toContain('REQnCliCommand');

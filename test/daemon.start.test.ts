@@ -1,22 +1,11 @@
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Daemon, removeTempDirs, runBosun, tempDir, waitFor, waitForFile } from './helpers/daemon.ts';
+import { describe, expect, it } from 'vitest';
+import { runBosun, tempDir, waitFor, waitForFile } from './helpers/daemon.ts';
+import { daemonsPerTest } from './helpers/daemonsPerTest.ts';
 
 /** `bosun start` as an operator runs it: a real process, driven by `bosun send` and `bosun tree`. */
-let daemons: Daemon[] = [];
-
-async function startDaemon(options: Parameters<typeof Daemon.start>[0] = {}): Promise<Daemon> {
-  const daemon = await Daemon.start(options);
-  daemons.push(daemon);
-  return daemon;
-}
-
-afterEach(async () => {
-  await Promise.all(daemons.map((d) => d.kill()));
-  daemons = [];
-});
-afterAll(() => removeTempDirs());
+const startDaemon = daemonsPerTest();
 
 const echoHello = (node: string) => JSON.stringify([{ toNode: node, method: 'REQCliCommand', methodArgs: ['echo', 'hello'] }]);
 

@@ -1,21 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Daemon, removeTempDirs, tempDir, waitForFile } from './helpers/daemon.ts';
+import { describe, expect, it } from 'vitest';
+import { tempDir, waitForFile } from './helpers/daemon.ts';
+import { daemonsPerTest } from './helpers/daemonsPerTest.ts';
 
 /** The startup folder: `<config-dir>/startup/*.json`, accepted at every start once the node is up. */
-let daemons: Daemon[] = [];
-afterEach(async () => {
-  await Promise.all(daemons.map((d) => d.kill()));
-  daemons = [];
-});
-afterAll(() => removeTempDirs());
-
-async function startDaemon(options: Parameters<typeof Daemon.start>[0]): Promise<Daemon> {
-  const daemon = await Daemon.start(options);
-  daemons.push(daemon);
-  return daemon;
-}
+const startDaemon = daemonsPerTest();
 
 const appendLine = (line: string, toNode = 'local') => ({ toNode, method: 'REQToFileAppend', data: line, fileName: 'boot.txt', replyMethod: 'none' });
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');

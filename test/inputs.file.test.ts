@@ -1,21 +1,11 @@
 import { appendFile, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Daemon, removeTempDirs, tempDir, waitFor, waitForFile } from './helpers/daemon.ts';
+import { describe, expect, it } from 'vitest';
+import { Daemon, tempDir, waitFor, waitForFile } from './helpers/daemon.ts';
+import { daemonsPerTest } from './helpers/daemonsPerTest.ts';
 
 /** The watched input file (steward's inmsg.txt): appended messages are taken, crash-safely. */
-let daemons: Daemon[] = [];
-afterEach(async () => {
-  await Promise.all(daemons.map((d) => d.kill()));
-  daemons = [];
-});
-afterAll(() => removeTempDirs());
-
-async function startDaemon(options: Parameters<typeof Daemon.start>[0]): Promise<Daemon> {
-  const daemon = await Daemon.start(options);
-  daemons.push(daemon);
-  return daemon;
-}
+const startDaemon = daemonsPerTest();
 
 /** A message that appends `line` to files/default/<node>/inbox.txt on `node`. */
 const appendLine = (node: string, line: string) => ({ toNode: node, method: 'REQToFileAppend', data: line, fileName: 'inbox.txt', replyMethod: 'none' });

@@ -1,21 +1,15 @@
 import { connect, createServer, type Server } from 'node:net';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Daemon, removeTempDirs, runBosun, tempDir, waitFor, waitForFile } from './helpers/daemon.ts';
+import { describe, expect, it } from 'vitest';
+import { Daemon, runBosun, tempDir, waitFor, waitForFile } from './helpers/daemon.ts';
+import { daemonsPerTest } from './helpers/daemonsPerTest.ts';
 
 /** `--tcp-listen`: the unix socket's contract (JSON values in, one JSON line per message out) over TCP. */
-let daemons: Daemon[] = [];
-afterEach(async () => {
-  await Promise.all(daemons.map((d) => d.kill()));
-  daemons = [];
-});
-afterAll(() => removeTempDirs());
+const startWithOptions = daemonsPerTest();
 
-async function startDaemon(node: string, args: string[] = ['--tcp-listen', '127.0.0.1:0']): Promise<Daemon> {
-  const daemon = await Daemon.start({ node, args });
-  daemons.push(daemon);
-  return daemon;
+function startDaemon(node: string, args: string[] = ['--tcp-listen', '127.0.0.1:0']): Promise<Daemon> {
+  return startWithOptions({ node, args });
 }
 
 function tcpPort(daemon: Daemon): number {
