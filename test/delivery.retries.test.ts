@@ -6,24 +6,18 @@ import { MemoryStore } from '../src/store/MemoryStore.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { decodeFrame } from '../src/delivery/frames.ts';
 import type { Transport } from '../src/transport/types.ts';
+import { publishingThrough } from './helpers/publishingThrough.ts';
 import { recorder } from './helpers/recorder.ts';
 
 /** A bus transport that counts the data frames it publishes: each is one send attempt. */
 function counting(inner: Transport): Transport & { dataFrames: number } {
-  const t = {
-    dataFrames: 0,
-    kind: inner.kind,
-    get status() {
-      return inner.status;
-    },
-    start: (node: string, onFrame: Parameters<Transport['start']>[1]) => inner.start(node, onFrame),
-    onStatus: (listener: Parameters<Transport['onStatus']>[0]) => inner.onStatus(listener),
-    close: () => inner.close(),
-    publish(subject: string, payload: Uint8Array) {
+  const t = Object.assign(
+    publishingThrough(inner, (subject, payload) => {
       if (decodeFrame(payload)?.type === 'data' && subject.startsWith('ship1.')) t.dataFrames++;
       inner.publish(subject, payload);
-    },
-  };
+    }),
+    { dataFrames: 0 },
+  );
   return t;
 }
 

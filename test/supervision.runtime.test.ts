@@ -3,6 +3,7 @@ import { startNode } from '../src/runtime/startNode.ts';
 import type { BosunNode, NodeErrorReport } from '../src/runtime/Node.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import type { Transport } from '../src/transport/types.ts';
+import { publishingThrough } from './helpers/publishingThrough.ts';
 import { recorder } from './helpers/recorder.ts';
 import { until } from './helpers/until.ts';
 
@@ -14,23 +15,16 @@ afterEach(async () => {
 
 /** A transport whose publish throws for subjects matching `poison`, `times` times. */
 function faulty(inner: Transport, poison: RegExp, times: number): Transport & { thrown: number } {
-  const t = {
-    thrown: 0,
-    kind: inner.kind,
-    get status() {
-      return inner.status;
-    },
-    start: (node: string, onFrame: Parameters<Transport['start']>[1]) => inner.start(node, onFrame),
-    onStatus: (listener: Parameters<Transport['onStatus']>[0]) => inner.onStatus(listener),
-    close: () => inner.close(),
-    publish(subject: string, payload: Uint8Array) {
+  const t = Object.assign(
+    publishingThrough(inner, (subject, payload) => {
       if (poison.test(subject) && t.thrown < times) {
         t.thrown++;
         throw new Error(`injected publish failure on ${subject}`);
       }
       inner.publish(subject, payload);
-    },
-  };
+    }),
+    { thrown: 0 },
+  );
   return t;
 }
 

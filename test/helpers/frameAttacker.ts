@@ -4,7 +4,8 @@ import type { MessageGuard } from '../../src/runtime/Node.ts';
 import { deliveryError, frameError, sealFrame, signDelivery } from '../../src/security/deliveryAuth.ts';
 import { fingerprintOf, type NodeKeyPair } from '../../src/security/keys.ts';
 import type { EmbeddedBus } from '../../src/transport/EmbeddedBus.ts';
-import type { FrameHandler, Transport, TransportStatus } from '../../src/transport/types.ts';
+import type { Transport } from '../../src/transport/types.ts';
+import { publishingThrough } from './publishingThrough.ts';
 
 /**
  * Someone on the bus who captures every frame the nodes publish and publishes them again:
@@ -59,13 +60,18 @@ export class FrameAttacker {
 
   /** `transport`, with every frame it publishes captured. */
   tap(transport: Transport): Transport {
-    return new TappedTransport(transport, (subject, payload) => {
-      const frame = decodeFrame(payload);
-      if (!frame) return;
-      this.stats.captured++;
-      this.captured.push({ subject, frame });
-      if (this.captured.length > CAPTURE_LIMIT) this.captured.shift();
+    return publishingThrough(transport, (subject, payload) => {
+      this.#capture(subject, payload);
+      transport.publish(subject, payload);
     });
+  }
+
+  #capture(subject: string, payload: Uint8Array): void {
+    const frame = decodeFrame(payload);
+    if (!frame) return;
+    this.stats.captured++;
+    this.captured.push({ subject, frame });
+    if (this.captured.length > CAPTURE_LIMIT) this.captured.shift();
   }
 
   /**
@@ -100,35 +106,5 @@ function renumbered(frame: Frame, delta: number): Frame {
       return frame.upTo !== undefined ? { ...frame, upTo: Math.max(1, frame.upTo + delta) } : { ...frame, seqs: frame.seqs?.map((s) => Math.max(1, s + delta)) };
     case 'resume':
       return frame;
-  }
-}
-
-class TappedTransport implements Transport {
-  readonly kind = 'embedded' as const;
-
-  constructor(
-    private readonly inner: Transport,
-    private readonly onPublish: (subject: string, payload: Uint8Array) => void,
-  ) {}
-
-  get status(): TransportStatus {
-    return this.inner.status;
-  }
-
-  start(node: string, onFrame: FrameHandler): Promise<void> {
-    return this.inner.start(node, onFrame);
-  }
-
-  publish(subject: string, payload: Uint8Array): void {
-    this.onPublish(subject, payload);
-    this.inner.publish(subject, payload);
-  }
-
-  onStatus(listener: (status: TransportStatus) => void): () => void {
-    return this.inner.onStatus(listener);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

@@ -17,7 +17,7 @@ import { signedFrameGuard, type FrameAttacker } from './frameAttacker.ts';
 import { harnessMethods } from './harnessMethods.ts';
 import { emptyHarnessStats, type CrashPoint, type HarnessOptions, type HarnessStats } from './harnessTypes.ts';
 import { recorder } from './recorder.ts';
-import { ScheduledTransport } from './scheduledTransport.ts';
+import { scheduledTransport } from './scheduledTransport.ts';
 import { judgeStartedRuns } from './startedRuns.ts';
 
 export interface Slot {
@@ -322,7 +322,7 @@ export class HarnessFleet {
       },
     });
     const onBus = this.attacker ? this.attacker.tap(this.bus.transport()) : this.bus.transport();
-    const transport = this.scheduler ? new ScheduledTransport(onBus, this) : onBus;
+    const transport = this.scheduler ? scheduledTransport(onBus, this) : onBus;
     const node = await startNode({
       node: slot.name,
       central: ABSENT_CENTRAL,
