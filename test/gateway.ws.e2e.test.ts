@@ -8,22 +8,13 @@ import { RoutedTransport } from '../src/transport/RoutedTransport.ts';
 import { WsGateway } from '../src/transport/WsGateway.ts';
 import { WsTransport } from '../src/transport/WsTransport.ts';
 import { recorder } from './helpers/recorder.ts';
+import { sleep, until } from './helpers/until.ts';
 
 const HOST = '127.0.0.1';
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function until(condition: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a fleet of a central and a ws-connected ship, without NATS', () => {
   it('runs ordered streams both ways exactly once, in order, through a gateway restart and a ship crash', async () => {
@@ -87,12 +78,12 @@ describe('a fleet of a central and a ws-connected ship, without NATS', () => {
       });
     });
 
-    await until(() => ship1.transport.status === 'connected', 'ship1 connected');
+    await until(() => ship1.transport.status === 'connected', 30_000, 'ship1 connected');
     const accepted = await Promise.all([central.accept(record('ship1', 'c')), ship1.accept(record('central', 's'))]);
     expect(accepted.flat().every((r) => 'status' in r && r.status === 'accepted')).toBe(true);
     await gatewayBack;
     await shipBack;
-    await until(() => ran('ship1') >= 500 && ran('central') >= 500 && central.idle && ship1.idle, 'every message run and acknowledged', 60_000);
+    await until(() => ran('ship1') >= 500 && ran('central') >= 500 && central.idle && ship1.idle, 60_000, 'every message run and acknowledged');
     await sleep(300);
 
     expect(seen).toEqual([

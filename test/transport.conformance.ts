@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Transport, TransportStatus } from '../src/transport/types.ts';
+import { sleep } from './helpers/until.ts';
 
 /**
  * The behaviour every transport adapter owes bosun, run against each adapter (embedded,
@@ -227,6 +228,3 @@ function decodeIndex(bytes: Uint8Array): number {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -8,6 +8,7 @@ import type { Transport, TransportStatus } from '../src/transport/types.ts';
 import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
 import { freePort } from './helpers/ports.ts';
 import { transportConformanceSuite } from './transport.conformance.ts';
+import { sleep, until } from './helpers/until.ts';
 
 const RECONNECT_MS = 100;
 let server: NatsServer;
@@ -53,31 +54,19 @@ async function node(name: string, options: Partial<NatsTransportOptions> = {}) {
   return { t, subjects, payloads, statuses };
 }
 
-async function waitFor(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 describe('nats transport against a real nats-server', () => {
   it('reconnects after the server is killed with SIGKILL and restarted on the same port', async () => {
     const a = await node('kill-a');
     const b = await node('kill-b');
-    await waitFor(() => a.t.status === 'connected' && b.t.status === 'connected', 'connected');
+    await until(() => a.t.status === 'connected' && b.t.status === 'connected', 5000, 'connected');
     const pidBefore = server.pid;
     await server.kill();
-    await waitFor(() => a.t.status === 'disconnected' && b.t.status === 'disconnected', 'disconnected');
+    await until(() => a.t.status === 'disconnected' && b.t.status === 'disconnected', 5000, 'disconnected');
     await server.restart();
     expect(server.pid).not.toBe(pidBefore);
-    await waitFor(() => a.t.status === 'connected' && b.t.status === 'connected', 'reconnected');
+    await until(() => a.t.status === 'connected' && b.t.status === 'connected', 5000, 'reconnected');
     a.t.publish('kill-b.m.k', Uint8Array.of(7));
-    await waitFor(() => b.payloads.length === 1, 'a frame after the restart');
+    await until(() => b.payloads.length === 1, 5000, 'a frame after the restart');
     expect(b.statuses).toEqual(['connected', 'disconnected', 'connected']);
   });
 
@@ -89,9 +78,9 @@ describe('nats transport against a real nats-server', () => {
     expect(a.t.status).toBe('connecting');
     const late = await startNatsServer({ port });
     try {
-      await waitFor(() => a.t.status === 'connected', 'connected to the late server');
+      await until(() => a.t.status === 'connected', 5000, 'connected to the late server');
       a.t.publish('late-a.self.k', Uint8Array.of(1));
-      await waitFor(() => a.payloads.length === 1, 'its own frame back');
+      await until(() => a.payloads.length === 1, 5000, 'its own frame back');
     } finally {
       await a.t.close();
       await late.stop();
@@ -125,14 +114,14 @@ describe('nats transport against a real nats-server', () => {
   it('loses frames published while disconnected, and never throws', async () => {
     const a = await node('gap-a');
     const b = await node('gap-b');
-    await waitFor(() => a.t.status === 'connected' && b.t.status === 'connected', 'connected');
+    await until(() => a.t.status === 'connected' && b.t.status === 'connected', 5000, 'connected');
     await server.kill();
-    await waitFor(() => a.t.status === 'disconnected', 'disconnected');
+    await until(() => a.t.status === 'disconnected', 5000, 'disconnected');
     for (let i = 0; i < 1000; i++) a.t.publish('gap-b.m.k', Uint8Array.of(1));
     await server.restart();
-    await waitFor(() => a.t.status === 'connected' && b.t.status === 'connected', 'reconnected');
+    await until(() => a.t.status === 'connected' && b.t.status === 'connected', 5000, 'reconnected');
     a.t.publish('gap-b.m.k', Uint8Array.of(2));
-    await waitFor(() => b.payloads.length > 0, 'the frame after reconnecting');
+    await until(() => b.payloads.length > 0, 5000, 'the frame after reconnecting');
     await sleep(20);
     // nats.js resets its outbound buffer at every connection attempt
     expect(b.payloads).toEqual([2]);
@@ -141,10 +130,10 @@ describe('nats transport against a real nats-server', () => {
   it('flushes frames published just before close', async () => {
     const a = await node('flush-a');
     const b = await node('flush-b');
-    await waitFor(() => a.t.status === 'connected' && b.t.status === 'connected', 'connected');
+    await until(() => a.t.status === 'connected' && b.t.status === 'connected', 5000, 'connected');
     for (let i = 0; i < 1000; i++) a.t.publish('flush-b.m.k', Uint8Array.of(i % 256));
     await a.t.close();
-    await waitFor(() => b.payloads.length === 1000, 'all 1000 frames');
+    await until(() => b.payloads.length === 1000, 5000, 'all 1000 frames');
   });
 
   it('keeps the connection when the handler throws, and reports the error', async () => {
@@ -156,9 +145,9 @@ describe('nats transport against a real nats-server', () => {
       if (p[0] === 1) throw new Error('boom');
       got.push(p[0]!);
     });
-    await waitFor(() => a.t.status === 'connected' && t.status === 'connected', 'connected');
+    await until(() => a.t.status === 'connected' && t.status === 'connected', 5000, 'connected');
     for (const i of [0, 1, 2]) a.t.publish('throw-b.m.k', Uint8Array.of(i));
-    await waitFor(() => got.length === 2, 'the frames around the failing one');
+    await until(() => got.length === 2, 5000, 'the frames around the failing one');
     expect(got).toEqual([0, 2]);
     expect(errors).toEqual(['throw-b.m.k: boom']);
     expect(t.status).toBe('connected');
@@ -174,9 +163,9 @@ describe('nats transport against a real nats-server', () => {
     try {
       const withKey = await node('nk-a', { servers: secured.url, nkeySeedFile: seedFile });
       const without = await node('nk-b', { servers: secured.url });
-      await waitFor(() => withKey.t.status === 'connected', 'the node with its key connected');
+      await until(() => withKey.t.status === 'connected', 5000, 'the node with its key connected');
       withKey.t.publish('nk-a.self.k', Uint8Array.of(5));
-      await waitFor(() => withKey.payloads.length === 1, 'its own frame back');
+      await until(() => withKey.payloads.length === 1, 5000, 'its own frame back');
       await sleep(3 * RECONNECT_MS);
       expect(without.t.status).toBe('connecting');
       await withKey.t.close();

@@ -6,6 +6,7 @@ import type { Transport } from '../src/transport/types.ts';
 import { WsGateway } from '../src/transport/WsGateway.ts';
 import { WsTransport } from '../src/transport/WsTransport.ts';
 import { startNatsServer, type NatsServer } from './helpers/natsServer.ts';
+import { sleep, until } from './helpers/until.ts';
 
 const HOST = '127.0.0.1';
 const RECONNECT_MS = 100;
@@ -67,7 +68,7 @@ async function fleet(prefix: string) {
   cleanups.push(() => listening.close());
   const peer = await start(new WsTransport({ url: listening.url, reconnect: { minMs: 20, maxMs: 200 } }), `${prefix}-peer`);
   const natsNode = await start(nats(), `${prefix}-nats`);
-  await waitFor(() => [gw, peer, natsNode].every((n) => n.t.status === 'connected'), 'all connected');
+  await until(() => [gw, peer, natsNode].every((n) => n.t.status === 'connected'), 5000, 'all connected');
   return { gateway, gw, peer, natsNode, seenOnNats };
 }
 
@@ -87,18 +88,6 @@ async function reachable(from: Node, to: Node, subject: string): Promise<void> {
   to.got.length = 0;
 }
 
-async function waitFor(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 describe('ws peers and NATS nodes through a gateway node on a real nats-server', () => {
   it('carries frames both ways, in order, between a ws peer and a NATS node', async () => {
     const { peer, natsNode } = await fleet('both');
@@ -108,7 +97,7 @@ describe('ws peers and NATS nodes through a gateway node on a real nats-server',
       natsNode.t.publish('both-peer.m.k', bytes(String(i)));
       peer.t.publish('both-nats.m.k', bytes(String(i)));
     }
-    await waitFor(() => peer.got.length === count && natsNode.got.length === count, 'every frame both ways');
+    await until(() => peer.got.length === count && natsNode.got.length === count, 5000, 'every frame both ways');
     const expected = (node: string) => Array.from({ length: count }, (_, i) => `${node}.m.k=${i}`);
     expect(peer.got).toEqual(expected('both-peer'));
     expect(natsNode.got).toEqual(expected('both-nats'));
@@ -118,7 +107,7 @@ describe('ws peers and NATS nodes through a gateway node on a real nats-server',
     const { gw, peer } = await fleet('own');
     peer.t.publish('own-gw.m.k', bytes('to gw'));
     gw.t.publish('own-peer.m.k', bytes('to peer'));
-    await waitFor(() => gw.got.length === 1 && peer.got.length === 1, 'a frame each way');
+    await until(() => gw.got.length === 1 && peer.got.length === 1, 5000, 'a frame each way');
     expect(gw.got).toEqual(['own-gw.m.k=to gw']);
     expect(peer.got).toEqual(['own-peer.m.k=to peer']);
   });
@@ -127,28 +116,28 @@ describe('ws peers and NATS nodes through a gateway node on a real nats-server',
     const { gw, peer, natsNode } = await fleet('restart');
     await reachable(natsNode, peer, 'restart-peer.probe.k');
     await server.kill();
-    await waitFor(() => gw.t.status === 'disconnected', 'the gateway node disconnected');
+    await until(() => gw.t.status === 'disconnected', 5000, 'the gateway node disconnected');
     // the ws side stays up while NATS is down
     expect(peer.t.status).toBe('connected');
     await server.restart();
-    await waitFor(() => gw.t.status === 'connected' && natsNode.t.status === 'connected', 'reconnected');
+    await until(() => gw.t.status === 'connected' && natsNode.t.status === 'connected', 5000, 'reconnected');
     await reachable(natsNode, peer, 'restart-peer.after.k');
     peer.t.publish('restart-nats.after.k', bytes('back'));
-    await waitFor(() => natsNode.got.length === 1, 'a frame from the peer after the restart');
+    await until(() => natsNode.got.length === 1, 5000, 'a frame from the peer after the restart');
   });
 
   it('stops receiving a peer’s subjects on NATS once the peer leaves', async () => {
     const { gateway, peer, natsNode, seenOnNats } = await fleet('leave');
     await reachable(natsNode, peer, 'leave-peer.probe.k');
     await peer.t.close();
-    await waitFor(() => gateway.peers().length === 0, 'the peer gone');
+    await until(() => gateway.peers().length === 0, 5000, 'the peer gone');
     await sleep(50);
     const listener = await start(nats(), 'leave-peer');
-    await waitFor(() => listener.t.status === 'connected', 'a NATS node of that name connected');
+    await until(() => listener.t.status === 'connected', 5000, 'a NATS node of that name connected');
     seenOnNats.length = 0;
     natsNode.t.publish('leave-peer.m.k', bytes('now a NATS node'));
     natsNode.t.publish('leave-gw.m.k', bytes('marker'));
-    await waitFor(() => listener.got.length === 1 && seenOnNats.length === 1, 'the frame at the NATS node, the marker at the gateway node');
+    await until(() => listener.got.length === 1 && seenOnNats.length === 1, 5000, 'the frame at the NATS node, the marker at the gateway node');
     expect(seenOnNats).toEqual(['leave-gw.m.k']);
   });
 });
@@ -157,18 +146,18 @@ describe('nats transport routes', () => {
   it('subscribes for a routed node until the route is removed, counting routes to the same node', async () => {
     const gw = await start(nats(), 'rt-gw');
     const other = await start(nats(), 'rt-other');
-    await waitFor(() => gw.t.status === 'connected' && other.t.status === 'connected', 'connected');
+    await until(() => gw.t.status === 'connected' && other.t.status === 'connected', 5000, 'connected');
     const first = gw.t.route!('rt-peer');
     const second = gw.t.route!('rt-peer');
     await reachable(other, gw, 'rt-peer.probe.k');
     first();
     other.t.publish('rt-peer.m.k', bytes('still routed'));
-    await waitFor(() => gw.got.length === 1, 'the frame while one route is left');
+    await until(() => gw.got.length === 1, 5000, 'the frame while one route is left');
     second();
     await sleep(50);
     other.t.publish('rt-peer.m.k', bytes('not routed'));
     other.t.publish('rt-gw.m.k', bytes('marker'));
-    await waitFor(() => gw.got.length === 2, 'the marker');
+    await until(() => gw.got.length === 2, 5000, 'the marker');
     expect(gw.got).toEqual(['rt-peer.m.k=still routed', 'rt-gw.m.k=marker']);
   });
 
@@ -176,7 +165,7 @@ describe('nats transport routes', () => {
     const gw = await start(nats(), 'early-gw');
     gw.t.route!('early-peer');
     const other = await start(nats(), 'early-other');
-    await waitFor(() => gw.t.status === 'connected' && other.t.status === 'connected', 'connected');
+    await until(() => gw.t.status === 'connected' && other.t.status === 'connected', 5000, 'connected');
     await reachable(other, gw, 'early-peer.probe.k');
   });
 });

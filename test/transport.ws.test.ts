@@ -16,6 +16,7 @@ import type { HelloClaim } from '../src/transport/wsProtocol.ts';
 import { loadOrCreateKeys, type NodeKeyPair } from '../src/security/keys.ts';
 import { judgeHelloClaim, signHelloClaim } from '../src/security/wsHello.ts';
 import { transportConformanceSuite } from './transport.conformance.ts';
+import { sleep, until } from './helpers/until.ts';
 
 const HOST = '127.0.0.1';
 const RECONNECT = { minMs: 20, maxMs: 200 };
@@ -120,25 +121,13 @@ function wsFrame(subject: string, payload: Uint8Array): Buffer {
 const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
 const text = (payload: Uint8Array): string => (payload.length > 64 ? `<${payload.length} bytes>` : new TextDecoder().decode(payload));
 
-async function waitFor(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 describe('ws gateway forwarding', () => {
   it('forwards between peers, to and from the gateway node, and to and from nodes on its base transport', async () => {
     const f = await fleet();
     const a = await peer(f.url, 'a');
     const b = await peer(f.url, 'b');
     const e = await embeddedNode(f.bus, 'e');
-    await waitFor(() => a.t.status === 'connected' && b.t.status === 'connected', 'both peers connected');
+    await until(() => a.t.status === 'connected' && b.t.status === 'connected', 5000, 'both peers connected');
     expect(f.gateway.peers().sort()).toEqual(['a', 'b']);
 
     a.t.publish('b.m.k', bytes('a to b'));
@@ -146,7 +135,7 @@ describe('ws gateway forwarding', () => {
     a.t.publish('e.m.k', bytes('a to e'));
     f.gatewayNode.publish('a.m.k', bytes('gw to a'));
     e.t.publish('b.m.k', bytes('e to b'));
-    await waitFor(() => b.got.length === 2 && a.got.length === 1 && e.got.length === 1 && f.atGatewayNode.length === 1, 'every frame');
+    await until(() => b.got.length === 2 && a.got.length === 1 && e.got.length === 1 && f.atGatewayNode.length === 1, 5000, 'every frame');
 
     expect(b.got.sort()).toEqual(['b.m.k=a to b', 'b.m.k=e to b']);
     expect(a.got).toEqual(['a.m.k=gw to a']);
@@ -159,12 +148,12 @@ describe('ws gateway forwarding', () => {
     const f = await fleet();
     const a = await peer(f.url, 'a');
     const e = await embeddedNode(f.bus, 'e');
-    await waitFor(() => a.t.status === 'connected', 'connected');
+    await until(() => a.t.status === 'connected', 5000, 'connected');
     await a.t.close();
-    await waitFor(() => f.gateway.peers().length === 0, 'the peer gone');
+    await until(() => f.gateway.peers().length === 0, 5000, 'the peer gone');
     const before = f.bus.stats.unroutable;
     e.t.publish('a.m.k', bytes('too late'));
-    await waitFor(() => f.bus.stats.unroutable === before + 1, 'the frame unroutable on the bus');
+    await until(() => f.bus.stats.unroutable === before + 1, 5000, 'the frame unroutable on the bus');
   });
 
   it('runs as createTransport kind ws', async () => {
@@ -173,7 +162,7 @@ describe('ws gateway forwarding', () => {
     cleanups.push(() => t.close());
     expect(t).toBeInstanceOf(WsTransport);
     await t.start('made', () => {});
-    await waitFor(() => t.status === 'connected', 'connected');
+    await until(() => t.status === 'connected', 5000, 'connected');
   });
 
   it('refuses upgrades until a gateway node uses the gateway, and on other paths', async () => {
@@ -181,16 +170,16 @@ describe('ws gateway forwarding', () => {
     const server = await listenWsGateway(gateway, { host: HOST, port: 0 });
     cleanups.push(() => gateway.close(), () => server.close());
     const early = await peer(server.url, 'early', { reconnect: { minMs: 20, maxMs: 40 } });
-    await waitFor(() => String(early.t.lastError).includes('503'), 'a 503 refusal');
+    await until(() => String(early.t.lastError).includes('503'), 5000, 'a 503 refusal');
     expect(early.t.status).toBe('connecting');
 
     const gatewayNode = new RoutedTransport(new EmbeddedBus().transport(), gateway);
     cleanups.push(() => gatewayNode.close());
     await gatewayNode.start('gw', () => {});
-    await waitFor(() => early.t.status === 'connected', 'connected once the gateway node runs');
+    await until(() => early.t.status === 'connected', 5000, 'connected once the gateway node runs');
 
     const elsewhere = await peer(`ws://${HOST}:${server.port}/other`, 'lost');
-    await waitFor(() => String(elsewhere.t.lastError).includes('404'), 'a 404 refusal');
+    await until(() => String(elsewhere.t.lastError).includes('404'), 5000, 'a 404 refusal');
   });
 
   it('rejects a malformed gateway URL at start', async () => {
@@ -262,18 +251,18 @@ describe('ws reconnection', () => {
       },
     };
     const a = await peer(f.url, 'a', { reconnect: { minMs: 25, maxMs: 200, stableMs: STABLE_MS }, pingIntervalMs: PING_MS, random: () => 0, clock });
-    await waitFor(() => a.t.status === 'connected', 'connected');
+    await until(() => a.t.status === 'connected', 5000, 'connected');
 
     /** Ends the pause armed last; the transport dials, is refused, and arms the next pause. */
     async function refusedOnce(): Promise<void> {
       const attempts = f.attempts.length;
       const armed = pauses.length;
       await virtual.advance(pauses.at(-1)!);
-      await waitFor(() => f.attempts.length === attempts + 1 && pauses.length === armed + 1, 'a refused attempt and the next pause');
+      await until(() => f.attempts.length === attempts + 1 && pauses.length === armed + 1, 5000, 'a refused attempt and the next pause');
     }
 
     f.goDown();
-    await waitFor(() => pauses.length === 1, 'the first pause');
+    await until(() => pauses.length === 1, 5000, 'the first pause');
     for (let i = 0; i < 5; i++) await refusedOnce();
     expect(pauses).toEqual([25, 50, 100, 200, 200, 200]);
     expect(a.t.status).toBe('disconnected');
@@ -282,26 +271,26 @@ describe('ws reconnection', () => {
     // back for a moment only: the link was not stable, so the backoff goes on where it was
     f.comeBack();
     await virtual.advance(200);
-    await waitFor(() => a.t.status === 'connected', 'reconnected');
+    await until(() => a.t.status === 'connected', 5000, 'reconnected');
     f.goDown();
-    await waitFor(() => pauses.length === 7, 'the pause after a short link');
+    await until(() => pauses.length === 7, 5000, 'the pause after a short link');
     expect(pauses[6]).toBe(200);
 
     // a link that lasts stableMs resets it
     f.comeBack();
     await virtual.advance(200);
-    await waitFor(() => a.statuses.filter((s) => s === 'connected').length === 3, 'reconnected again');
+    await until(() => a.statuses.filter((s) => s === 'connected').length === 3, 5000, 'reconnected again');
     await virtual.advance(STABLE_MS);
     f.goDown();
-    await waitFor(() => pauses.length === 8, 'the pause after a stable link');
+    await until(() => pauses.length === 8, 5000, 'the pause after a stable link');
     expect(pauses[7]).toBe(25);
     expect(a.statuses).toEqual(['connected', 'disconnected', 'connected', 'disconnected', 'connected', 'disconnected']);
 
     f.comeBack();
     await virtual.advance(25);
-    await waitFor(() => a.t.status === 'connected', 'connected at last');
+    await until(() => a.t.status === 'connected', 5000, 'connected at last');
     a.t.publish('a.m.k', bytes('after'));
-    await waitFor(() => a.got.length === 1, 'its own frame back through the gateway');
+    await until(() => a.got.length === 1, 5000, 'its own frame back through the gateway');
   });
 
   it('spreads redials with jitter, within [b, 2b] of the exponential pause', async () => {
@@ -328,7 +317,7 @@ describe('ws reconnection', () => {
     });
     const port = (wss.address() as { port: number }).port;
     const a = await peer(`ws://${HOST}:${port}/`, 'a', { pingIntervalMs: 30 });
-    await waitFor(() => connections >= 2 && a.statuses.includes('disconnected'), 'a second connection after the dead link');
+    await until(() => connections >= 2 && a.statuses.includes('disconnected'), 5000, 'a second connection after the dead link');
     expect(String(a.t.lastError)).toMatch(/ping/);
     for (const ws of wss.clients) ws.terminate();
   });
@@ -352,16 +341,16 @@ describe('ws gateway peers', () => {
     const e = await embeddedNode(f.bus, 'e');
     // the first does not redial during the test
     const first = await peer(f.url, 'dup', { reconnect: { minMs: 10_000, maxMs: 10_000 } });
-    await waitFor(() => first.t.status === 'connected', 'the first connected');
+    await until(() => first.t.status === 'connected', 5000, 'the first connected');
     const second = await peer(f.url, 'dup');
-    await waitFor(() => second.t.status === 'connected' && first.t.status === 'disconnected', 'the second in, the first out');
+    await until(() => second.t.status === 'connected' && first.t.status === 'disconnected', 5000, 'the second in, the first out');
     expect((first.t.lastError as { code?: string }).code).toBe('BOSUN_GATEWAY_DUPLICATE');
     expect(f.gateway.peers()).toEqual(['dup']);
     expect(f.gateway.stats.replaced).toBe(1);
 
     e.t.publish('dup.m.k', bytes('from the bus'));
     f.gatewayNode.publish('dup.m.k', bytes('from gw'));
-    await waitFor(() => second.got.length === 2, 'both frames at the second');
+    await until(() => second.got.length === 2, 5000, 'both frames at the second');
     await sleep(20);
     expect(first.got).toEqual([]);
     expect(second.got.sort()).toEqual(['dup.m.k=from gw', 'dup.m.k=from the bus']);
@@ -371,15 +360,15 @@ describe('ws gateway peers', () => {
     const f = await fleet();
     const a = await peer(f.url, 'a');
     const b = await peer(f.url, 'b');
-    await waitFor(() => a.t.status === 'connected' && b.t.status === 'connected', 'connected');
+    await until(() => a.t.status === 'connected' && b.t.status === 'connected', 5000, 'connected');
     const { ws, closed } = await rawClient(f.url);
     await hello(ws, 'big');
     ws.send(wsFrame('b.m.k', new Uint8Array(1024 * 1024)));
     expect(await closed).toBe(1009);
-    await waitFor(() => !f.gateway.peers().includes('big'), 'the big peer gone');
+    await until(() => !f.gateway.peers().includes('big'), 5000, 'the big peer gone');
 
     a.t.publish('b.m.k', bytes('still here'));
-    await waitFor(() => b.got.length === 1, 'a frame between the others');
+    await until(() => b.got.length === 1, 5000, 'a frame between the others');
     expect(b.got).toEqual(['b.m.k=still here']);
     expect(a.statuses).toEqual(['connected']);
     expect(f.gateway.stats.refused).toBe(1);
@@ -389,13 +378,13 @@ describe('ws gateway peers', () => {
     const f = await fleet();
     const a = await peer(f.url, 'a');
     const b = await peer(f.url, 'b');
-    await waitFor(() => a.t.status === 'connected' && b.t.status === 'connected', 'connected');
+    await until(() => a.t.status === 'connected' && b.t.status === 'connected', 5000, 'connected');
     const subject = 'b.m.k';
     const largest = 1024 * 1024 - 2 - subject.length;
     a.t.publish(subject, new Uint8Array(largest + 1));
     expect((a.t.lastError as { code?: string }).code).toBe('BOSUN_TOO_LARGE');
     a.t.publish(subject, new Uint8Array(largest));
-    await waitFor(() => b.got.length === 1, 'the largest frame');
+    await until(() => b.got.length === 1, 5000, 'the largest frame');
     expect(b.got).toEqual([`b.m.k=<${largest} bytes>`]);
     expect(a.statuses).toEqual(['connected']);
   });
@@ -418,8 +407,8 @@ describe('ws gateway peers', () => {
     const f = await fleet({ authorize: (node, request) => request.headers['x-bosun-key'] === `key-of-${node}` });
     const good = await peer(f.url, 'ship1', { headers: { 'x-bosun-key': 'key-of-ship1' } });
     const bad = await peer(f.url, 'ship2', { headers: { 'x-bosun-key': 'key-of-ship1' } });
-    await waitFor(() => good.t.status === 'connected', 'the node with its key connected');
-    await waitFor(() => (bad.t.lastError as { code?: string } | undefined)?.code === 'BOSUN_GATEWAY_FORBIDDEN', 'the other refused');
+    await until(() => good.t.status === 'connected', 5000, 'the node with its key connected');
+    await until(() => (bad.t.lastError as { code?: string } | undefined)?.code === 'BOSUN_GATEWAY_FORBIDDEN', 5000, 'the other refused');
     expect(bad.t.status).toBe('connecting');
     expect(f.gateway.peers()).toEqual(['ship1']);
   });
@@ -427,17 +416,17 @@ describe('ws gateway peers', () => {
   it('closes its peers when the gateway node stops, and takes them back when a new one starts', async () => {
     const f = await fleet();
     const a = await peer(f.url, 'a');
-    await waitFor(() => a.t.status === 'connected', 'connected');
+    await until(() => a.t.status === 'connected', 5000, 'connected');
     await f.gatewayNode.close();
-    await waitFor(() => a.t.status === 'disconnected', 'disconnected');
+    await until(() => a.t.status === 'disconnected', 5000, 'disconnected');
     expect(f.gateway.bound).toBe(false);
     const atNew: string[] = [];
     const again = new RoutedTransport(f.bus.transport(), f.gateway);
     cleanups.push(() => again.close());
     await again.start('gw', (subject) => atNew.push(subject));
-    await waitFor(() => a.t.status === 'connected', 'reconnected');
+    await until(() => a.t.status === 'connected', 5000, 'reconnected');
     a.t.publish('gw.m.k', bytes('hi'));
-    await waitFor(() => atNew.length === 1, 'the frame at the new gateway node');
+    await until(() => atNew.length === 1, 5000, 'the frame at the new gateway node');
   });
 });
 
@@ -487,7 +476,7 @@ describe('ws gateway that checks names', () => {
     const f = await checkingFleet(new Map([['a', aKeys.publicKey]]));
     const a = await peer(f.url, 'a', { signHello: (claim) => signHelloClaim(aKeys, claim) });
     const b = await peer(f.url, 'b');
-    await waitFor(() => a.t.status === 'connected' && b.t.status === 'connected', 'both connected');
+    await until(() => a.t.status === 'connected' && b.t.status === 'connected', 5000, 'both connected');
 
     const forged = await proveAs(f.url, 'a', (claim) => signHelloClaim(stranger, claim));
     expect(forged).toEqual({ welcomed: false, code: 4003, reason: `a's hello is not signed by its key ${aKeys.fingerprint}` });
@@ -498,7 +487,7 @@ describe('ws gateway that checks names', () => {
     expect(await oldPeer.closed).toBe(4003);
 
     b.t.publish('a.m.k', bytes('to the real a'));
-    await waitFor(() => a.got.length === 1, 'the frame at the real a');
+    await until(() => a.got.length === 1, 5000, 'the frame at the real a');
     expect(a.got).toEqual(['a.m.k=to the real a']);
     expect(a.statuses).toEqual(['connected']);
     expect(f.gateway.stats).toMatchObject({ peers: 2, replaced: 0, refused: 3 });
@@ -526,10 +515,10 @@ describe('ws gateway that checks names', () => {
     const first = await proveAs(f.url, 'newcomer', () => undefined);
     const second = await proveAs(f.url, 'newcomer', () => undefined);
     expect([first.welcomed, second.welcomed]).toEqual([true, true]);
-    await waitFor(() => f.gateway.stats.replaced === 1, 'the older newcomer replaced');
+    await until(() => f.gateway.stats.replaced === 1, 5000, 'the older newcomer replaced');
 
     const a = await peer(f.url, 'a', { signHello: (claim) => signHelloClaim(aKeys, claim) });
-    await waitFor(() => a.t.status === 'connected', 'a connected with its proof');
+    await until(() => a.t.status === 'connected', 5000, 'a connected with its proof');
     // a's key is revoked: a hello that proves nothing is no reason to drop the proven link
     known.delete('a');
     const unproven = await proveAs(f.url, 'a', () => undefined);

@@ -4,6 +4,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { until } from './until.ts';
 
 /**
  * Real `bosun` processes for tests: daemons started with `bin/bosun.js start` in a temp
@@ -250,14 +251,8 @@ export function runBosun(args: string[], options: { input?: string | Buffer; env
 }
 
 /** Polls `probe` until it gives a value (not undefined/false), or fails after `timeoutMs`. */
-export async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+export function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  return until(probe, timeoutMs, what, 25);
 }
 
 /** The file's text once it exists and satisfies `done` (default: non-empty). */

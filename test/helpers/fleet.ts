@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { until } from './until.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/bosun.js');
 const live = new Set<ChildProcess>();
@@ -127,10 +128,7 @@ export function sendToSocket(dataDir: string, input: unknown, expect: number): P
   });
 }
 
+/** Polls `cond` every 50 ms (it often reads files) until it holds; throws after `ms`. */
 export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(cond, ms, what, 50);
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DaemonProcess } from './fleet.ts';
 import { startNatsServer, type NatsServer } from './natsServer.ts';
 import { startTcpProxy, type TcpProxy } from './tcpProxy.ts';
+import { sleep } from './until.ts';
 
 /**
  * Jepsen's method for bosun's promise, against real processes: a workload of commands
@@ -707,6 +708,3 @@ async function continueAndKill(d: DaemonProcess): Promise<void> {
   await d.kill();
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-}

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { freePort } from './ports.ts';
+import { sleep } from './until.ts';
 
 /**
  * Real `nats-server` processes for integration tests, bound to loopback. Every process
@@ -203,6 +204,3 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
