@@ -1,35 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BosunError } from '../src/errors.ts';
 import { REQCliCommand, REQnCliCommand, cliCommandMethod } from '../src/methods/cliCommand.ts';
 import { runCommand } from '../src/methods/exec.ts';
 import { testContext, testMessage } from './support/methods.ts';
 import type { MethodContext } from '../src/methods/types.ts';
+import { failure } from './helpers/failure.ts';
+import { isGone } from './helpers/processGone.ts';
 
 const filesDir = '/nonexistent-files-dir';
 
 function cli(methodArgs: string[], fields: Partial<MethodContext> & { methodTimeout?: number } = {}): MethodContext {
   const { methodTimeout = 10, ...rest } = fields;
   return testContext({ filesDir, message: testMessage({ methodArgs, methodTimeout }), ...rest });
-}
-
-async function failure(promise: Promise<unknown>): Promise<BosunError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(BosunError);
-  return err as BosunError;
-}
-
-/** True once the process is gone: no /proc entry, or a zombie waiting for its reaper. */
-function isGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
 }
 
 /**

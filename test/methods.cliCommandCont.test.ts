@@ -1,42 +1,23 @@
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BosunError } from '../src/errors.ts';
 import type { Message } from '../src/message.ts';
 import { runCommand } from '../src/methods/exec.ts';
 import { LineSplitter } from '../src/methods/lineSplitter.ts';
-import type { MethodSpec } from '../src/methods/types.ts';
 import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { until } from './helpers/until.ts';
+import { isGone } from './helpers/processGone.ts';
+import { replyCollector } from './helpers/recorder.ts';
 
 const nodes: BosunNode[] = [];
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop(100)));
 });
 
-
-/** A reply method on the sender that keeps every reply, in arrival order. */
-function collector(): { method: MethodSpec; replies: Message[] } {
-  const replies: Message[] = [];
-  return {
-    replies,
-    method: {
-      name: 'REQTestCollect',
-      summary: 'keeps replies',
-      idempotent: true,
-      replies: false,
-      async handler(ctx) {
-        replies.push(ctx.message);
-        return {};
-      },
-    },
-  };
-}
-
 async function fleet(): Promise<{ central: BosunNode; ship1: BosunNode; replies: Message[] }> {
   const bus = new EmbeddedBus();
-  const { method, replies } = collector();
+  const { method, replies } = replyCollector();
   const central = await startNode({ node: 'central', bus, helloIntervalSeconds: 0, methods: [method] });
   const ship1 = await startNode({ node: 'ship1', bus, helloIntervalSeconds: 0 });
   nodes.push(central, ship1);
@@ -48,15 +29,6 @@ function stream(methodArgs: string[], methodTimeout = 10): Record<string, unknow
 }
 
 const isError = (m: Message): boolean => m.fileName?.endsWith('.error') === true;
-
-function isGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
 
 describe('REQnCliCommandCont', () => {
   it('sends each stdout and stderr line as its own reply, in arrival order, then the exit code', async () => {

@@ -8,6 +8,7 @@ import type { BosunNode } from '../src/runtime/Node.ts';
 import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { replyCollector } from './helpers/recorder.ts';
+import { failure } from './helpers/failure.ts';
 
 /** An operator over a plain table, recording what it was asked to do. */
 function fakeOperator(): MethodOperator & { calls: string[]; table: Map<string, OperatorProcess> } {
@@ -44,15 +45,6 @@ function fakeOperator(): MethodOperator & { calls: string[]; table: Map<string, 
 function run(arg: string | undefined, operator?: MethodOperator) {
   const message = testMessage({ method: 'REQOpCommand', methodArgs: arg === undefined ? [] : [arg] });
   return REQOpCommand.handler(testContext({ filesDir: '/nonexistent', message, ...(operator ? { operator } : {}) }));
-}
-
-async function failure(promise: Promise<unknown>): Promise<BosunError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(BosunError);
-  return err as BosunError;
 }
 
 describe('REQOpCommand with an operator', () => {
