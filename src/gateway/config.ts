@@ -99,39 +99,32 @@ function bool(env: Env, name: string, fallback = false): boolean {
 }
 
 function credentials(env: Env): Map<string, string> {
-  const raw = read(env, 'SERVICE_TO_SERVICE_CREDENTIALS');
-  if (raw === undefined) return new Map();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw badConfig(`${PREFIX}SERVICE_TO_SERVICE_CREDENTIALS is not JSON; expected {"client-id": "psk", …}`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw badConfig(`${PREFIX}SERVICE_TO_SERVICE_CREDENTIALS must be a JSON object {"client-id": "psk", …}`);
-  }
-  const map = new Map<string, string>();
-  for (const [client, psk] of Object.entries(parsed)) {
-    if (typeof psk !== 'string' || psk === '') throw badConfig(`${PREFIX}SERVICE_TO_SERVICE_CREDENTIALS: the psk of "${client}" must be a non-empty string`);
-    map.set(client, psk);
-  }
-  return map;
+  return stringMap(env, 'SERVICE_TO_SERVICE_CREDENTIALS', { key: 'client-id', value: 'psk' });
 }
 
 function nodeAccounts(env: Env): Map<string, string> {
-  const raw = read(env, 'NODE_ACCOUNTS');
+  return stringMap(env, 'NODE_ACCOUNTS', { key: 'node-id', value: 'account' });
+}
+
+/**
+ * A setting that maps names to non-empty strings, given as a JSON object; `names` says
+ * what the keys and values are, for the errors.
+ */
+function stringMap(env: Env, name: string, names: { key: string; value: string }): Map<string, string> {
+  const raw = read(env, name);
   if (raw === undefined) return new Map();
+  const shape = `{"${names.key}": "${names.value}", …}`;
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw badConfig(`${PREFIX}NODE_ACCOUNTS is not JSON; expected {"node-id": "account", …}`);
+    throw badConfig(`${PREFIX}${name} is not JSON; expected ${shape}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badConfig(`${PREFIX}NODE_ACCOUNTS must be a JSON object {"node-id": "account", …}`);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badConfig(`${PREFIX}${name} must be a JSON object ${shape}`);
   const map = new Map<string, string>();
-  for (const [node, account] of Object.entries(parsed)) {
-    if (typeof account !== 'string' || account === '') throw badConfig(`${PREFIX}NODE_ACCOUNTS: the account of "${node}" must be a non-empty string`);
-    map.set(node, account);
+  for (const [key, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string' || value === '') throw badConfig(`${PREFIX}${name}: the ${names.value} of "${key}" must be a non-empty string`);
+    map.set(key, value);
   }
   return map;
 }
