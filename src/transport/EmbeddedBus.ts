@@ -6,6 +6,7 @@ import { seededRandom } from './seededRandom.ts';
 import { StatusCell } from './StatusCell.ts';
 import { addresseeOf, assertNodeName, isPublishSubject } from './subjects.ts';
 import type { FrameHandler, HandlerErrorReporter, Transport, TransportStatus } from './types.ts';
+import { assertStartable } from './startRule.ts';
 
 export interface EmbeddedBusOptions {
   /** Seed of the PRNG behind fault injection; the same seed replays the same faults. Random by default. */
@@ -337,8 +338,7 @@ class EmbeddedTransport implements Transport {
   }
 
   async start(node: string, onFrame: FrameHandler): Promise<void> {
-    if (this.#status.value === 'closed') throw new BosunError('BOSUN_TRANSPORT', 'cannot start a closed transport');
-    if (this.#node !== undefined) throw new BosunError('BOSUN_TRANSPORT', `transport already started for node ${this.#node}`);
+    assertStartable(this.#status.value === 'closed', this.#node);
     assertNodeName(node);
     this.#node = node;
     this.#onFrame = onFrame;

@@ -14,6 +14,7 @@ import { natsAuthOptions, type NatsAuthFiles } from './natsAuth.ts';
 import { StatusCell } from './StatusCell.ts';
 import { assertNodeName, isPublishSubject } from './subjects.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, type FrameHandler, type HandlerErrorReporter, type Transport, type TransportStatus } from './types.ts';
+import { assertStartable } from './startRule.ts';
 
 export interface NatsTransportOptions extends NatsAuthFiles {
   /** `nats://host:port` or `host:port`, one or several. */
@@ -94,8 +95,7 @@ export class NatsTransport implements Transport {
   }
 
   async start(node: string, onFrame: FrameHandler): Promise<void> {
-    if (this.#closing) throw new BosunError('BOSUN_TRANSPORT', 'cannot start a closed transport');
-    if (this.#node !== undefined) throw new BosunError('BOSUN_TRANSPORT', `transport already started for node ${this.#node}`);
+    assertStartable(this.#closing, this.#node);
     assertNodeName(node);
     this.#node = node;
     this.#onFrame = onFrame;

@@ -4,6 +4,7 @@ import { addresseeOf } from './subjects.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, type FrameHandler, type HandlerErrorReporter, type Transport, type TransportStatus } from './types.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, WS_FRAME_OVERHEAD_BYTES } from './wsProtocol.ts';
 import type { WsGateway } from './WsGateway.ts';
+import { assertStartable } from './startRule.ts';
 
 export interface RoutedTransportOptions {
   /** Where exceptions thrown by the frame handler for frames from ws peers go; by default they become uncaught exceptions. */
@@ -48,8 +49,7 @@ export class RoutedTransport implements Transport {
   }
 
   async start(node: string, onFrame: FrameHandler): Promise<void> {
-    if (this.#closed) throw new BosunError('BOSUN_TRANSPORT', 'cannot start a closed transport');
-    if (this.#node !== undefined) throw new BosunError('BOSUN_TRANSPORT', `transport already started for node ${this.#node}`);
+    assertStartable(this.#closed, this.#node);
     if (this.#gateway.bound) throw new BosunError('BOSUN_TRANSPORT', 'the gateway already serves another node');
     this.#onFrame = onFrame;
     this.#node = node;

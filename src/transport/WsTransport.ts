@@ -19,6 +19,7 @@ import {
   type HelloClaim,
   type Proof,
 } from './wsProtocol.ts';
+import { assertStartable } from './startRule.ts';
 
 export interface WsTransportOptions {
   /** The gateway's endpoint, `ws://host:port/bosun` or `wss://…`. */
@@ -123,8 +124,7 @@ export class WsTransport implements Transport {
   }
 
   async start(node: string, onFrame: FrameHandler): Promise<void> {
-    if (this.#closing) throw new BosunError('BOSUN_TRANSPORT', 'cannot start a closed transport');
-    if (this.#node !== undefined) throw new BosunError('BOSUN_TRANSPORT', `transport already started for node ${this.#node}`);
+    assertStartable(this.#closing, this.#node);
     assertNodeName(node);
     assertWsUrl(this.#url);
     this.#node = node;
