@@ -2,14 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { connect, nkeys, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/cli/natsConfig.ts';
-import type { CliIo } from '../src/cli/io.ts';
 import { natsServerConfig } from '../src/security/natsConfig.ts';
 import { startSecureFleet, type SecureTestNode } from './support/security.ts';
 import { findNatsServerBinary, startNatsServer, type NatsServer } from './helpers/natsServer.ts';
+import { capturedIo } from './helpers/capturedIo.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -18,16 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function io(): CliIo & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (b) => (out += b));
-  stderr.on('data', (b) => (err += b));
-  return { stdin: new PassThrough(), stdout, stderr, env: {}, cwd: dir, help: () => 0, out: () => out, err: () => err };
-}
 
 /** `nats-server -c FILE -t`: the server's own check of a configuration. */
 function serverAccepts(file: string): { ok: boolean; output: string } {
@@ -75,7 +64,7 @@ describe('bosun nats-config', () => {
 
     const usersFile = path.join(dir, 'gw-users.json');
     await writeFile(usersFile, JSON.stringify(USERS));
-    const out = io();
+    const out = capturedIo(dir);
     expect(await run(['--users', usersFile, '--gateway', 'central', '--gateway', 'ship2'], out)).toBe(0);
     expect(out.out()).toContain('# Receptor gateways (their subjects and JetStream API too; run nats-server with JetStream): central, ship2');
     const conf = path.join(dir, 'gw.conf');
@@ -134,7 +123,7 @@ describe('bosun nats-config', () => {
   it('takes --behind GW=A,B on the command line, repeatable, and counts its peers among the nodes', async () => {
     const usersFile = path.join(dir, 'behind-users.json');
     await writeFile(usersFile, JSON.stringify({ central: USERS.central, gw1: USERS.ship1 }));
-    const out = io();
+    const out = capturedIo(dir);
     expect(await run(['--users', usersFile, '--behind', 'gw1=ship1,ship2', '--behind', 'gw1=ship3'], out)).toBe(0);
     expect(out.out()).toContain('# central: central; nodes: central, gw1, ship1, ship2, ship3');
     expect(out.out()).toContain('subscribe: { allow: ["gw1.>", "ship1.>", "ship2.>", "ship3.>"] }');
@@ -143,15 +132,15 @@ describe('bosun nats-config', () => {
     expect(serverAccepts(conf)).toMatchObject({ ok: true });
 
     for (const bad of ['gw1', 'gw1=', '=ship1', 'gw1=ship1=ship2']) {
-      const wrong = io();
+      const wrong = capturedIo(dir);
       expect(await run(['--users', usersFile, '--behind', bad], wrong)).toBe(2);
       expect(wrong.err()).toContain(`--behind takes GATEWAY=PEER[,PEER…], not "${bad}"`);
     }
-    const unknown = io();
+    const unknown = capturedIo(dir);
     expect(await run(['--users', usersFile, '--nodes', 'central,gw1', '--behind', 'gw1=ship1'], unknown)).toBe(2);
     expect(unknown.err()).toBe('bosun: ship1, behind gw1, is not in the list of nodes\n');
 
-    const help = io();
+    const help = capturedIo(dir);
     expect(await run(['--help'], help)).toBe(0);
     expect(help.out()).toMatch(/--behind GW=A,B,…\s+A and B dial gateway node GW \(its --gateway-listen\) with --peer/);
     expect(help.out()).toMatch(/dials a gateway node over websockets \(--peer ws:\/\/…\) has no login/);
@@ -162,7 +151,7 @@ describe('bosun nats-config', () => {
     for (const n of ['central', 'ship1', 'ship2']) ids[n] = nkeys.createUser().getPublicKey() as string;
     const nkeyFile = path.join(dir, 'nkeys.txt');
     await writeFile(nkeyFile, Object.entries(ids).map(([n, k]) => `${n} ${k}`).join('\n') + '\n');
-    const a = io();
+    const a = capturedIo(dir);
     expect(await run(['--nkeys', nkeyFile, '--mesh', '--output', 'nkeys.conf'], a)).toBe(0);
     const nkeyConf = path.join(dir, 'nkeys.conf');
     expect(await readFile(nkeyConf, 'utf8')).toContain(`nkey: "${ids.ship1}"`);
@@ -170,13 +159,13 @@ describe('bosun nats-config', () => {
 
     const usersFile = path.join(dir, 'users.json');
     await writeFile(usersFile, JSON.stringify(USERS));
-    const b = io();
+    const b = capturedIo(dir);
     expect(await run(['--users', usersFile, '--nodes', 'central,ship1,ship2'], b)).toBe(0);
     const usersConf = path.join(dir, 'users.conf');
     await writeFile(usersConf, b.out());
     expect(serverAccepts(usersConf)).toMatchObject({ ok: true });
 
-    const c = io();
+    const c = capturedIo(dir);
     expect(await run(['--users', usersFile, '--nkeys', nkeyFile], c)).toBe(2);
     expect(c.err()).toMatch(/one of them/);
   });

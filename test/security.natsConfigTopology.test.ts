@@ -1,14 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { connect, Events, nkeyAuthenticator, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../src/cli/io.ts';
 import { run } from '../src/cli/natsConfig.ts';
 import { tempDir, waitFor } from './helpers/daemon.ts';
 import { permissionViolations } from './helpers/natsServer.ts';
 import { startMonitored, stopAll, waitForLeafLink, waitForRoutes, type TopologyServer } from './helpers/natsTopology.ts';
 import { freePort } from './helpers/ports.ts';
+import { capturedIo } from './helpers/capturedIo.ts';
 
 /**
  * The configurations `bosun nats-config` writes for a 3-server cluster (a, b, c; a is also
@@ -26,16 +25,6 @@ const servers: Record<string, TopologyServer> = {};
 let rogue: TopologyServer | undefined;
 const connections: NatsConnection[] = [];
 
-function io(cwd: string): CliIo & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (b) => (out += b));
-  stderr.on('data', (b) => (err += b));
-  return { stdin: new PassThrough(), stdout, stderr, env: {}, cwd, help: () => 0, out: () => out, err: () => err };
-}
-
 beforeAll(async () => {
   dir = await tempDir('bosun-natstopo-');
   keys = path.join(dir, 'keys');
@@ -43,7 +32,7 @@ beforeAll(async () => {
   const args = ['--make-keys', keys, '--nodes', NODES.join(','), '--link', 'ship1:ship2', '--output-dir', path.join(dir, 'conf')];
   for (const name of ['a', 'b', 'c']) args.push('--server', `${name}=${await port()}`, '--routes', `${name}=${await port()}`);
   args.push('--leafnodes', `a=${await port()}`, '--leaf', `ship=${await port()}`, '--site', 'ship=ship1,ship2');
-  const out = io(dir);
+  const out = capturedIo(dir);
   expect(await run(args, out), out.err()).toBe(0);
   expect(out.out()).toContain('ship.conf\tleaf server of ship1, ship2');
 
@@ -121,7 +110,7 @@ describe('the configurations bosun nats-config writes for a cluster and a leaf s
     expect(leaf).not.toMatch(/# (central|ship3)\n/);
     // Running --make-keys again keeps every key.
     const before = await readFile(path.join(keys, 'nkeys.txt'), 'utf8');
-    const again = io(dir);
+    const again = capturedIo(dir);
     expect(await run(['--make-keys', keys, '--nodes', NODES.join(','), '--output', path.join(dir, 'single.conf')], again), again.err()).toBe(0);
     expect(await readFile(path.join(keys, 'nkeys.txt'), 'utf8')).toBe(before);
   });
@@ -248,15 +237,15 @@ describe('the configurations bosun nats-config writes for a cluster and a leaf s
       [['--server', 'a=127.0.0.1:1', '--cluster-of', 'x=west', '--output-dir', 'o'], /--cluster-of names x, which no --server names/],
     ];
     for (const [extra, message] of cases) {
-      const out = io(dir);
+      const out = capturedIo(dir);
       expect(await run([...base, ...extra], out), extra.join(' ')).toBe(2);
       expect(out.err(), extra.join(' ')).toMatch(message);
     }
-    const noNodes = io(dir);
+    const noNodes = capturedIo(dir);
     expect(await run(['--make-keys', path.join(dir, 'keys-bad')], noNodes)).toBe(2);
     expect(noNodes.err()).toMatch(/--make-keys needs the nodes/);
     await writeFile(path.join(dir, 'keys-bad', 'ship2.nk'), 'not a seed\n');
-    const badSeed = io(dir);
+    const badSeed = capturedIo(dir);
     expect(await run([...base, '--output', path.join(dir, 'bad.conf')], badSeed)).toBe(2);
     expect(badSeed.err()).toMatch(/keys-bad\/ship2\.nk does not hold a user nkey seed/);
   });
