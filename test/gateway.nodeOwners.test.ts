@@ -1,28 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/store/MemoryStore.ts';
-import { CAPTURED, identityFor, ReceptorTestNode, startTestGateway, type TestGateway, UpgradeRefused, vectors } from './helpers/receptorClient.ts';
+import { CAPTURED, identityFor, ReceptorTestNode, type TestGateway, UpgradeRefused, vectors } from './helpers/receptorClient.ts';
+import { gatewaysPerTest } from './helpers/gatewaysPerTest.ts';
 
 /**
  * A node id belongs to one account: the one it is configured for, else the first it
  * connected with. Whoever claims another account in `x-rh-identity` cannot take it over.
  */
-const running: TestGateway[] = [];
-const nodes: ReceptorTestNode[] = [];
-afterEach(async () => {
-  for (const node of nodes.splice(0)) node.terminate();
-  await Promise.all(running.splice(0).map((gw) => gw.close()));
-});
-
-async function gateway(options: Parameters<typeof startTestGateway>[0] = {}): Promise<TestGateway> {
-  const gw = await startTestGateway(options);
-  running.push(gw);
-  return gw;
-}
+const { gateway, track, closeGateway } = gatewaysPerTest();
 
 /** The captured node (`node-b`) connecting with the identity of `account`. */
 async function connectAs(gw: TestGateway, account: string, headers: Record<string, string> = {}): Promise<ReceptorTestNode> {
   const node = await ReceptorTestNode.connect(gw.wsUrl, { headers: { 'x-rh-identity': identityFor(account), ...headers } });
-  nodes.push(node);
+  track(node);
   await node.handshake();
   return node;
 }
@@ -32,7 +22,7 @@ const IMPOSTOR_ACCOUNT = '0000666';
 /** Says HI as `node-b` in `account`, and resolves with how the gateway closed the socket. */
 async function impostorHi(gw: TestGateway, account: string): Promise<{ code: number; reason: string }> {
   const node = await ReceptorTestNode.connect(gw.wsUrl, { headers: { 'x-rh-identity': identityFor(account) } });
-  nodes.push(node);
+  track(node);
   await node.send(vectors.nodeHi);
   return node.closed;
 }
@@ -55,8 +45,7 @@ describe('node ids bound to their account', () => {
     const real = await connectAs(first, CAPTURED.account);
     await first.waitForConnection(CAPTURED.account, CAPTURED.nodeId);
     await real.close();
-    await first.close();
-    running.splice(running.indexOf(first), 1);
+    await closeGateway(first);
 
     const second = await gateway({ store });
     expect(await impostorHi(second, IMPOSTOR_ACCOUNT)).toEqual({ code: 1008, reason: 'node id belongs to another account' });

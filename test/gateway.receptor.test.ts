@@ -2,7 +2,7 @@
  * The receptor websocket protocol as a python-receptor 0.6 node speaks it: the test node
  * replays the bytes captured from a real node (receptor-wire.md, appendix).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { VirtualClock } from '../src/clock.ts';
 import { FrameReader, encodeFrame, FrameType } from '../src/gateway/receptor/frame.ts';
@@ -18,41 +18,29 @@ import {
   patchVector,
   ReceptorTestNode,
   splitFrames,
-  startTestGateway,
   type TestGateway,
   UpgradeRefused,
   vectors,
 } from './helpers/receptorClient.ts';
+import { gatewaysPerTest } from './helpers/gatewaysPerTest.ts';
 
 /** The moment of the captured directive, to the millisecond. */
 const CAPTURE_TIME = Date.parse('2026-11-25T14:56:37.546Z');
 const CAPTURED_TIMESTAMP = '"timestamp":"2026-11-25T14:56:37.546128471"';
 const CAPTURED_PING_PAYLOAD = '"raw_payload":"2026-11-25T14:56:34.984348681Z"';
 
-const running: TestGateway[] = [];
-const nodes: ReceptorTestNode[] = [];
-
-afterEach(async () => {
-  for (const node of nodes.splice(0)) node.terminate();
-  await Promise.all(running.splice(0).map((gw) => gw.close()));
-});
-
-async function gateway(options: Parameters<typeof startTestGateway>[0] = {}): Promise<TestGateway> {
-  const gw = await startTestGateway(options);
-  running.push(gw);
-  return gw;
-}
+const { gateway, track, closeGateway } = gatewaysPerTest();
 
 async function node(gw: TestGateway, options: Parameters<TestGateway['connectNode']>[0] = {}): Promise<ReceptorTestNode> {
   const n = await gw.connectNode(options);
-  nodes.push(n);
+  track(n);
   await gw.waitForConnection(CAPTURED.account, CAPTURED.nodeId);
   return n;
 }
 
 async function rawNode(gw: TestGateway, options: Parameters<typeof ReceptorTestNode.connect>[1] = {}): Promise<ReceptorTestNode> {
   const n = await ReceptorTestNode.connect(gw.wsUrl, { headers: { 'x-rh-identity': identityFor(CAPTURED.account) }, ...options });
-  nodes.push(n);
+  track(n);
   return n;
 }
 
@@ -353,7 +341,7 @@ describe('receptor websocket endpoint', () => {
     const old = await node(gw);
     const oldSession = (await gw.gateway.registry.lookup('0000001', 'node-b'))!.sessionId;
     const fresh = await gw.connectNode();
-    nodes.push(fresh);
+    track(fresh);
     expect(await old.closed).toEqual({ code: 1000, reason: 'duplicate node id' });
     const entry = await gw.gateway.registry.lookup('0000001', 'node-b');
     expect(entry?.sessionId).not.toBe(oldSession);

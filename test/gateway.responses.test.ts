@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../src/clock.ts';
 import { LevelStore } from '../src/store/LevelStore.ts';
 import {
@@ -15,25 +15,17 @@ import {
   identityFor,
   patchVector,
   README_IDENTITY,
-  type ReceptorTestNode,
   startTestGateway,
-  type TestGateway,
   vectors,
 } from './helpers/receptorClient.ts';
+import { gatewaysPerTest } from './helpers/gatewaysPerTest.ts';
 
-const running: TestGateway[] = [];
-const nodes: ReceptorTestNode[] = [];
-
-afterEach(async () => {
-  for (const node of nodes.splice(0)) node.terminate();
-  await Promise.all(running.splice(0).map((gw) => gw.close()));
-});
+const { gateway, track, closeGateway } = gatewaysPerTest();
 
 async function gatewayWithNode(options: Parameters<typeof startTestGateway>[0] = {}) {
-  const gw = await startTestGateway(options);
-  running.push(gw);
+  const gw = await gateway(options);
   const node = await gw.connectNode();
-  nodes.push(node);
+  track(node);
   await gw.waitForConnection(CAPTURED.account, CAPTURED.nodeId);
   return { gw, node };
 }
@@ -127,8 +119,7 @@ describe('resuming after N', () => {
       // The consumer is down; more replies arrive; then the gateway itself restarts.
       for (const text of ['r3', 'r4', 'r5']) await first.node.send(eof(jobA, text));
       await eventually(() => first.gw.gateway.responses.lastSeq === 5);
-      await first.gw.close();
-      running.splice(running.indexOf(first.gw), 1);
+      await closeGateway(first.gw);
       await store.close();
 
       store = new LevelStore(join(dir, 'db'), { sync: false });
@@ -143,8 +134,7 @@ describe('resuming after N', () => {
         [5, 'r5'],
         [6, 'r6'],
       ]);
-      await second.gw.close();
-      running.splice(running.indexOf(second.gw), 1);
+      await closeGateway(second.gw);
       await store.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -212,8 +202,7 @@ describe('GET /responses as server-sent events', () => {
     const { gw } = await gatewayWithNode();
     const response = await fetch(`${gw.baseUrl}/responses`, { headers: { 'x-rh-identity': README_IDENTITY, accept: 'text/event-stream' } });
     const reading = readEvents(response, 1);
-    await gw.close();
-    running.splice(running.indexOf(gw), 1);
+    await closeGateway(gw);
     expect(await reading).toEqual([]);
   });
 });
