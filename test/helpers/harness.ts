@@ -17,7 +17,6 @@ export { removeHarnessFiles } from './harnessFleet.ts';
  * lives are `HarnessFleet`'s, and the harness's vocabulary (crash points, options,
  * counts) is in `harnessTypes.ts`.
  */
-
 export class Harness extends HarnessFleet {
   /** id → stream of every message the harness sent. */
   readonly #streamOf = new Map<string, string>();
