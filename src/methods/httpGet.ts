@@ -1,5 +1,5 @@
 import { BosunError } from '../errors.ts';
-import { ownDeadlineMs } from './deadline.ts';
+import { ownDeadline } from './deadline.ts';
 import type { MethodContext, MethodResult, MethodSpec } from './types.ts';
 
 /** Largest body `REQHttpGet` reads by default. */
@@ -36,11 +36,9 @@ export function httpGetMethod(options: HttpGetOptions = {}): MethodSpec {
 async function httpGet(ctx: MethodContext, maxBodyBytes: number): Promise<MethodResult> {
   const { url, headers } = withoutCredentials(urlArgument(ctx.message.methodArgs[0]));
   const shown = url.href;
-  const deadlineMs = ownDeadlineMs(ctx.message.methodTimeout);
-  const deadline = deadlineMs === undefined ? undefined : AbortSignal.timeout(deadlineMs);
-  const signal = deadline ? AbortSignal.any([ctx.signal, deadline]) : ctx.signal;
+  const deadline = ownDeadline(ctx.signal, ctx.message.methodTimeout);
   try {
-    const response = await fetch(url, { signal, redirect: 'follow', headers });
+    const response = await fetch(url, { signal: deadline.signal, redirect: 'follow', headers });
     if (!response.ok) {
       const { text, complete } = await readBody(response, ERROR_BODY_BYTES);
       const quoted = text.trim() === '' ? '' : `: ${text.trim()}${complete ? '' : '…'}`;
@@ -60,10 +58,12 @@ async function httpGet(ctx: MethodContext, maxBodyBytes: number): Promise<Method
       const reason = ctx.signal.reason;
       throw new BosunError(reason instanceof BosunError ? reason.code : 'BOSUN_INTERRUPTED', `GET ${shown} was stopped`, { cause: reason });
     }
-    if (deadline?.aborted) {
+    if (deadline.expired) {
       throw new BosunError('BOSUN_METHOD_TIMEOUT', `GET ${shown} did not finish within methodTimeout ${ctx.message.methodTimeout}s`, { cause: e });
     }
     throw new BosunError('BOSUN_METHOD_FAILED', `GET ${shown} failed: ${causeOf(e)}`, { cause: e });
+  } finally {
+    deadline.clear();
   }
 }
 

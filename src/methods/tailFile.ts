@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { BosunError } from '../errors.ts';
-import { ownDeadlineMs } from './deadline.ts';
+import { ownDeadline } from './deadline.ts';
 import { followFile } from './fileFollower.ts';
 import type { MethodContext, MethodResult, MethodSpec } from './types.ts';
 
@@ -29,15 +29,16 @@ export const REQTailFile: MethodSpec = {
 
 async function tailFile(ctx: MethodContext): Promise<MethodResult> {
   const file = fileArgument(ctx.message.methodArgs[0]);
-  const deadlineMs = ownDeadlineMs(ctx.message.methodTimeout);
-  const signal = deadlineMs === undefined ? ctx.signal : AbortSignal.any([ctx.signal, AbortSignal.timeout(deadlineMs)]);
+  const deadline = ownDeadline(ctx.signal, ctx.message.methodTimeout);
   const replies = new PipelinedEmits(ctx);
   try {
-    await followFile(file, (line) => replies.emit(line), { signal });
+    await followFile(file, (line) => replies.emit(line), { signal: deadline.signal });
     await replies.settled();
   } catch (e) {
     if (e instanceof BosunError) throw e;
     throw new BosunError('BOSUN_METHOD_FAILED', `could not tail "${file}": ${(e as Error).message}`, { cause: e });
+  } finally {
+    deadline.clear();
   }
   if (ctx.signal.aborted) {
     const reason = ctx.signal.reason;
