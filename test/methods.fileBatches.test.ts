@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -67,6 +68,29 @@ describe('a batch of file appends', () => {
     expect(ok).toEqual({});
     expect(refused).toMatchObject({ code: 'BOSUN_PATH_OUTSIDE_ROOT' });
     expect(await read('ok.log')).toBe('1\n');
+  });
+
+  it('fails an append to a pipe at once, with a clear error, instead of waiting for a reader; the rest of the batch is written', async () => {
+    const fifo = path.join(await mkdirs('d', 'node1'), 'pipe.log');
+    execFileSync('mkfifo', [fifo]);
+    const planned = (await REQToFileAppend.batch!.plan(contexts([message('pipe.log', '1'), message('ok.log', '2')]), { holder: {}, wait: true }))!;
+    const [piped, ok] = await planned.apply();
+    planned.release();
+    expect(piped).toMatchObject({ code: 'BOSUN_METHOD_FAILED' });
+    expect((piped as Error).message).toContain('pipe.log');
+    expect(ok).toEqual({});
+    expect(await read('ok.log')).toBe('2\n');
+    // With a reader the open would succeed; the append is refused all the same.
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const again = (await REQToFileAppend.batch!.plan(contexts([message('pipe.log', '3')]), { holder: {}, wait: true }))!;
+      const [refused] = await again.apply();
+      again.release();
+      expect((refused as Error).message).toContain('not a regular file');
+    } finally {
+      reader.kill();
+    }
   });
 
   it('waits for a file another stream\'s batch holds, or says it would have to (wait: false)', async () => {

@@ -1,7 +1,16 @@
+import { constants } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { syncFolder } from './syncFolder.ts';
+
+/**
+ * Opened for appending without waiting: a FIFO with no reader would otherwise hold the
+ * open (and with it the message's stream and one of the file system's worker threads)
+ * until a reader came. With O_NONBLOCK such an open fails at once (ENXIO); a regular file
+ * opens as it would without it.
+ */
+const APPEND_NO_WAIT = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK;
 
 /** One file kept open for appending. */
 interface OpenFile {
@@ -104,8 +113,16 @@ export class AppendFiles {
   async #create(file: string): Promise<OpenFile> {
     const folder = path.dirname(file);
     await mkdir(folder, { recursive: true });
-    const handle = await open(file, 'a');
-    const { ino } = await handle.stat();
+    const handle = await open(file, APPEND_NO_WAIT, 0o666);
+    const found = await handle.stat().catch(async (e: unknown) => {
+      await handle.close();
+      throw e;
+    });
+    if (!found.isFile()) {
+      await handle.close();
+      throw new Error('it is not a regular file (a pipe or a device, say); appends go to regular files only');
+    }
+    const { ino } = found;
     // A new file's name must outlive a power loss as its content does.
     await syncFolder(folder);
     const opened = { handle, ino };
