@@ -43,6 +43,11 @@ export interface MethodSpec {
  * How a method runs several messages at once. The runtime plans a batch, records the
  * plan's checkpoint durably (in the batch's `started` record, for a non-idempotent
  * method), then applies it, then records every outcome in one write.
+ *
+ * A batch has no `methodTimeout`: its effect must be local and must not wait on anything
+ * but the disk (a write, an `fdatasync`, a rename). A write cut off half way would leave
+ * what `reconcile` exists to undo, so it is not stopped; what could wait on something
+ * else (a pipe's reader, a process, the network) does not batch.
  */
 export interface BatchSpec {
   /** Most messages in one batch. */
