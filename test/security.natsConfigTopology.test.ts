@@ -44,7 +44,7 @@ beforeAll(async () => {
   await Promise.all(['a', 'b', 'c'].map(start));
   await waitForRoutes([servers.a!, servers.b!, servers.c!]);
   await start('ship');
-  await waitForLeafLink(servers.a!);
+  await waitForLeafLink(servers.a!, servers.ship!);
 }, 60_000);
 
 afterAll(async () => {

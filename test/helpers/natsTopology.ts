@@ -14,6 +14,8 @@ export interface TopologyServer extends NatsServer {
   /** `127.0.0.1:<port>`, as a node's transport names the server it is on. */
   readonly hostPort: string;
   readonly monitorPort: number;
+  /** The server's log file, when it was started with `-l`: a failed wait quotes its end. */
+  readonly log?: string;
 }
 
 const HOST = '127.0.0.1';
@@ -23,9 +25,9 @@ export async function waitForRoutes(servers: TopologyServer[], timeoutMs = 15_00
   await Promise.all(servers.map((s) => waitForMonitor(s, 'routez', (z) => z.num_routes === servers.length - 1, `${s.name}'s routes`, timeoutMs)));
 }
 
-/** Resolves once the hub has a leaf connection. */
-export function waitForLeafLink(hub: TopologyServer, timeoutMs = 15_000): Promise<void> {
-  return waitForMonitor(hub, 'leafz', (z) => Number(z.leafnodes) >= 1, 'the leaf link', timeoutMs);
+/** Resolves once the hub has a leaf connection; a timeout quotes both servers' logs (give `leaf` for its). */
+export function waitForLeafLink(hub: TopologyServer, leaf?: TopologyServer, timeoutMs = 30_000): Promise<void> {
+  return waitForMonitor(hub, 'leafz', (z) => Number(z.leafnodes) >= 1, 'the leaf link', timeoutMs, leaf ? [leaf] : []);
 }
 
 /** Stops every server that still runs, SIGKILL after a grace period; each by its own PID. */
@@ -43,7 +45,8 @@ export async function startMonitored(name: string, args: string[], port?: number
     try {
       const server = await startNatsServer({ args: ['-m', String(monitorPort), ...args], ...(port !== undefined ? { port } : {}) });
       // a view of the server, not a copy: its `pid` and `running` getters must stay live
-      return Object.assign(Object.create(server) as NatsServer, { name, hostPort: `${HOST}:${server.port}`, monitorPort });
+      const log = args.includes('-l') ? args[args.indexOf('-l') + 1] : undefined;
+      return Object.assign(Object.create(server) as NatsServer, { name, hostPort: `${HOST}:${server.port}`, monitorPort, ...(log ? { log } : {}) });
     } catch (error) {
       const logFile = args[args.indexOf('-l') + 1];
       const said = String((error as Error).message) + (args.includes('-l') && logFile ? await readFile(logFile, 'utf8').catch(() => '') : '');
@@ -54,7 +57,14 @@ export async function startMonitored(name: string, args: string[], port?: number
   }
 }
 
-async function waitForMonitor(server: TopologyServer, endpoint: string, ok: (body: Record<string, unknown>) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+async function waitForMonitor(
+  server: TopologyServer,
+  endpoint: string,
+  ok: (body: Record<string, unknown>) => boolean,
+  what: string,
+  timeoutMs = 15_000,
+  others: TopologyServer[] = [],
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -65,7 +75,17 @@ async function waitForMonitor(server: TopologyServer, endpoint: string, ok: (bod
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last /${endpoint}: ${JSON.stringify(last)?.slice(0, 500)}`);
+    if (Date.now() > deadline) {
+      const logs = await Promise.all([server, ...others].map(logTail));
+      throw new Error(`timed out waiting for ${what}; last /${endpoint}: ${JSON.stringify(last)?.slice(0, 500)}${logs.join('')}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The last lines of a server's log, for an error that says why a wait failed. */
+async function logTail(server: TopologyServer): Promise<string> {
+  if (!server.log) return '';
+  const text = await readFile(server.log, 'utf8').catch((e: Error) => `(unreadable: ${e.message})`);
+  return `\n--- ${server.name}'s log, last lines:\n${text.split('\n').slice(-15).join('\n')}`;
 }
