@@ -103,11 +103,14 @@ export function incarnationTime(inc: string): number {
   return parseInt(inc.slice(0, inc.indexOf('-')), 36);
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * A frame's bytes. `Buffer.from` rather than `TextEncoder`: for frames of a few hundred
+ * bytes it is about four times as fast (a slice of a shared pool, not an allocation).
+ */
 export function encodeFrame(frame: Frame): Uint8Array {
-  return encoder.encode(JSON.stringify(frame));
+  return Buffer.from(JSON.stringify(frame), 'utf8');
 }
 
 /**
@@ -116,7 +119,7 @@ export function encodeFrame(frame: Frame): Uint8Array {
  */
 export function encodeDataFrame(stream: string, inc: string, seq: number, messageJson: string, sig?: string): Uint8Array {
   const signed = sig === undefined ? '' : `"sig":${JSON.stringify(sig)},`;
-  return encoder.encode(`{"v":${FRAME_VERSION},"type":"data","stream":${JSON.stringify(stream)},"inc":"${inc}","seq":${seq},${signed}"message":${messageJson}}`);
+  return Buffer.from(`{"v":${FRAME_VERSION},"type":"data","stream":${JSON.stringify(stream)},"inc":"${inc}","seq":${seq},${signed}"message":${messageJson}}`, 'utf8');
 }
 
 /** Returns undefined for anything that is not a well-formed frame of a known version. */
@@ -161,10 +164,21 @@ export function streamIdOf(fromNode: string, toNode: string, method: string): st
   return `${fromNode}~${toNode}~${method}`;
 }
 
-export function parseStreamId(stream: string): StreamId | undefined {
+/** Streams parsed lately: every frame names its stream, and a node has few of them. */
+const parsedStreams = new Map<string, Readonly<StreamId>>();
+const PARSED_STREAMS_MAX = 4096;
+
+/** The parts of a stream id; undefined when it is not one. The result is shared: do not change it. */
+export function parseStreamId(stream: string): Readonly<StreamId> | undefined {
+  const known = parsedStreams.get(stream);
+  if (known) return known;
   const parts = stream.split('~');
   if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) return undefined;
-  return { fromNode: parts[0]!, toNode: parts[1]!, method: parts[2]! };
+  const ids = Object.freeze({ fromNode: parts[0]!, toNode: parts[1]!, method: parts[2]! });
+  // Bounded whatever streams frames name: a full table starts again.
+  if (parsedStreams.size >= PARSED_STREAMS_MAX) parsedStreams.clear();
+  parsedStreams.set(stream, ids);
+  return ids;
 }
 
 /** steward's subject kinds: commands expect output back, events only delivery. */
