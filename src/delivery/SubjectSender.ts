@@ -58,41 +58,8 @@ interface WindowRecord {
   frame?: Uint8Array;
 }
 
-/**
- * The memory a node's senders may spend keeping messages they staged but could not fit
- * in their window, so that a refill takes them from memory instead of reading the outbox
- * back. Shared by every stream of the node: a message that does not fit waits in the
- * store only, as before.
- */
-export class StagedBudget {
-  #used = 0;
-  constructor(readonly maxBytes: number) {}
-
-  /** Takes `bytes` if they fit; false (nothing taken) otherwise. */
-  take(bytes: number): boolean {
-    if (this.#used + bytes > this.maxBytes) return false;
-    this.#used += bytes;
-    return true;
-  }
-
-  give(bytes: number): void {
-    this.#used = Math.max(0, this.#used - bytes);
-  }
-
-  get usedBytes(): number {
-    return this.#used;
-  }
-}
-
-/** What one kept message counts against the budget: its JSON text and, about as much again, its parsed form. */
-function keptBytes(entry: StagedMessage): number {
-  return 3 * entry.json.length;
-}
-
 export interface SenderDeps {
   store: Store;
-  /** Memory for messages staged behind a full window (see `StagedBudget`); none kept without it. */
-  stagedBudget?: StagedBudget;
   clock: Clock;
   timers: DurableTimers;
   publish(subject: string, payload: Uint8Array): void;
@@ -134,13 +101,6 @@ export class SubjectSender {
   #loadedUpTo = 0;
   #ackedUpTo = 0;
   #refilling = false;
-  /**
-   * Messages this process staged and committed while the window was full: seqs
-   * `#loadedUpTo + 1` onwards, contiguous, within the node's `StagedBudget`. The window
-   * refills from them before it reads the outbox.
-   */
-  #kept: StagedMessage[] = [];
-  #keptBytes = 0;
   /** Records added in state `sending`, not yet sent. */
   #toSend: WindowRecord[] = [];
   #ackTimer: TimerHandle | undefined;
@@ -236,59 +196,16 @@ export class SubjectSender {
    */
   committed(entries: StagedMessage[]): void {
     if (this.#stopped) return;
-    for (const entry of entries) {
-      const { seq } = entry;
+    for (const { seq, message, json } of entries) {
       this.#settledUpTo = Math.max(this.#settledUpTo, seq);
-      if (seq === this.#loadedUpTo + 1 && this.#kept.length === 0 && this.#window.size < this.deps.windowSize && !this.#refilling) {
+      if (seq === this.#loadedUpTo + 1 && this.#window.size < this.deps.windowSize && !this.#refilling) {
         this.#loadedUpTo = seq;
-        this.#addStaged(entry);
-      } else {
-        this.#keep(entry);
+        const r = this.#record(seq, message, 0);
+        r.json = json;
+        this.#add(r);
       }
     }
     this.actor.send({ type: 'ENQUEUED' });
-  }
-
-  #addStaged({ seq, message, json }: StagedMessage): void {
-    const r = this.#record(seq, message, 0);
-    r.json = json;
-    this.#add(r);
-  }
-
-  /** Keeps a committed message that missed the window, when it follows the kept ones and the budget allows. */
-  #keep(entry: StagedMessage): void {
-    const follows = (this.#kept.at(-1)?.seq ?? this.#loadedUpTo) + 1 === entry.seq;
-    if (!follows || this.#refilling) return;
-    const bytes = keptBytes(entry);
-    if (!this.deps.stagedBudget?.take(bytes)) return;
-    this.#kept.push(entry);
-    this.#keptBytes += bytes;
-  }
-
-  /** Moves kept messages into the window, as many as it has room for; true if any. */
-  #takeKept(): boolean {
-    const first = this.#kept[0];
-    if (!first || first.seq !== this.#loadedUpTo + 1) {
-      this.#dropKept();
-      return false;
-    }
-    const taken = this.#kept.splice(0, Math.max(0, this.deps.windowSize - this.#window.size));
-    let bytes = 0;
-    for (const entry of taken) {
-      bytes += keptBytes(entry);
-      this.#loadedUpTo = entry.seq;
-      this.#addStaged(entry);
-    }
-    this.#keptBytes -= bytes;
-    this.deps.stagedBudget?.give(bytes);
-    return taken.length > 0;
-  }
-
-  /** Lets go of every kept message: they are read from the outbox when their turn comes. */
-  #dropKept(): void {
-    this.#kept = [];
-    this.deps.stagedBudget?.give(this.#keptBytes);
-    this.#keptBytes = 0;
   }
 
   /** The outbox writes for `seqs` failed: those sequence numbers become holes. */
@@ -363,9 +280,6 @@ export class SubjectSender {
    * Returns the store operations; the caller writes them.
    */
   cancel(seqs: number[]): StoreOp[] {
-    // Withdrawn messages may be among the kept ones: the outbox, which the caller's ops
-    // change, says what is left.
-    this.#dropKept();
     const ops: StoreOp[] = [];
     for (const seq of seqs) {
       const r = this.#window.get(seq);
@@ -432,7 +346,6 @@ export class SubjectSender {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#dropKept();
     this.#ackTimer?.cancel();
     this.deps.timers.cancel(this.#retryTimerId);
     this.actor.stop();
@@ -452,16 +365,15 @@ export class SubjectSender {
 
   #pump(): void {
     if (this.#stopped) return;
-    // Refill once the window is down to half, so a single ACK does not cost a store read
-    // of a single row: from the messages kept in memory when there are, else from the outbox
-    // in one large read.
-    const lowWater = this.#window.size <= this.deps.windowSize / 2;
-    if (lowWater && this.#loadedUpTo < this.#settledUpTo && !this.#refilling && !this.#takeKept()) {
-      void this.#refill(true);
-    }
     const toSend = this.#toSend;
     this.#toSend = [];
     for (const r of toSend) if (r.state === 'sending' && this.#window.get(r.seq) === r) this.#send(r);
+    // Refill from the outbox in large reads: only once the window is down to half, so a
+    // single ACK does not cost a store read of a single row.
+    const lowWater = this.#window.size <= this.deps.windowSize / 2;
+    if (lowWater && this.#loadedUpTo < this.#settledUpTo && !this.#refilling) {
+      void this.#refill(true);
+    }
   }
 
   /**

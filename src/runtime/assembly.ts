@@ -6,7 +6,6 @@ import { builtinMethods, MethodRegistry } from '../methods/index.ts';
 import type { MethodSpec } from '../methods/types.ts';
 import { DurableTimers } from '../delivery/DurableTimers.ts';
 import type { SignedFrame } from '../delivery/frames.ts';
-import { StagedBudget } from '../delivery/SubjectSender.ts';
 import { Acceptor } from './accept.ts';
 import { LocalFiles } from '../methods/LocalFiles.ts';
 import { CentralLink } from './central.ts';
@@ -25,13 +24,6 @@ import { RunContext, type RunServices } from './RunContext.ts';
 import { registryData } from './registryData.ts';
 import { Scheduler } from './Scheduler.ts';
 import { Waiters } from './waiters.ts';
-
-/**
- * Memory a node's senders may keep messages in that were accepted while their window was
- * full, so that they go out without being read back from the outbox. A queue longer than
- * this (a node offline for days) waits on disk only.
- */
-const STAGED_BUDGET_BYTES = 16 * 1024 * 1024;
 
 /** The parts of a node, wired together; `BosunNode` holds them and starts its tree over them. */
 export type NodeParts = ReturnType<typeof assembleNode>;
@@ -101,7 +93,6 @@ export function assembleNode(options: NodeOptions, status: () => NodeStatus) {
     ...(options.guard?.signDelivery ? { signDelivery: options.guard.signDelivery.bind(options.guard) } : {}),
     maxFrameBytes: () => outgoing.maxFrameBytes(),
     windowSize,
-    stagedBudget: new StagedBudget(STAGED_BUDGET_BYTES),
     onAcked: (messages) => {
       counters.acked += messages.length;
       waiters.acked(messages);
