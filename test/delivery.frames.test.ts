@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeFrame, encodeDataFrame, encodeFrame, newIncarnation } from '../src/delivery/frames.ts';
+import { decodeFrame, encodeDataFrame, encodeFrame, messageTextOf, newIncarnation, type DataFrame } from '../src/delivery/frames.ts';
 import type { Message } from '../src/message.ts';
 import { testMessage } from './support/methods.ts';
 
@@ -23,6 +23,42 @@ describe('data frames', () => {
 });
 
 describe('decoding', () => {
+  it("keeps a data frame's message text as it came, and decodes any text exactly as parsing it whole would", () => {
+    const inc = newIncarnation();
+    const json = JSON.stringify(testMessage({ method: 'REQTestRecord', data: 'a "line" with ,"message": in it' }));
+    const decoded = decodeFrame(encodeDataFrame(stream, inc, 7, json)) as DataFrame;
+    expect(messageTextOf(decoded.message)).toBe(json);
+    const header = `{"v":2,"type":"data","stream":"${stream}","inc":"${inc}","seq":7`;
+    const texts = [
+      // a second message after the first, in the header, or a member after the message: the whole text decides
+      `${header},"message":${json},"message":{"id":"other"}}`,
+      `${header},"message":{"id":"first"},"sig":"x","message":${json}}`,
+      `${header},"extra":1,"message":${json}}`,
+      `${header},"message":${json},"extra":1}`,
+      `${header} , "message" : ${json} }`,
+      `${header},"message":[1]}`,
+      `${header},"message":${json}`,
+    ];
+    for (const text of texts) {
+      const bytes = Buffer.from(text);
+      const frame = decodeFrame(bytes) as DataFrame | undefined;
+      let whole: unknown;
+      try {
+        whole = JSON.parse(text);
+      } catch {
+        whole = undefined;
+      }
+      const expected = whole && !Array.isArray((whole as DataFrame).message) ? whole : undefined;
+      expect(frame, text).toEqual(expected);
+      // Only a message taken whole from the text has its text kept, and that text is the message.
+      if (frame) {
+        const kept = messageTextOf(frame.message);
+        if (kept !== undefined) expect(JSON.parse(kept)).toEqual(frame.message);
+      }
+    }
+  });
+
+
   it('refuses frames of version 1, and data, skip and ACK frames without an incarnation', () => {
     const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
     const message = testMessage({ method: 'REQTestRecord' });

@@ -2,7 +2,7 @@ import { INITIAL_RECEIVER_STATE, stepReceiver, type ReceiverEvent, type Receiver
 import { isOrderedMethod, type Message } from '../message.ts';
 import { dedupKey, inKey, metaKey, parseSeq, prefixRange } from '../store/keys.ts';
 import type { Store, StoreOp } from '../store/types.ts';
-import { incarnationTime, parseStreamId, type AckBody, type StreamId } from './frames.ts';
+import { incarnationTime, messageTextOf, parseStreamId, type AckBody, type StreamId } from './frames.ts';
 
 /** An inbox entry: a message durably received and waiting to run. */
 export interface InboxEntry {
@@ -230,7 +230,7 @@ export class SubjectReceiver {
     const entries: InboxEntry[] = [];
     for (const { seq, message } of batch) {
       if (message) {
-        const entry: InboxEntry = { stream: this.stream, seq, message, json: JSON.stringify(message) };
+        const entry: InboxEntry = { stream: this.stream, seq, message, json: messageTextOf(message) ?? JSON.stringify(message) };
         entries.push(entry);
         ops.push({ type: 'put', key: inKey(this.stream, seq), value: message, encoded: entry.json });
       }

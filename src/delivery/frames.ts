@@ -122,11 +122,54 @@ export function encodeDataFrame(stream: string, inc: string, seq: number, messag
   return Buffer.from(`{"v":${FRAME_VERSION},"type":"data","stream":${JSON.stringify(stream)},"inc":"${inc}","seq":${seq},${signed}"message":${messageJson}}`, 'utf8');
 }
 
+/**
+ * The JSON text a received message came in, for messages `decodeFrame` took apart from
+ * their frame's text: the receiver writes it to the inbox, and checks the delivery
+ * signature over it, instead of serialising the message again. Kept beside the message,
+ * never in it, so nothing from the wire can set it.
+ */
+const receivedText = new WeakMap<Message, string>();
+
+/** The JSON text `message` arrived in, when the decoder kept it (see `receivedText`). */
+export function messageTextOf(message: Message): string | undefined {
+  return receivedText.get(message);
+}
+
+const DATA_FRAME_START = `{"v":${FRAME_VERSION},"type":"data",`;
+const MESSAGE_MEMBER = ',"message":';
+const DATA_FRAME_KEYS = new Set(['v', 'type', 'stream', 'inc', 'seq', 'sig']);
+
+/**
+ * A data frame as `encodeDataFrame` writes it (`message` last), taken apart without
+ * serialising the message again: the text before `,"message":` closed with `}` must be a
+ * frame without a message (only the data frame's own fields), and the text after it, up
+ * to the final `}`, the message. Then the frame is exactly what parsing the whole text
+ * would give, and the message's text is known. Anything else is left to the general path.
+ */
+function splitDataFrame(text: string): Record<string, unknown> | undefined {
+  if (!text.startsWith(DATA_FRAME_START) || text.charCodeAt(text.length - 1) !== 0x7d) return undefined;
+  const at = text.indexOf(MESSAGE_MEMBER);
+  if (at < 0) return undefined;
+  try {
+    const frame = JSON.parse(`${text.slice(0, at)}}`) as Record<string, unknown>;
+    for (const key in frame) if (!DATA_FRAME_KEYS.has(key)) return undefined;
+    const json = text.slice(at + MESSAGE_MEMBER.length, -1);
+    const message = JSON.parse(json) as unknown;
+    if (!message || typeof message !== 'object' || Array.isArray(message)) return undefined;
+    receivedText.set(message as Message, json);
+    frame.message = message;
+    return frame;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Returns undefined for anything that is not a well-formed frame of a known version. */
 export function decodeFrame(payload: Uint8Array): Frame | undefined {
   let value: unknown;
   try {
-    value = JSON.parse(decoder.decode(payload));
+    const text = decoder.decode(payload);
+    value = splitDataFrame(text) ?? JSON.parse(text);
   } catch {
     return undefined;
   }

@@ -1,5 +1,5 @@
 import { BosunError } from '../errors.ts';
-import type { DataFrame, SignedFrame } from '../delivery/frames.ts';
+import { messageTextOf, type DataFrame, type SignedFrame } from '../delivery/frames.ts';
 import { deliveryBytes, frameBytes } from './canonical.ts';
 import { fingerprintOf, verifySignature, type NodeKeyPair } from './keys.ts';
 
@@ -19,7 +19,7 @@ export function signDelivery(keys: NodeKeyPair, stream: string, inc: string, seq
 export function deliveryError(frame: DataFrame, from: string, key: string | undefined): BosunError | undefined {
   if (key === undefined) return new BosunError('BOSUN_UNKNOWN_KEY', `this node holds no key for ${from}`);
   if (typeof frame.sig !== 'string') return new BosunError('BOSUN_BAD_SIGNATURE', `data frame ${frame.seq} of stream ${frame.stream} has no delivery signature`);
-  if (!verifySignature(key, deliveryBytes(frame.stream, frame.inc, frame.seq, JSON.stringify(frame.message)), frame.sig)) {
+  if (!verifySignature(key, deliveryBytes(frame.stream, frame.inc, frame.seq, messageTextOf(frame.message) ?? JSON.stringify(frame.message)), frame.sig)) {
     return new BosunError(
       'BOSUN_BAD_SIGNATURE',
       `data frame ${frame.seq} of stream ${frame.stream} is not ${from}'s delivery of that message under that number (replayed, renumbered or forged)`,
