@@ -1,7 +1,8 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BosunError } from '../errors.ts';
+import { ed25519 } from './ed25519.ts';
 
 /** The private key file in a key folder; readable by its owner only (0600). */
 export const PRIVATE_KEY_FILE = 'private.pem';
@@ -72,10 +73,11 @@ export async function loadOrCreateKeys(keyDir: string): Promise<NodeKeyPair> {
     await chmod(publicPath, 0o644);
   }
   const publicKey = rawPublicKey(publicObject);
+  const signer = ed25519.signer(privateKey);
   return {
     publicKey,
     fingerprint: fingerprintOf(publicKey),
-    sign: (bytes) => sign(null, bytes, privateKey).toString('base64'),
+    sign: (bytes) => signer(bytes).toString('base64'),
   };
 }
 
@@ -115,27 +117,10 @@ export function fingerprintOf(publicKey: string): string {
   return `SHA256:${createHash('sha256').update(Buffer.from(publicKey, 'base64')).digest('base64').replace(/=+$/, '')}`;
 }
 
-const keyObjects = new Map<string, KeyObject>();
-const KEY_CACHE_SIZE = 4096;
-
 /** Verifies an ed25519 signature; false (never a throw) for any malformed input. */
 export function verifySignature(publicKey: string, bytes: Uint8Array, signature: string): boolean {
   if (!isPublicKey(publicKey) || typeof signature !== 'string' || !/^[A-Za-z0-9+/]{86}==$/.test(signature)) return false;
-  let key = keyObjects.get(publicKey);
-  if (!key) {
-    try {
-      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey, 'base64').toString('base64url') }, format: 'jwk' });
-    } catch {
-      return false;
-    }
-    if (keyObjects.size >= KEY_CACHE_SIZE) keyObjects.delete(keyObjects.keys().next().value!);
-    keyObjects.set(publicKey, key);
-  }
-  try {
-    return verify(null, bytes, key, Buffer.from(signature, 'base64'));
-  } catch {
-    return false;
-  }
+  return ed25519.verify(Buffer.from(publicKey, 'base64'), bytes, Buffer.from(signature, 'base64'));
 }
 
 function rawPublicKey(key: KeyObject): string {
