@@ -4,6 +4,7 @@
  * printed, so a follower that loses the gateway (a restart, a network cut) asks again
  * from there: nothing is printed twice or skipped.
  */
+import { deadlineSignal } from '../deadlineSignal.ts';
 import { BosunError, type ErrorCode } from '../errors.ts';
 import { IDENTITY_HEADER, PSK_ACCOUNT_HEADER, PSK_CLIENT_HEADER, PSK_HEADER } from '../gateway/auth.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
@@ -223,15 +224,15 @@ async function fetchPage(settings: ReadSettings, after: number, timeoutS: number
   const where = `the gateway at ${settings.url.origin}`;
   let response: Response;
   let body: string;
+  const deadline = deadlineSignal(stop, timeoutS * 1000 + REQUEST_GRACE_MS);
   try {
-    response = await fetch(url, {
-      headers: { ...settings.headers, accept: 'application/json' },
-      signal: AbortSignal.any([stop, AbortSignal.timeout(timeoutS * 1000 + REQUEST_GRACE_MS)]),
-    });
+    response = await fetch(url, { headers: { ...settings.headers, accept: 'application/json' }, signal: deadline.signal });
     body = await response.text();
   } catch (error) {
     if (stop.aborted) throw error;
     throw new GatewayAway(`${where} is not reachable (${networkReason(error)})`, { cause: error });
+  } finally {
+    deadline.clear();
   }
   if (response.status >= 500) throw new GatewayAway(`${where} answered ${response.status}${detailOf(body)}`);
   if (response.status !== 200) throw refused(where, response.status, body);

@@ -359,7 +359,13 @@ export class HarnessFleet {
         if (slot.incarnation === incarnation && slot.armed.has('afterApply')) this.#crashFromHook(slot, 'afterApply');
       },
       batchCrashPoint: (point: BatchCrashPoint) => {
-        if (slot.incarnation !== incarnation || !slot.armed.has('afterApply')) return false;
+        if (slot.incarnation !== incarnation) return false;
+        // Armed for it on its own: the next batch of several crashes after its first effect.
+        if (point === 'midBatch' && slot.armed.has('midBatch')) {
+          this.#crashFromHook(slot, 'midBatch');
+          return true;
+        }
+        if (!slot.armed.has('afterApply')) return false;
         // A batch of several gets the crash after its first effect two times in three.
         if (point === 'midBatch' && this.#batchCrashes++ % 3 === 2) return false;
         if (point === 'midBatch') {

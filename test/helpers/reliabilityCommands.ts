@@ -234,6 +234,31 @@ export const crashArb = fc
   .tuple(all(NODES), fc.boolean(), fc.constantFrom(0, 0, 500, 3000))
   .map(([node, powerLoss, downMs]) => new Crash(node, powerLoss, downMs));
 export const armArb = fc.tuple(all(NODES), all(RECEIVER_CRASH_POINTS)).map(([node, point]) => new ArmCrash(node, point));
+/**
+ * A crash armed inside a batch, then a burst of ordered messages to that node: the first
+ * batch that takes several of them crashes after the first one's effect, before the rest's.
+ */
+class BurstIntoBatchCrash implements Cmd {
+  readonly #send: Send;
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    readonly count: number,
+    readonly reply: boolean,
+  ) {
+    this.#send = new Send(from, to, 'ordered', count, reply, -1);
+  }
+  check = () => true;
+  async run(m: Model, h: Harness): Promise<void> {
+    count(totals.faults, 'armed@midBatch');
+    h.arm(this.to, 'midBatch');
+    await this.#send.run(m, h);
+  }
+  toString = () => `armCrash(${this.to}@midBatch) + ${this.#send.toString()}`;
+}
+const batchCrashArb = fc
+  .tuple(pairArb(), fc.integer({ min: 3, max: 9 }), fc.boolean())
+  .map(([[from, to], n, reply]) => new BurstIntoBatchCrash(from, to, n, reply));
 const busFaultArb = all(['drop', 'duplicate', 'delay', 'reorder', 'mixed', 'none'] as const).map((k) => new BusFault(k));
 const partitionArb = fc.tuple(all(NODES), fc.option(all(NODES), { nil: undefined })).map(([x, y]) => new Partition(x, y === x ? undefined : y));
 
@@ -241,6 +266,7 @@ export const commandArbs: Array<fc.Arbitrary<Cmd>> = [
   sendArb,
   sendArb,
   sendArb,
+  batchCrashArb,
   advanceArb,
   advanceArb,
   crashArb,
