@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { Harness, removeHarnessFiles } from './helpers/harness.ts';
 import { FrameAttacker } from './helpers/frameAttacker.ts';
-import { Advance, armArb, BusRestart, commandArbs, crashArb, NODES, replayArb, sendArb, seedArb, windowArb, type Cmd } from './helpers/reliabilityCommands.ts';
+import { Advance, armArb, batchCrashArb, BusRestart, commandArbs, crashArb, NODES, replayArb, sendArb, seedArb, windowArb, type Cmd } from './helpers/reliabilityCommands.ts';
 import { assertComplete, count, mayMiss, newModel, replyIdOf, totals, type Model } from './helpers/reliabilityModel.ts';
 
 /**
@@ -37,7 +37,8 @@ import { assertComplete, count, mayMiss, newModel, replyIdOf, totals, type Model
  * were, renumbered with their signatures kept, in reverse order); its nodes sign frames.
  *
  * `BOSUN_FC_RUNS` overrides the number of runs (default 1000; the race variant runs a
- * tenth of it, the attacked variant 100 unless BOSUN_FC_RUNS is given). A failure prints fast-check's seed, path and the shrunk command list;
+ * tenth of it, the batch-crash variant half, the attacked variant 100 unless BOSUN_FC_RUNS
+ * is given). A failure prints fast-check's seed, path and the shrunk command list;
  * replay it with BOSUN_FC_SEED, BOSUN_FC_PATH and BOSUN_FC_REPLAY_PATH (and `-t` to pick
  * the variant).
  *
@@ -120,6 +121,20 @@ function asyncProperty(replayPath: { replayPath?: string }) {
   });
 }
 
+/**
+ * The same faults, and now and then a crash armed inside a batch followed by a burst of
+ * ordered messages into it: the batch that takes several crashes after its first effect.
+ * (A property of its own: adding a command to `commandArbs` would change what the stored
+ * counterexamples replay.)
+ */
+function batchCrashProperty(replayPath: { replayPath?: string }) {
+  const commands = [...commandArbs, batchCrashArb, batchCrashArb];
+  return fc.asyncProperty(seedArb, windowArb, fc.commands(commands, { maxCommands: 35, size: 'max', ...replayPath }), async (seed, windowSize, cmds) => {
+    const harness = await Harness.create({ seed, windowSize, nodes: NODES });
+    await runModel(harness, (setup) => fc.asyncModelRun(setup, cmds));
+  });
+}
+
 /** The same faults, and an attacker who replays captured frames and ACKs; the nodes sign their frames. */
 function attackedProperty(replayPath: { replayPath?: string }) {
   const commands = [...commandArbs, replayArb, replayArb, replayArb];
@@ -189,6 +204,14 @@ describe('reliability model: accepted messages run once, in order per stream, de
       await fc.assert(asyncProperty(replayPath), { numRuns: RUNS, ...replay });
     },
     // About a minute on an idle 2-core machine; the margin is for a loaded one.
+    900_000,
+  );
+
+  it(
+    'holds when crashes cut batches short after their first effect (asyncModelRun, batch crashes)',
+    async () => {
+      await fc.assert(batchCrashProperty(replayPath), { numRuns: Math.max(1, Math.round(RUNS / 2)), ...replay });
+    },
     900_000,
   );
 

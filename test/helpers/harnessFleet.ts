@@ -278,9 +278,12 @@ export class HarnessFleet {
     return survivor;
   }
 
-  /** Crash from inside the runtime (a hook): restart once the crash has happened. */
-  #crashFromHook(slot: Slot, point: CrashPoint): void {
-    if (slot.state !== 'up' || !slot.armed.has(point)) return;
+  /**
+   * Crash from inside the runtime (a hook): restart once the crash has happened. False
+   * (nothing happens) while the node is not up, or the point is not armed.
+   */
+  #crashFromHook(slot: Slot, point: CrashPoint): boolean {
+    if (slot.state !== 'up' || !slot.armed.has(point)) return false;
     slot.armed.delete(point);
     this.stats.crashPointsHit[point]++;
     const survivor = this.#crashNow(slot, false, point);
@@ -289,6 +292,7 @@ export class HarnessFleet {
     });
     this.#restarts.add(restart);
     void restart.then(() => this.#restarts.delete(restart));
+    return true;
   }
 
   async #start(slot: Slot, memory: MemoryStore): Promise<void> {
@@ -361,19 +365,16 @@ export class HarnessFleet {
       batchCrashPoint: (point: BatchCrashPoint) => {
         if (slot.incarnation !== incarnation) return false;
         // Armed for it on its own: the next batch of several crashes after its first effect.
-        if (point === 'midBatch' && slot.armed.has('midBatch')) {
-          this.#crashFromHook(slot, 'midBatch');
-          return true;
-        }
-        if (!slot.armed.has('afterApply')) return false;
+        // A batch that runs while its node is still starting is not crashed: it is applied whole.
+        if (point === 'midBatch' && slot.armed.has('midBatch')) return this.#crashFromHook(slot, 'midBatch');
+        if (!slot.armed.has('afterApply') || slot.state !== 'up') return false;
         // A batch of several gets the crash after its first effect two times in three.
         if (point === 'midBatch' && this.#batchCrashes++ % 3 === 2) return false;
         if (point === 'midBatch') {
           slot.armed.delete('afterApply');
           slot.armed.add('midBatch');
         }
-        this.#crashFromHook(slot, point);
-        return true;
+        return this.#crashFromHook(slot, point);
       },
     });
   }

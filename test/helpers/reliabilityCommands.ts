@@ -256,7 +256,7 @@ class BurstIntoBatchCrash implements Cmd {
   }
   toString = () => `armCrash(${this.to}@midBatch) + ${this.#send.toString()}`;
 }
-const batchCrashArb = fc
+export const batchCrashArb = fc
   .tuple(pairArb(), fc.integer({ min: 3, max: 9 }), fc.boolean())
   .map(([[from, to], n, reply]) => new BurstIntoBatchCrash(from, to, n, reply));
 const busFaultArb = all(['drop', 'duplicate', 'delay', 'reorder', 'mixed', 'none'] as const).map((k) => new BusFault(k));
@@ -266,7 +266,6 @@ export const commandArbs: Array<fc.Arbitrary<Cmd>> = [
   sendArb,
   sendArb,
   sendArb,
-  batchCrashArb,
   advanceArb,
   advanceArb,
   crashArb,
