@@ -1,13 +1,6 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { deadlineSignal } from '../src/deadlineSignal.ts';
-
-/** The engine's full garbage collection, reached without starting the test process with --expose-gc. */
-function garbageCollector(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-}
+import { garbageCollector } from './helpers/garbageCollector.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -58,7 +58,6 @@ describe('decoding', () => {
     }
   });
 
-
   it('refuses frames of version 1, and data, skip and ACK frames without an incarnation', () => {
     const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
     const message = testMessage({ method: 'REQTestRecord' });

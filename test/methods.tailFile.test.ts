@@ -1,8 +1,6 @@
 import { appendFile, mkdir, mkdtemp, open, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Message } from '../src/message.ts';
 import { followFile, type FollowedHandle } from '../src/methods/fileFollower.ts';
@@ -11,6 +9,7 @@ import { startNode } from '../src/runtime/startNode.ts';
 import { EmbeddedBus } from '../src/transport/EmbeddedBus.ts';
 import { until } from './helpers/until.ts';
 import { replyCollector } from './helpers/recorder.ts';
+import { garbageCollector } from './helpers/garbageCollector.ts';
 
 const nodes: BosunNode[] = [];
 let dir: string;
@@ -22,12 +21,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-
-/** The engine's full garbage collection, reached without starting the test process with --expose-gc. */
-function garbageCollector(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -114,8 +114,8 @@ afterAll(async () => {
   console.log(`reliability model totals: ${JSON.stringify(totals, null, 2)}`);
 });
 
-function asyncProperty(replayPath: { replayPath?: string }) {
-  return fc.asyncProperty(seedArb, windowArb, fc.commands(commandArbs, { maxCommands: 35, size: 'max', ...replayPath }), async (seed, windowSize, cmds) => {
+function asyncProperty(replayPath: { replayPath?: string }, commands: Array<fc.Arbitrary<Cmd>> = commandArbs) {
+  return fc.asyncProperty(seedArb, windowArb, fc.commands(commands, { maxCommands: 35, size: 'max', ...replayPath }), async (seed, windowSize, cmds) => {
     const harness = await Harness.create({ seed, windowSize, nodes: NODES });
     await runModel(harness, (setup) => fc.asyncModelRun(setup, cmds));
   });
@@ -128,11 +128,7 @@ function asyncProperty(replayPath: { replayPath?: string }) {
  * counterexamples replay.)
  */
 function batchCrashProperty(replayPath: { replayPath?: string }) {
-  const commands = [...commandArbs, batchCrashArb, batchCrashArb];
-  return fc.asyncProperty(seedArb, windowArb, fc.commands(commands, { maxCommands: 35, size: 'max', ...replayPath }), async (seed, windowSize, cmds) => {
-    const harness = await Harness.create({ seed, windowSize, nodes: NODES });
-    await runModel(harness, (setup) => fc.asyncModelRun(setup, cmds));
-  });
+  return asyncProperty(replayPath, [...commandArbs, batchCrashArb, batchCrashArb]);
 }
 
 /** The same faults, and an attacker who replays captured frames and ACKs; the nodes sign their frames. */

@@ -40,16 +40,15 @@ export async function startMonitored(name: string, args: string[], port?: number
   // A free port can be taken by another test's process before the server binds it: the
   // server then exits at once, and a fresh monitoring port (and a fresh client port, when
   // the configuration does not name one) is tried again.
+  const logFile = args.includes('-l') ? args[args.indexOf('-l') + 1] : undefined;
   for (let attempt = 1; ; attempt++) {
     const monitorPort = await freePort();
     try {
       const server = await startNatsServer({ args: ['-m', String(monitorPort), ...args], ...(port !== undefined ? { port } : {}) });
       // a view of the server, not a copy: its `pid` and `running` getters must stay live
-      const log = args.includes('-l') ? args[args.indexOf('-l') + 1] : undefined;
-      return Object.assign(Object.create(server) as NatsServer, { name, hostPort: `${HOST}:${server.port}`, monitorPort, ...(log ? { log } : {}) });
+      return Object.assign(Object.create(server) as NatsServer, { name, hostPort: `${HOST}:${server.port}`, monitorPort, ...(logFile ? { log: logFile } : {}) });
     } catch (error) {
-      const logFile = args[args.indexOf('-l') + 1];
-      const said = String((error as Error).message) + (args.includes('-l') && logFile ? await readFile(logFile, 'utf8').catch(() => '') : '');
+      const said = String((error as Error).message) + (logFile ? await readFile(logFile, 'utf8').catch(() => '') : '');
       const portTaken = said.includes('address already in use');
       const oursToChange = said.includes(`:${monitorPort}`) || port === undefined;
       if (!portTaken || !oursToChange || attempt >= 3) throw error;
