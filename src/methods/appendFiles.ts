@@ -113,7 +113,10 @@ export class AppendFiles {
   async #create(file: string): Promise<OpenFile> {
     const folder = path.dirname(file);
     await mkdir(folder, { recursive: true });
-    const handle = await open(file, APPEND_NO_WAIT, 0o666);
+    const handle = await open(file, APPEND_NO_WAIT, 0o666).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENXIO') throw new Error('it is a pipe (or a device) with no reader; appends go to regular files only', { cause: e });
+      throw e;
+    });
     const found = await handle.stat().catch(async (e: unknown) => {
       await handle.close();
       throw e;
